@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/awacompat/awacompat/internal/report"
+	"github.com/awacompat/awacompat/internal/results"
+	"github.com/awacompat/awacompat/internal/runner"
+	"github.com/awacompat/awacompat/matrix"
+	"github.com/awacompat/awacompat/pinned"
+	"github.com/awacompat/awacompat/probes"
+)
+
+// Exit codes. README.md documents them; a release gate relies on them.
+const (
+	exitOK          = 0   // every cell matched its expectation
+	exitMismatch    = 1   // at least one cell did not
+	exitUsage       = 2   // bad input or usage
+	exitInfra       = 3   // infrastructure failed (server, install, template)
+	exitInterrupted = 130 // Ctrl-C or SIGTERM; results.json is still written
+)
+
+// toolVersion is set at build time with -ldflags "-X main.toolVersion=...".
+var toolVersion = "dev"
+
+const usage = `awacompat: run awa releases against the newest schema under both storage engines.
+
+usage:
+  awacompat plan  [flags] matrix.yaml      print the cells a run would execute (no database)
+  awacompat run   [flags] matrix.yaml      run the matrix; results in --out (default awacompat-out)
+  awacompat fetch [flags] matrix.yaml      install every artifact the matrix needs, run nothing
+  awacompat report [--format F] DIR        render a results folder (table)
+
+Run "awacompat <command> -h" for the command's flags.
+exit codes: 0 all cells as expected, 1 a cell differs, 2 bad input, 3 infrastructure failed,
+130 interrupted.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "plan":
+		return cmdPlan(ctx, args[1:], stdout, stderr)
+	case "run":
+		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "fetch":
+		return cmdFetch(ctx, args[1:], stdout, stderr)
+	case "report":
+		return cmdReport(ctx, args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "awacompat: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, " ") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+// parseInterspersed parses flags that may follow positional arguments
+// (`awacompat run matrix.yaml --out x`).
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// selection holds the flags shared by plan and run.
+type selection struct {
+	only, skip multiFlag
+	shard      string
+}
+
+func (s *selection) register(fs *flag.FlagSet) {
+	fs.Var(&s.only, "only", "keep cells matching `EXPR` (key=value[,key=value]; repeatable; keys: id engine scenario schema_path kind version artifact producer worker admin migrator)")
+	fs.Var(&s.skip, "skip", "drop cells matching `EXPR` (as --only)")
+	fs.StringVar(&s.shard, "shard", "", "run the `i/n`-th stable partition of the cells")
+}
+
+func (s *selection) options() matrix.Options {
+	return matrix.Options{Only: s.only, Skip: s.skip, Shard: s.shard}
+}
+
+// loadPlan loads the matrix and plans it; errors are bad input.
+func loadPlan(stderr io.Writer, pos []string, sel selection) (*matrix.Matrix, *matrix.Plan, int) {
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "awacompat: want exactly one matrix file")
+		return nil, nil, exitUsage
+	}
+	m, err := matrix.Load(pos[0])
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return nil, nil, exitUsage
+	}
+	p, err := matrix.NewPlan(m, sel.options())
+	if err != nil {
+		fmt.Fprintln(stderr, "awacompat:", err)
+		return nil, nil, exitUsage
+	}
+	return m, p, exitOK
+}
+
+func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sel selection
+	sel.register(fs)
+	format := fs.String("format", "text", "output `format`: text, json or github-matrix")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	_, p, code := loadPlan(stderr, pos, sel)
+	if code != exitOK {
+		return code
+	}
+	switch *format {
+	case "text":
+		if err := p.Print(stdout); err != nil {
+			return exitInfra
+		}
+	case "json":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(p); err != nil {
+			return exitInfra
+		}
+	default:
+		fmt.Fprintf(stderr, "awacompat plan: unknown --format %q (text, json)\n", *format)
+		return exitUsage
+	}
+	return exitOK
+}
+
+// newCache prepares the artifact cache and the probe sources inside it.
+func newCache(dir string, log *slog.Logger) (*pinned.Cache, error) {
+	if dir == "" {
+		dir = pinned.DefaultRoot()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cache %s: %w", dir, err)
+	}
+	probesDir, err := probes.Extract(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &pinned.Cache{Root: dir, ProbesDir: probesDir, Log: log}, nil
+}
+
+func newLogger(stderr io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sel selection
+	sel.register(fs)
+	out := fs.String("out", "awacompat-out", "results `DIR` (results.json and per-cell logs)")
+	pgURL := fs.String("pg-url", "", "use the existing server at `URL` instead of the embedded one (creates and drops only awacompat_* databases)")
+	parallel := fs.Int("parallel", 0, "cells run at once (default: number of CPUs)")
+	keep := fs.Bool("keep-failed", false, "keep the database of every cell that did not match, and print how to connect")
+	cacheDir := fs.String("cache", "", "artifact cache `DIR` (default $XDG_CACHE_HOME/awacompat or ~/.cache/awacompat)")
+	verbose := fs.Bool("v", false, "debug logs")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	m, p, code := loadPlan(stderr, pos, sel)
+	if code != exitOK {
+		return code
+	}
+	if *parallel < 0 {
+		fmt.Fprintln(stderr, "awacompat run: --parallel must be positive")
+		return exitUsage
+	}
+	log := newLogger(stderr, *verbose)
+	cache, err := newCache(*cacheDir, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "awacompat:", err)
+		return exitInfra
+	}
+	url := m.Postgres.URL
+	if *pgURL != "" {
+		url = *pgURL
+	}
+	repro := func(id string) string {
+		cmd := "awacompat run " + m.File + " --only id=" + id
+		if *pgURL != "" {
+			cmd += " --pg-url '<url>'"
+		}
+		return cmd
+	}
+	res, err := runner.Run(ctx, runner.Config{
+		Matrix: m, Plan: p, OutDir: *out, Parallel: *parallel, KeepFailed: *keep,
+		Provisioner: runner.Postgres{URL: url, Log: log}, Installer: cache, Log: log,
+		OnCell: func(c results.Cell) { log.Info("cell finished", "line", report.Line(c)) },
+		Repro:  repro, Tool: toolVersion,
+	})
+	if res != nil {
+		report.Table(stdout, res)
+		fmt.Fprintf(stdout, "results: %s/%s\n", *out, results.FileName)
+	}
+	switch {
+	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+		fmt.Fprintln(stderr, "awacompat: interrupted; partial results written")
+		return exitInterrupted
+	case err != nil:
+		fmt.Fprintln(stderr, "awacompat:", err)
+		return exitInfra
+	case res.Summary.OK == res.Summary.Total:
+		return exitOK
+	}
+	return exitMismatch
+}
+
+func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("fetch", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sel selection
+	sel.register(fs)
+	cacheDir := fs.String("cache", "", "artifact cache `DIR`")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	m, p, code := loadPlan(stderr, pos, sel)
+	if code != exitOK {
+		return code
+	}
+	log := newLogger(stderr, false)
+	cache, err := newCache(*cacheDir, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "awacompat:", err)
+		return exitInfra
+	}
+	specs := []pinned.Spec{{Kind: pinned.CLI, Version: m.Target.Awa, Source: m.Target.Source}}
+	for _, a := range p.Artifacts {
+		specs = append(specs, pinned.Spec{Kind: pinned.Kind(a.Kind), Version: a.Version, Source: a.Source, Via: a.Via})
+	}
+	failed := 0
+	for i, s := range specs {
+		fmt.Fprintf(stdout, "[%d/%d] %s ... ", i+1, len(specs), s)
+		in, err := cache.Install(ctx, s)
+		if err != nil {
+			failed++
+			fmt.Fprintf(stdout, "FAILED\n%v\n", err)
+			continue
+		}
+		state := "installed"
+		if in.Reused {
+			state = "cached"
+		}
+		fmt.Fprintf(stdout, "%s (%s)\n", state, in.Origin)
+	}
+	if ctx.Err() != nil {
+		return exitInterrupted
+	}
+	if failed > 0 {
+		return exitInfra
+	}
+	return exitOK
+}
+
+func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "table", "`format`: table")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "awacompat report: want one results folder")
+		return exitUsage
+	}
+	res, err := results.Read(pos[0])
+	if err != nil {
+		fmt.Fprintln(stderr, "awacompat:", err)
+		return exitUsage
+	}
+	switch *format {
+	case "table":
+		report.Table(stdout, res)
+	default:
+		fmt.Fprintf(stderr, "awacompat report: unknown --format %q\n", *format)
+		return exitUsage
+	}
+	return exitOK
+}

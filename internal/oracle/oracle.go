@@ -1,0 +1,196 @@
+// Package oracle reads an awa database to confirm what probes claim. It only reads: every
+// query is a SELECT, run in a read-only transaction, so the oracle can never be the thing
+// that made a cell pass.
+package oracle
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Job is one job row as the database holds it.
+type Job struct {
+	ID          int64           `json:"id"`
+	Kind        string          `json:"kind"`
+	Queue       string          `json:"queue"`
+	State       string          `json:"state"`
+	Priority    int             `json:"priority"`
+	Attempt     int             `json:"attempt"`
+	MaxAttempts int             `json:"max_attempts"`
+	Args        json.RawMessage `json:"args"`
+	Metadata    json.RawMessage `json:"metadata"`
+	Tags        []string        `json:"tags"`
+	RunAt       time.Time       `json:"run_at"`
+	// Location is "canonical" (awa.jobs_hot / awa.scheduled_jobs) or "queue_storage" (the
+	// append-only substrate, seen through the awa.jobs view).
+	Location string `json:"location"`
+}
+
+// Engine is the row of awa.storage_transition_state.
+type Engine struct {
+	State          string `json:"state"`
+	CurrentEngine  string `json:"current_engine"`
+	PreparedEngine string `json:"prepared_engine,omitempty"`
+	Epoch          int64  `json:"transition_epoch"`
+}
+
+// Active is the engine new work routes to: "canonical" or "queue_storage".
+func (e Engine) Active() string {
+	if (e.State == "active" || e.State == "mixed_transition") && e.PreparedEngine != "" {
+		return e.PreparedEngine
+	}
+	return e.CurrentEngine
+}
+
+func (e Engine) String() string {
+	s := fmt.Sprintf("state=%s current=%s", e.State, e.CurrentEngine)
+	if e.PreparedEngine != "" {
+		s += " prepared=" + e.PreparedEngine
+	}
+	return s
+}
+
+// Runtime is one awa.runtime_instances row.
+type Runtime struct {
+	Version           string    `json:"version"`
+	LastSeen          time.Time `json:"last_seen_at"`
+	StorageCapability string    `json:"storage_capability,omitempty"`
+	TransitionRole    string    `json:"transition_role,omitempty"`
+}
+
+// Oracle reads one database.
+type Oracle struct {
+	conn *pgx.Conn
+}
+
+// Open connects to url.
+func Open(ctx context.Context, url string) (*Oracle, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("oracle: connect: %w", err)
+	}
+	return &Oracle{conn: conn}, nil
+}
+
+// Close releases the connection.
+func (o *Oracle) Close(ctx context.Context) error { return o.conn.Close(ctx) }
+
+// read runs f in a READ ONLY transaction.
+func (o *Oracle) read(ctx context.Context, f func(tx pgx.Tx) error) error {
+	tx, err := o.conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("oracle: begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// SchemaVersion is MAX(version) of awa.schema_version.
+func (o *Oracle) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := o.read(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM awa.schema_version`).Scan(&v)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("oracle: schema version: %w", err)
+	}
+	return v, nil
+}
+
+// Engine reads awa.storage_transition_state.
+func (o *Oracle) Engine(ctx context.Context) (Engine, error) {
+	var e Engine
+	err := o.read(ctx, func(tx pgx.Tx) error {
+		var prepared *string
+		err := tx.QueryRow(ctx, `SELECT state, current_engine, prepared_engine, transition_epoch
+			FROM awa.storage_transition_state WHERE singleton`).Scan(&e.State, &e.CurrentEngine, &prepared, &e.Epoch)
+		if prepared != nil {
+			e.PreparedEngine = *prepared
+		}
+		return err
+	})
+	if err != nil {
+		return e, fmt.Errorf("oracle: engine state: %w", err)
+	}
+	return e, nil
+}
+
+// Runtimes lists worker runtimes that heartbeated within the last `within`.
+func (o *Oracle) Runtimes(ctx context.Context, within time.Duration) ([]Runtime, error) {
+	var out []Runtime
+	err := o.read(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT version, last_seen_at, COALESCE(storage_capability, ''), COALESCE(transition_role, '')
+			FROM awa.runtime_instances WHERE last_seen_at > now() - make_interval(secs => $1) ORDER BY started_at`, within.Seconds())
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Runtime, error) {
+			var rt Runtime
+			err := r.Scan(&rt.Version, &rt.LastSeen, &rt.StorageCapability, &rt.TransitionRole)
+			return rt, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("oracle: runtimes: %w", err)
+	}
+	return out, nil
+}
+
+const jobCols = `id, kind, queue, state::text, priority, attempt, max_attempts, args, metadata, tags, run_at`
+
+// Jobs returns every row for the given ids: canonical rows read from the canonical tables
+// directly, and queue-storage rows through the awa.jobs view when queue storage is active
+// (the view shows one engine at a time, so a row the active engine hides still counts).
+// A job id may appear twice, which is itself a finding.
+func (o *Oracle) Jobs(ctx context.Context, ids []int64) ([]Job, error) {
+	var out []Job
+	err := o.read(ctx, func(tx pgx.Tx) error {
+		scan := func(loc string) pgx.RowToFunc[Job] {
+			return func(r pgx.CollectableRow) (Job, error) {
+				var j Job
+				err := r.Scan(&j.ID, &j.Kind, &j.Queue, &j.State, &j.Priority, &j.Attempt, &j.MaxAttempts, &j.Args, &j.Metadata, &j.Tags, &j.RunAt)
+				j.Location = loc
+				return j, err
+			}
+		}
+		rows, err := tx.Query(ctx, `SELECT `+jobCols+` FROM awa.jobs_hot WHERE id = ANY($1)
+			UNION ALL SELECT `+jobCols+` FROM awa.scheduled_jobs WHERE id = ANY($1) ORDER BY id`, ids)
+		if err != nil {
+			return err
+		}
+		canon, err := pgx.CollectRows(rows, scan("canonical"))
+		if err != nil {
+			return fmt.Errorf("canonical tables: %w", err)
+		}
+		out = append(out, canon...)
+		var qsActive bool
+		if err := tx.QueryRow(ctx, `SELECT awa.active_queue_storage_schema() IS NOT NULL`).Scan(&qsActive); err != nil {
+			return fmt.Errorf("active engine: %w", err)
+		}
+		if !qsActive {
+			return nil
+		}
+		rows, err = tx.Query(ctx, `SELECT `+jobCols+` FROM awa.jobs WHERE id = ANY($1) ORDER BY id`, ids)
+		if err != nil {
+			return err
+		}
+		qs, err := pgx.CollectRows(rows, scan("queue_storage"))
+		if err != nil {
+			return fmt.Errorf("awa.jobs view: %w", err)
+		}
+		out = append(out, qs...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("oracle: jobs: %w", err)
+	}
+	return out, nil
+}

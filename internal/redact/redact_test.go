@@ -1,0 +1,29 @@
+package redact
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"postgres://u:s3cret@h:5432/db?sslmode=disable", "postgres://u:xxxxx@h:5432/db?sslmode=disable"},
+		{"postgres://u@h/db", "postgres://u@h/db"},
+		{"postgres://u@h/db?password=s3cret", "postgres://u@h/db?password=xxxxx"},
+	} {
+		if got := URL(tc.in); got != tc.want {
+			t.Errorf("URL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestText(t *testing.T) {
+	in := "connect postgres://bob:hunter2@db:5432/x failed; dsn host=db password=hunter2 user=bob; postgresql://a:b%40c@h/d"
+	got := Text(in)
+	if strings.Contains(got, "hunter2") || strings.Contains(got, "b%40c") {
+		t.Fatalf("password left in %q", got)
+	}
+	if !strings.Contains(got, "postgres://bob:xxxxx@db:5432/x") {
+		t.Fatalf("url mangled: %q", got)
+	}
+}

@@ -1,0 +1,209 @@
+// Package results defines results.json, the one record of a run that every report is rendered
+// from, and reads and writes it. The schema is versioned (Schema); docs/results-schema.md
+// documents it field by field.
+package results
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// SchemaVersion is the version of the results.json layout this package writes.
+const SchemaVersion = 1
+
+// FileName is the name of the results file inside an output folder.
+const FileName = "results.json"
+
+// Results is one run (or a merge of shard runs).
+type Results struct {
+	Schema     int       `json:"schema"`
+	Tool       string    `json:"tool"`
+	Matrix     string    `json:"matrix"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	// Interrupted is true when the run was cancelled (Ctrl-C, deadline) before every cell ran.
+	Interrupted bool `json:"interrupted"`
+	// Shards lists the shards merged into this record ("" for an unsharded run).
+	Shards    []string         `json:"shards"`
+	Target    Target           `json:"target"`
+	Postgres  Postgres         `json:"postgres"`
+	Artifacts []Artifact       `json:"artifacts"`
+	Templates []Template       `json:"templates"`
+	Cells     []Cell           `json:"cells"`
+	Summary   Summary          `json:"summary"`
+	// Error is set when the run as a whole failed (infrastructure), with the reason.
+	Error string `json:"error,omitempty"`
+}
+
+// Target is the release whose migrator defined the newest schema.
+type Target struct {
+	Awa string `json:"awa"`
+	// Origin and Checksum say exactly which awa CLI migrated.
+	Origin   string `json:"origin,omitempty"`
+	Checksum string `json:"checksum,omitempty"`
+	// SchemaVersion is MAX(awa.schema_version.version) read after migrating.
+	SchemaVersion int `json:"schema_version"`
+	// ExpectedSchemaVersion is matrix.yaml's assertion (0: none).
+	ExpectedSchemaVersion int `json:"expected_schema_version,omitempty"`
+}
+
+// Postgres is the server the run used. URL never carries a password.
+type Postgres struct {
+	Mode    string `json:"mode"` // embedded, url, container
+	URL     string `json:"url"`
+	Version string `json:"version"`
+}
+
+// Artifact is one installed (or failed) artifact.
+type Artifact struct {
+	Name      string `json:"name"`
+	Kind      string `json:"kind"`
+	Version   string `json:"version"`
+	Origin    string `json:"origin,omitempty"`
+	Checksum  string `json:"checksum,omitempty"`
+	Reused    bool   `json:"reused"`
+	InstallMS int64  `json:"install_ms"`
+	Error     string `json:"error,omitempty"`
+}
+
+// Template is one migrated template database.
+type Template struct {
+	Name          string `json:"name"`
+	SchemaPath    string `json:"schema_path"`
+	Engine        string `json:"engine"`
+	SchemaVersion int    `json:"schema_version"`
+	EngineState   string `json:"engine_state"`
+	DurationMS    int64  `json:"duration_ms"`
+	Error         string `json:"error,omitempty"`
+}
+
+// Role is the artifact bound to one role of a cell.
+type Role struct {
+	Artifact string `json:"artifact"`
+	Kind     string `json:"kind"`
+	Version  string `json:"version"`
+}
+
+// ErrorInfo is an awa error a probe reported.
+type ErrorInfo struct {
+	Op       string `json:"op"`
+	Class    string `json:"class"`
+	Message  string `json:"message"`
+	SQLState string `json:"sqlstate,omitempty"`
+}
+
+// Cell is one cell's outcome.
+type Cell struct {
+	ID         string          `json:"id"`
+	Engine     string          `json:"engine"`
+	SchemaPath string          `json:"schema_path"`
+	Scenario   string          `json:"scenario"`
+	Roles      map[string]Role `json:"roles"`
+	Expected   string          `json:"expected"`
+	// ExpectedError is the refusal pattern, for expected refusals.
+	ExpectedError string `json:"expected_error,omitempty"`
+	Rule          int    `json:"rule"`
+	Because       string `json:"because"`
+	Basis         string `json:"basis"`
+	Actual        string `json:"actual"`
+	// OK is Actual == Expected (and, for refusals, the error matched).
+	OK bool `json:"ok"`
+	// Unexpected is "pass" when the cell passed though another verdict was expected.
+	Unexpected string `json:"unexpected,omitempty"`
+	DurationMS int64  `json:"duration_ms"`
+	// Detail says in one sentence why the verdict is what it is.
+	Detail string `json:"detail"`
+	// Findings are the oracle's statements about the database.
+	Findings []string `json:"findings,omitempty"`
+	// Error is the awa error behind a refused (or failed) verdict.
+	Error *ErrorInfo `json:"error,omitempty"`
+	// Logs is the cell's log folder, relative to the results folder.
+	Logs string `json:"logs"`
+	// StderrTail is the end of the probes' stderr, for failing cells.
+	StderrTail string `json:"stderr_tail,omitempty"`
+	// Repro is the command that reruns exactly this cell.
+	Repro string `json:"repro"`
+	// KeptDatabase names the clone kept for inspection (--keep-failed), redacted URL.
+	KeptDatabase string `json:"kept_database,omitempty"`
+	// Attempts is 2 when an infrastructure error was retried.
+	Attempts int `json:"attempts"`
+}
+
+// Summary counts cells.
+type Summary struct {
+	Total      int            `json:"total"`
+	OK         int            `json:"ok"`
+	Mismatched int            `json:"mismatched"`
+	Errors     int            `json:"errors"`
+	Skipped    int            `json:"skipped"`
+	Unexpected int            `json:"unexpected_passes"`
+	ByVerdict  map[string]int `json:"by_verdict"`
+}
+
+// Summarize recomputes the summary from the cells.
+func (r *Results) Summarize() {
+	s := Summary{ByVerdict: map[string]int{}}
+	for _, c := range r.Cells {
+		s.Total++
+		s.ByVerdict[c.Actual]++
+		switch {
+		case c.Actual == "skipped":
+			s.Skipped++
+		case c.OK:
+			s.OK++
+		case c.Actual == "error" || c.Actual == "timeout":
+			s.Errors++
+		default:
+			s.Mismatched++
+		}
+		if c.Unexpected != "" {
+			s.Unexpected++
+		}
+	}
+	r.Summary = s
+}
+
+// SortCells orders cells by ID, the order every report uses.
+func (r *Results) SortCells() {
+	sort.Slice(r.Cells, func(i, j int) bool { return r.Cells[i].ID < r.Cells[j].ID })
+}
+
+// Write writes dir/results.json atomically.
+func Write(dir string, r *Results) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	tmp := filepath.Join(dir, FileName+".tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(dir, FileName))
+}
+
+// Read reads dir/results.json (dir may also be the file itself).
+func Read(dir string) (*Results, error) {
+	path := dir
+	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+		path = filepath.Join(dir, FileName)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read results: %w", err)
+	}
+	var r Results
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("read results %s: %w", path, err)
+	}
+	if r.Schema != SchemaVersion {
+		return nil, fmt.Errorf("read results %s: schema %d, this awacompat reads schema %d", path, r.Schema, SchemaVersion)
+	}
+	return &r, nil
+}

@@ -1,0 +1,337 @@
+package scenario
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/awacompat/awacompat/internal/oracle"
+	"github.com/awacompat/awacompat/matrix"
+	"github.com/awacompat/awacompat/probes"
+)
+
+const lifecycleQueue = "awacompat_lifecycle"
+
+// lifecycleArgs are distinctive enough that a mangled or swapped payload shows.
+func lifecycleArgs(cellID string, n int) map[string]any {
+	return map[string]any{
+		"cell":   cellID,
+		"n":      n,
+		"text":   fmt.Sprintf("héllo wörld ✓ #%d", n),
+		"nested": map[string]any{"list": []any{1, 2.5, map[string]any{"k": "v"}}, "null": nil, "yes": true},
+	}
+}
+
+// lifecycle: the producer enqueues two jobs, the worker starts (the database is not empty, so
+// a default worker cannot auto-finalize a canonical database), the producer enqueues a third
+// job while the worker runs, and the worker must claim and complete all three, each once.
+func lifecycle(ctx context.Context, env Env) Outcome {
+	o, err := withOracle(ctx, env)
+	if err != nil {
+		return errorOutcome(ctx, err)
+	}
+	defer o.Close(context.WithoutCancel(ctx))
+
+	sent := map[string]map[string]any{}
+	enqueue := func(name string, ns ...int) ([]probes.Event, error) {
+		var steps []probes.Step
+		for _, n := range ns {
+			ref := fmt.Sprintf("j%d", n)
+			sent[ref] = lifecycleArgs(env.CellID, n)
+			steps = append(steps, probes.Step{Op: "enqueue", Ref: ref, Queue: lifecycleQueue, Args: sent[ref]})
+		}
+		return runSteps(ctx, env, "producer", name, steps)
+	}
+	ids := map[string]int64{}
+	collect := func(evs []probes.Event) *Outcome {
+		if e := firstError(evs); e != nil {
+			return &Outcome{Verdict: matrix.Refused, Error: e, Detail: fmt.Sprintf("producer %s refused: %s: %s", e.Op, e.Class, e.Message)}
+		}
+		for _, e := range evs {
+			if e.Event == "enqueued" && e.JobID != nil {
+				ids[e.Ref] = *e.JobID
+			}
+		}
+		return nil
+	}
+
+	evs, err := enqueue("producer-1", 1, 2)
+	if err != nil {
+		return errorOutcome(ctx, err)
+	}
+	if out := collect(evs); out != nil {
+		return *out
+	}
+
+	w := env.Probes["worker"]
+	worker, err := probes.Start(ctx, w.Argv, probes.Spec{DatabaseURL: env.URL, Kind: Kind, Steps: []probes.Step{{
+		Op: "work", Queue: lifecycleQueue, MaxWorkers: 2, Behavior: "complete", Handled: 0,
+		TimeoutMS: deadlineMS(ctx),
+	}}}, env.Dir, "worker")
+	if err != nil {
+		return errorOutcome(ctx, err)
+	}
+	defer func() {
+		worker.Stop()
+		waitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+		defer cancel()
+		worker.Wait(waitCtx)
+	}()
+	readyAt, err := waitReady(ctx, worker)
+	if err != nil {
+		evs := worker.All()
+		if e := firstError(evs); e != nil {
+			return Outcome{Verdict: matrix.Refused, Error: e, Detail: fmt.Sprintf("worker refused to start: %s: %s", e.Class, e.Message)}
+		}
+		return errorOutcome(ctx, fmt.Errorf("worker: %w; stderr: %s", err, StderrTail(env.Dir, "worker", 8)))
+	}
+
+	evs, err = enqueue("producer-2", 3)
+	if err != nil {
+		return errorOutcome(ctx, err)
+	}
+	if out := collect(evs); out != nil {
+		return *out
+	}
+	want := []int64{ids["j1"], ids["j2"], ids["j3"]}
+
+	// Watch the database until every job is completed, the worker proves inert, or the
+	// deadline passes.
+	var (
+		jobs    []oracle.Job
+		live    []oracle.Runtime
+		inert   bool
+		tick    = time.NewTicker(250 * time.Millisecond)
+		engine0 string
+	)
+	defer tick.Stop()
+	if e, err := o.Engine(ctx); err == nil {
+		engine0 = e.Active()
+	}
+watch:
+	for {
+		jobs, err = o.Jobs(ctx, want)
+		if err != nil {
+			return errorOutcome(ctx, err)
+		}
+		if allState(jobs, want, "completed") {
+			break
+		}
+		if e, err := o.Engine(ctx); err == nil && e.Active() != engine0 {
+			break // the runner reports the engine change
+		}
+		if untouched(jobs) && time.Since(readyAt) >= env.Inert {
+			live, err = o.Runtimes(ctx, 30*time.Second)
+			if err != nil {
+				return errorOutcome(ctx, err)
+			}
+			if hasRuntime(live, w.Version) && countEvents(worker.All(), "handled") == 0 {
+				inert = true
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			break watch
+		case <-worker.Done():
+			// A worker that exits early is judged below from what it left behind.
+			jobs, _ = o.Jobs(context.WithoutCancel(ctx), want)
+			break watch
+		case <-tick.C:
+		}
+	}
+	worker.Stop()
+	waitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	wevs, _ := worker.Wait(waitCtx)
+	cancel()
+
+	out := Outcome{}
+	judgeJobs(&out, jobs, want, sent, ids, env.Engine)
+	handled := handledByJob(wevs)
+	for ref, id := range ids {
+		hs := handled[id]
+		if len(hs) > 1 {
+			out.find("worker reported job %d handled %d times", id, len(hs))
+		}
+		if len(hs) >= 1 && !jsonEqual(hs[0].Args, mustJSON(sent[ref])) {
+			out.find("worker saw args %s for job %d, producer sent %s", hs[0].Args, id, mustJSON(sent[ref]))
+		}
+	}
+	switch {
+	case inert:
+		out.Verdict = matrix.Inert
+		out.Detail = fmt.Sprintf("worker %s %s was live (ready event, runtime heartbeat) for %s and claimed none of %d jobs",
+			w.Kind, w.Version, env.Inert, len(want))
+		out.Findings = append(out.Findings, fmt.Sprintf("live runtimes: %s", runtimesString(live)))
+	case allState(jobs, want, "completed") && len(out.Findings) == 0:
+		out.Verdict = matrix.Pass
+		out.Detail = fmt.Sprintf("%d jobs enqueued, each claimed and completed once (attempt 1), args intact, stored in %s", len(want), env.Engine)
+	case ctx.Err() != nil:
+		out.Verdict = matrix.Timeout
+		out.Detail = fmt.Sprintf("deadline passed with jobs in states %s", statesString(jobs))
+	default:
+		if e := firstError(wevs); e != nil {
+			out.Error = e
+		}
+		out.Verdict = matrix.Fail
+		out.Detail = fmt.Sprintf("jobs ended in states %s", statesString(jobs))
+	}
+	return out
+}
+
+// judgeJobs records what the database holds for each job against what was sent.
+func judgeJobs(out *Outcome, jobs []oracle.Job, want []int64, sent map[string]map[string]any, ids map[string]int64, engine string) {
+	byID := map[int64][]oracle.Job{}
+	for _, j := range jobs {
+		byID[j.ID] = append(byID[j.ID], j)
+	}
+	for ref, id := range ids {
+		rows := byID[id]
+		switch {
+		case len(rows) == 0:
+			out.find("job %d (%s) is missing from the database", id, ref)
+			continue
+		case len(rows) > 1:
+			out.find("job %d (%s) is stored %d times (%s)", id, ref, len(rows), locations(rows))
+		}
+		j := rows[0]
+		if !jsonEqual(j.Args, mustJSON(sent[ref])) {
+			out.find("job %d args in the database %s differ from what was sent %s", id, j.Args, mustJSON(sent[ref]))
+		}
+		if j.Kind != Kind {
+			out.find("job %d has kind %q, want %q", id, j.Kind, Kind)
+		}
+		if j.State == "completed" && j.Attempt != 1 {
+			out.find("job %d completed on attempt %d, want 1", id, j.Attempt)
+		}
+		if j.Location != engine {
+			out.find("job %d lives in %s storage, but the database runs %s", id, j.Location, engine)
+		}
+	}
+}
+
+func waitReady(ctx context.Context, p *probes.Proc) (time.Time, error) {
+	for {
+		select {
+		case ev, ok := <-p.Events():
+			if !ok {
+				return time.Time{}, fmt.Errorf("exited before it was ready")
+			}
+			if ev.Event == "ready" {
+				return ev.At, nil
+			}
+			if ev.Event == "error" || ev.Event == "fatal" {
+				return time.Time{}, fmt.Errorf("%s before ready: %s %s", ev.Event, ev.Class, ev.Message)
+			}
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		}
+	}
+}
+
+func deadlineMS(ctx context.Context) int64 {
+	if d, ok := ctx.Deadline(); ok {
+		return max(time.Until(d).Milliseconds(), 1000)
+	}
+	return 120_000
+}
+
+func allState(jobs []oracle.Job, want []int64, state string) bool {
+	got := map[int64]bool{}
+	for _, j := range jobs {
+		if j.State != state {
+			return false
+		}
+		got[j.ID] = true
+	}
+	for _, id := range want {
+		if !got[id] {
+			return false
+		}
+	}
+	return true
+}
+
+// untouched is true when no job was ever claimed: all available, attempt 0.
+func untouched(jobs []oracle.Job) bool {
+	for _, j := range jobs {
+		if j.Attempt != 0 || (j.State != "available" && j.State != "scheduled") {
+			return false
+		}
+	}
+	return len(jobs) > 0
+}
+
+func hasRuntime(rts []oracle.Runtime, version string) bool {
+	for _, r := range rts {
+		if r.Version == version {
+			return true
+		}
+	}
+	return false
+}
+
+func countEvents(evs []probes.Event, kind string) int {
+	n := 0
+	for _, e := range evs {
+		if e.Event == kind {
+			n++
+		}
+	}
+	return n
+}
+
+func handledByJob(evs []probes.Event) map[int64][]probes.Event {
+	out := map[int64][]probes.Event{}
+	for _, e := range evs {
+		if e.Event == "handled" && e.JobID != nil {
+			out[*e.JobID] = append(out[*e.JobID], e)
+		}
+	}
+	return out
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+func locations(rows []oracle.Job) string {
+	s := ""
+	for i, r := range rows {
+		if i > 0 {
+			s += ", "
+		}
+		s += r.Location + ":" + r.State
+	}
+	return s
+}
+
+func statesString(jobs []oracle.Job) string {
+	if len(jobs) == 0 {
+		return "(no rows)"
+	}
+	s := ""
+	for i, j := range jobs {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%d=%s/attempt %d/%s", j.ID, j.State, j.Attempt, j.Location)
+	}
+	return s
+}
+
+func runtimesString(rts []oracle.Runtime) string {
+	if len(rts) == 0 {
+		return "none"
+	}
+	s := ""
+	for i, r := range rts {
+		if i > 0 {
+			s += "; "
+		}
+		s += fmt.Sprintf("awa %s capability=%s role=%s last_seen=%s", r.Version, r.StorageCapability, r.TransitionRole, r.LastSeen.Format(time.RFC3339))
+	}
+	return s
+}

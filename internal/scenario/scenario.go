@@ -1,0 +1,142 @@
+// Package scenario drives the named scenarios of matrix.Catalog: it starts each role's probe
+// with the steps the scenario needs, watches the database with the oracle while they run, and
+// decides the verdict from what the database shows (never from the probe's word alone).
+package scenario
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/awacompat/awacompat/internal/oracle"
+	"github.com/awacompat/awacompat/internal/results"
+	"github.com/awacompat/awacompat/matrix"
+	"github.com/awacompat/awacompat/probes"
+)
+
+// Kind is the job kind every probe enqueues and handles.
+const Kind = "awacompat_probe"
+
+// Probe is how to start one role's probe.
+type Probe struct {
+	Argv    []string
+	Kind    string // python or rust
+	Version string
+}
+
+// Env is everything a scenario needs for one cell.
+type Env struct {
+	CellID string
+	Engine string
+	// URL is the cell's own database.
+	URL string
+	// Dir receives the probes' specs and output.
+	Dir string
+	// Probes by role.
+	Probes map[string]Probe
+	// Inert is how long a live worker must leave jobs unclaimed to be called inert.
+	Inert time.Duration
+	Log   *slog.Logger
+}
+
+// Outcome is a scenario's verdict with its evidence.
+type Outcome struct {
+	Verdict  matrix.Verdict
+	Detail   string
+	Findings []string
+	Error    *results.ErrorInfo
+}
+
+func (o *Outcome) find(format string, args ...any) {
+	o.Findings = append(o.Findings, fmt.Sprintf(format, args...))
+}
+
+// Run drives the named scenario.
+func Run(ctx context.Context, name string, env Env) Outcome {
+	switch name {
+	case "lifecycle":
+		return lifecycle(ctx, env)
+	}
+	return Outcome{Verdict: matrix.Error, Detail: "scenario " + name + " is not implemented"}
+}
+
+// errorOutcome turns a harness failure into an error verdict, or a timeout when ctx expired.
+func errorOutcome(ctx context.Context, err error) Outcome {
+	if ctx.Err() == context.DeadlineExceeded {
+		return Outcome{Verdict: matrix.Timeout, Detail: "cell deadline passed: " + err.Error()}
+	}
+	return Outcome{Verdict: matrix.Error, Detail: err.Error()}
+}
+
+// runSteps runs one probe to completion and returns its events.
+func runSteps(ctx context.Context, env Env, role, name string, steps []probes.Step) ([]probes.Event, error) {
+	p, ok := env.Probes[role]
+	if !ok {
+		return nil, fmt.Errorf("no probe bound to role %s", role)
+	}
+	proc, err := probes.Start(ctx, p.Argv, probes.Spec{DatabaseURL: env.URL, Kind: Kind, Steps: steps}, env.Dir, name)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := proc.Wait(ctx)
+	if err := probeBroken(evs, err, name, env.Dir); err != nil {
+		return evs, err
+	}
+	return evs, nil
+}
+
+// probeBroken reports a probe that did not finish its steps: killed, crashed or fatal.
+func probeBroken(evs []probes.Event, waitErr error, name, dir string) error {
+	for _, e := range evs {
+		if e.Event == "fatal" {
+			return fmt.Errorf("probe %s: fatal: %s", name, e.Message)
+		}
+	}
+	if len(evs) == 0 || evs[len(evs)-1].Event != "done" {
+		return fmt.Errorf("probe %s exited (%v) without finishing its steps; stderr: %s", name, waitErr, StderrTail(dir, name, 8))
+	}
+	return nil
+}
+
+// StderrTail returns the last n lines of a probe's stderr log.
+func StderrTail(dir, name string, n int) string {
+	b, err := os.ReadFile(filepath.Join(dir, name+".stderr.log"))
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// firstError returns the first awa error event.
+func firstError(evs []probes.Event) *results.ErrorInfo {
+	for _, e := range evs {
+		if e.Event == "error" {
+			return &results.ErrorInfo{Op: e.Op, Class: e.Class, Message: e.Message, SQLState: e.SQLState}
+		}
+	}
+	return nil
+}
+
+// jsonEqual compares two JSON documents by value.
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// withOracle opens the oracle on the cell's database.
+func withOracle(ctx context.Context, env Env) (*oracle.Oracle, error) {
+	return oracle.Open(ctx, env.URL)
+}

@@ -1,0 +1,628 @@
+package matrix
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	goversion "github.com/hashicorp/go-version"
+	"go.yaml.in/yaml/v3"
+)
+
+// LoadError is a problem in matrix.yaml at a position.
+type LoadError struct {
+	Pos Pos
+	Msg string
+}
+
+func (e *LoadError) Error() string { return e.Pos.String() + ": " + e.Msg }
+
+// Errors collects every LoadError found, so a user fixes them in one pass.
+type Errors []*LoadError
+
+func (es Errors) Error() string {
+	var b strings.Builder
+	for i, e := range es {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+// Load reads and validates the matrix file at path.
+func Load(path string) (*Matrix, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read matrix: %w", err)
+	}
+	return Parse(path, b)
+}
+
+// Parse validates matrix YAML held in memory; file names it in errors.
+func Parse(file string, data []byte) (*Matrix, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		return nil, yamlSyntaxError(file, err)
+	}
+	l := &loader{file: file}
+	m := l.matrix(&doc)
+	if len(l.errs) > 0 {
+		return nil, l.errs
+	}
+	return m, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func yamlSyntaxError(file string, err error) error {
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Errors{{Pos: Pos{file, line, 1}, Msg: m[2]}}
+	}
+	if errors.Is(err, errEOF) || err.Error() == "EOF" {
+		return Errors{{Pos: Pos{file, 1, 1}, Msg: "empty file"}}
+	}
+	return Errors{{Pos: Pos{file, 1, 1}, Msg: err.Error()}}
+}
+
+var errEOF = errors.New("EOF")
+
+type loader struct {
+	file string
+	errs Errors
+}
+
+func (l *loader) pos(n *yaml.Node) Pos { return Pos{l.file, n.Line, n.Column} }
+
+func (l *loader) errf(n *yaml.Node, format string, args ...any) {
+	l.errs = append(l.errs, &LoadError{Pos: l.pos(n), Msg: fmt.Sprintf(format, args...)})
+}
+
+// fields walks a mapping node, calling handle for each known key and reporting unknown ones.
+func (l *loader) fields(n *yaml.Node, what string, handle map[string]func(v *yaml.Node)) {
+	if n.Kind != yaml.MappingNode {
+		l.errf(n, "%s: expected a mapping, got %s", what, kindName(n))
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		f, ok := handle[k.Value]
+		if !ok {
+			known := make([]string, 0, len(handle))
+			for name := range handle {
+				known = append(known, name)
+			}
+			slices.Sort(known)
+			l.errf(k, "%s: unknown key %q%s (known: %s)", what, k.Value, didYouMean(k.Value, known), strings.Join(known, ", "))
+			continue
+		}
+		if seen[k.Value] {
+			l.errf(k, "%s: key %q given twice", what, k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		f(v)
+	}
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "nothing"
+}
+
+func (l *loader) str(n *yaml.Node, what string) string {
+	if n.Kind != yaml.ScalarNode {
+		l.errf(n, "%s: expected a string, got %s", what, kindName(n))
+		return ""
+	}
+	return n.Value
+}
+
+func (l *loader) strList(n *yaml.Node, what string) ([]string, []*yaml.Node) {
+	if n.Kind == yaml.ScalarNode {
+		return []string{n.Value}, []*yaml.Node{n}
+	}
+	if n.Kind != yaml.SequenceNode {
+		l.errf(n, "%s: expected a list, got %s", what, kindName(n))
+		return nil, nil
+	}
+	var out []string
+	for _, item := range n.Content {
+		out = append(out, l.str(item, what))
+	}
+	return out, n.Content
+}
+
+func (l *loader) duration(n *yaml.Node, what string) time.Duration {
+	s := l.str(n, what)
+	if s == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		l.errf(n, "%s: %q is not a positive duration like 90s or 2m", what, s)
+		return 0
+	}
+	return d
+}
+
+func (l *loader) exactVersion(n *yaml.Node, what string) string {
+	s := l.str(n, what)
+	if s == "" {
+		l.errf(n, "%s: version is empty", what)
+		return ""
+	}
+	v, err := goversion.NewSemver(s)
+	if err != nil || strings.ContainsAny(s, "<>=~^*, ") || v.Original() != s {
+		l.errf(n, "%s: %q is not an exact release version like 0.5.7", what, s)
+		return ""
+	}
+	return s
+}
+
+func (l *loader) matrix(doc *yaml.Node) *Matrix {
+	m := &Matrix{File: l.file, Artifacts: map[string]Artifact{}}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		l.errf(doc, "empty file")
+		return m
+	}
+	root := doc.Content[0]
+	var version int
+	var artifactsNode, fleetsNode, crossNode, expectNode, targetNode, exclNode *yaml.Node
+	var engineNodes, scenarioNodes, pathNodes []*yaml.Node
+	l.fields(root, "matrix", map[string]func(*yaml.Node){
+		"version": func(v *yaml.Node) {
+			if n, err := strconv.Atoi(v.Value); err == nil {
+				version = n
+			}
+			if version != 1 {
+				l.errf(v, "version: only version 1 is known, got %s", kindName(v))
+			}
+		},
+		"target":    func(v *yaml.Node) { targetNode = v },
+		"postgres":  func(v *yaml.Node) { l.postgres(v, m) },
+		"artifacts": func(v *yaml.Node) { artifactsNode = v },
+		"engines": func(v *yaml.Node) {
+			m.Engines, engineNodes = l.strList(v, "engines")
+		},
+		"schema_paths": func(v *yaml.Node) {
+			var names []string
+			names, pathNodes = l.strList(v, "schema_paths")
+			for i, s := range names {
+				m.SchemaPaths = append(m.SchemaPaths, l.schemaPath(pathNodes[i], s))
+			}
+		},
+		"scenarios": func(v *yaml.Node) {
+			m.Scenarios, scenarioNodes = l.strList(v, "scenarios")
+		},
+		"fleets":     func(v *yaml.Node) { fleetsNode = v },
+		"cross":      func(v *yaml.Node) { crossNode = v },
+		"expect":     func(v *yaml.Node) { expectNode = v },
+		"timeouts":   func(v *yaml.Node) { l.timeouts(v, m) },
+		"exclusions": func(v *yaml.Node) { exclNode = v },
+	})
+	if root.Kind != yaml.MappingNode {
+		return m
+	}
+	if version == 0 {
+		l.errf(root, "matrix: missing key \"version\" (use version: 1)")
+	}
+	if targetNode == nil {
+		l.errf(root, "matrix: missing key \"target\" (the release whose migrator defines the newest schema)")
+	} else {
+		l.target(targetNode, m)
+	}
+	if artifactsNode == nil {
+		l.errf(root, "matrix: missing key \"artifacts\"")
+	} else {
+		l.artifacts(artifactsNode, m)
+	}
+	if len(m.Engines) == 0 {
+		m.Engines = slices.Clone(Engines)
+	}
+	for i, e := range m.Engines {
+		if !slices.Contains(Engines, e) {
+			l.errf(engineNodes[i], "engines: unknown engine %q%s (known: %s)", e, didYouMean(e, Engines), strings.Join(Engines, ", "))
+		}
+	}
+	if len(m.SchemaPaths) == 0 {
+		m.SchemaPaths = []SchemaPath{{}}
+	}
+	if len(m.Scenarios) == 0 {
+		l.errf(root, "matrix: missing key \"scenarios\" (known: %s)", strings.Join(ScenarioNames(), ", "))
+	}
+	for i, s := range m.Scenarios {
+		if _, ok := LookupScenario(s); !ok {
+			l.errf(scenarioNodes[i], "scenarios: unknown scenario %q%s (known: %s)", s, didYouMean(s, ScenarioNames()), strings.Join(ScenarioNames(), ", "))
+		}
+	}
+	for i, p := range m.SchemaPaths {
+		if p.From == "" {
+			continue
+		}
+		a, ok := m.Artifacts[p.From]
+		if !ok {
+			l.errf(pathNodes[i], "schema_paths: unknown artifact %q%s", p.From, didYouMean(p.From, m.ArtifactNames()))
+		} else if a.Kind != "cli" {
+			l.errf(pathNodes[i], "schema_paths: %q must name a cli artifact (its migrate runs first), not %s", p.From, a.Kind)
+		}
+	}
+	if fleetsNode != nil {
+		l.fleets(fleetsNode, m)
+	}
+	if crossNode != nil {
+		l.cross(crossNode, m)
+	}
+	if fleetsNode == nil && crossNode == nil {
+		l.errf(root, "matrix: give \"fleets\" (role bindings) or \"cross\" (role -> artifact lists)")
+	}
+	if expectNode != nil {
+		l.rules(expectNode, m)
+	}
+	if exclNode != nil {
+		l.exclusions(exclNode, m)
+	}
+	if m.Timeouts.Cell == 0 {
+		m.Timeouts.Cell = 120 * time.Second
+	}
+	if m.Timeouts.Inert == 0 {
+		m.Timeouts.Inert = 10 * time.Second
+	}
+	return m
+}
+
+func (l *loader) schemaPath(n *yaml.Node, s string) SchemaPath {
+	if s == "fresh" {
+		return SchemaPath{}
+	}
+	if from, ok := strings.CutPrefix(s, "upgraded-from "); ok && strings.TrimSpace(from) != "" {
+		return SchemaPath{From: strings.TrimSpace(from)}
+	}
+	l.errf(n, "schema_paths: %q is not \"fresh\" or \"upgraded-from ARTIFACT\"", s)
+	return SchemaPath{}
+}
+
+func (l *loader) target(n *yaml.Node, m *Matrix) {
+	l.fields(n, "target", map[string]func(*yaml.Node){
+		"awa":    func(v *yaml.Node) { m.Target.Awa = l.exactVersion(v, "target.awa") },
+		"source": func(v *yaml.Node) { m.Target.Source = l.str(v, "target.source") },
+		"schema_version": func(v *yaml.Node) {
+			n, err := strconv.Atoi(v.Value)
+			if err != nil || n <= 0 {
+				l.errf(v, "target.schema_version: %s is not a positive integer", kindName(v))
+			}
+			m.Target.SchemaVersion = n
+		},
+	})
+	if n.Kind == yaml.MappingNode && m.Target.Awa == "" && !l.hasErrAt(n) {
+		l.errf(n, "target: missing key \"awa\" (an exact release like 0.6.9)")
+	}
+}
+
+func (l *loader) hasErrAt(n *yaml.Node) bool {
+	for _, e := range l.errs {
+		if e.Pos.Line >= n.Line {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *loader) postgres(n *yaml.Node, m *Matrix) {
+	l.fields(n, "postgres", map[string]func(*yaml.Node){
+		"url": func(v *yaml.Node) { m.Postgres.URL = l.str(v, "postgres.url") },
+	})
+}
+
+func (l *loader) timeouts(n *yaml.Node, m *Matrix) {
+	l.fields(n, "timeouts", map[string]func(*yaml.Node){
+		"cell":  func(v *yaml.Node) { m.Timeouts.Cell = l.duration(v, "timeouts.cell") },
+		"inert": func(v *yaml.Node) { m.Timeouts.Inert = l.duration(v, "timeouts.inert") },
+	})
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+func (l *loader) artifacts(n *yaml.Node, m *Matrix) {
+	if n.Kind != yaml.MappingNode {
+		l.errf(n, "artifacts: expected a mapping of name to {kind, version}, got %s", kindName(n))
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		name := k.Value
+		if !nameRE.MatchString(name) {
+			l.errf(k, "artifacts: name %q must be letters, digits, '.', '_' or '-'", name)
+			continue
+		}
+		if _, dup := m.Artifacts[name]; dup {
+			l.errf(k, "artifacts: %q given twice", name)
+			continue
+		}
+		a := Artifact{Name: name, pos: l.pos(k)}
+		what := "artifacts." + name
+		l.fields(v, what, map[string]func(*yaml.Node){
+			"kind":    func(v *yaml.Node) { a.Kind = l.str(v, what+".kind"); l.checkKind(v, a.Kind, what) },
+			"version": func(v *yaml.Node) { a.Version = l.exactVersion(v, what+".version") },
+			"source":  func(v *yaml.Node) { a.Source = l.str(v, what+".source") },
+			"via": func(v *yaml.Node) {
+				a.Via = l.str(v, what+".via")
+				if a.Via != "pypi" && a.Via != "cargo" {
+					l.errf(v, "%s.via: %q is not pypi or cargo", what, a.Via)
+				}
+			},
+		})
+		if v.Kind == yaml.MappingNode {
+			if a.Kind == "" {
+				l.errf(v, "%s: missing key \"kind\" (one of %s)", what, strings.Join(Kinds, ", "))
+			}
+			if a.Version == "" && !l.hasErrAt(v) {
+				l.errf(v, "%s: missing key \"version\"", what)
+			}
+			if a.Via != "" && a.Kind != "cli" {
+				l.errf(v, "%s: \"via\" applies to cli artifacts only", what)
+			}
+		}
+		m.Artifacts[name] = a
+	}
+}
+
+func (l *loader) checkKind(n *yaml.Node, kind, what string) {
+	if !slices.Contains(Kinds, kind) {
+		l.errf(n, "%s.kind: unknown kind %q%s (known: %s)", what, kind, didYouMean(kind, Kinds), strings.Join(Kinds, ", "))
+	}
+}
+
+// roleArtifact checks that an artifact exists and can play the role.
+func (l *loader) roleArtifact(n *yaml.Node, m *Matrix, role, name, what string) {
+	if !slices.Contains(Roles, role) {
+		l.errf(n, "%s: unknown role %q%s (known: %s)", what, role, didYouMean(role, Roles), strings.Join(Roles, ", "))
+		return
+	}
+	a, ok := m.Artifacts[name]
+	if !ok {
+		l.errf(n, "%s: unknown artifact %q%s", what, name, didYouMean(name, m.ArtifactNames()))
+		return
+	}
+	switch {
+	case role == "migrator" && a.Kind != "cli":
+		l.errf(n, "%s: the migrator role needs a cli artifact, %q is %s", what, name, a.Kind)
+	case (role == "producer" || role == "worker") && a.Kind == "cli":
+		l.errf(n, "%s: a cli artifact cannot be a %s (use a python or rust artifact)", what, role)
+	}
+}
+
+func (l *loader) fleets(n *yaml.Node, m *Matrix) {
+	if n.Kind != yaml.SequenceNode {
+		l.errf(n, "fleets: expected a list of {role: artifact} mappings, got %s", kindName(n))
+		return
+	}
+	for _, item := range n.Content {
+		if item.Kind != yaml.MappingNode {
+			l.errf(item, "fleets: expected a mapping of role to artifact, got %s", kindName(item))
+			continue
+		}
+		f := Fleet{}
+		for i := 0; i+1 < len(item.Content); i += 2 {
+			k, v := item.Content[i], item.Content[i+1]
+			name := l.str(v, "fleets."+k.Value)
+			l.roleArtifact(v, m, k.Value, name, "fleets")
+			if !slices.Contains(Roles, k.Value) {
+				continue
+			}
+			f[k.Value] = name
+		}
+		m.Fleets = append(m.Fleets, f)
+	}
+}
+
+func (l *loader) cross(n *yaml.Node, m *Matrix) {
+	if n.Kind != yaml.MappingNode {
+		l.errf(n, "cross: expected a mapping of role to a list of artifacts, got %s", kindName(n))
+		return
+	}
+	m.Cross = map[string][]string{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		names, nodes := l.strList(v, "cross."+k.Value)
+		for j, name := range names {
+			l.roleArtifact(nodes[j], m, k.Value, name, "cross")
+		}
+		if slices.Contains(Roles, k.Value) {
+			m.Cross[k.Value] = names
+		} else if len(names) == 0 {
+			l.errf(k, "cross: unknown role %q%s", k.Value, didYouMean(k.Value, Roles))
+		}
+	}
+}
+
+func (l *loader) rules(n *yaml.Node, m *Matrix) {
+	if n.Kind != yaml.SequenceNode {
+		l.errf(n, "expect: expected a list of rules, got %s", kindName(n))
+		return
+	}
+	for i, item := range n.Content {
+		r := Rule{Index: i + 1, Pos: l.pos(item), Basis: "documented"}
+		what := fmt.Sprintf("expect[%d]", i+1)
+		var verdictNode *yaml.Node
+		l.fields(item, what, map[string]func(*yaml.Node){
+			"when": func(v *yaml.Node) { r.When = l.match(v, m, what+".when") },
+			"verdict": func(v *yaml.Node) {
+				verdictNode = v
+				r.Verdict = Verdict(l.str(v, what+".verdict"))
+				if !slices.Contains(Verdicts, r.Verdict) {
+					names := make([]string, len(Verdicts))
+					for i, v := range Verdicts {
+						names[i] = string(v)
+					}
+					l.errf(v, "%s.verdict: unknown verdict %q%s (known: %s)", what, r.Verdict, didYouMean(string(r.Verdict), names), strings.Join(names, ", "))
+				}
+			},
+			"error": func(v *yaml.Node) {
+				r.Error = l.str(v, what+".error")
+				if _, err := regexp.Compile(r.Error); err != nil {
+					l.errf(v, "%s.error: bad regular expression: %v", what, err)
+				}
+			},
+			"because": func(v *yaml.Node) { r.Because = l.str(v, what+".because") },
+			"basis": func(v *yaml.Node) {
+				r.Basis = l.str(v, what+".basis")
+				if r.Basis != "documented" && r.Basis != "observed" {
+					l.errf(v, "%s.basis: %q is not documented or observed", what, r.Basis)
+				}
+			},
+		})
+		if item.Kind != yaml.MappingNode {
+			continue
+		}
+		if verdictNode == nil {
+			l.errf(item, "%s: missing key \"verdict\"", what)
+		}
+		if strings.TrimSpace(r.Because) == "" {
+			l.errf(item, "%s: missing key \"because\" (cite the awa document, or say what was observed)", what)
+		}
+		if r.Error != "" && r.Verdict != Refused {
+			l.errf(item, "%s: \"error\" applies to verdict refused only", what)
+		}
+		m.Expect = append(m.Expect, r)
+	}
+}
+
+func (l *loader) match(n *yaml.Node, m *Matrix, what string) Match {
+	var mt Match
+	if n.Kind != yaml.MappingNode {
+		l.errf(n, "%s: expected a mapping, got %s", what, kindName(n))
+		return mt
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch k.Value {
+		case "engine":
+			mt.Engines, _ = l.strList(v, what+".engine")
+			for _, e := range mt.Engines {
+				if !slices.Contains(Engines, e) {
+					l.errf(v, "%s.engine: unknown engine %q%s", what, e, didYouMean(e, Engines))
+				}
+			}
+		case "scenario":
+			mt.Scenarios, _ = l.strList(v, what+".scenario")
+			for _, s := range mt.Scenarios {
+				if _, ok := LookupScenario(s); !ok {
+					l.errf(v, "%s.scenario: unknown scenario %q%s", what, s, didYouMean(s, ScenarioNames()))
+				}
+			}
+		case "schema_path":
+			mt.SchemaPath, _ = l.strList(v, what+".schema_path")
+		default:
+			if !slices.Contains(Roles, k.Value) {
+				keys := append([]string{"engine", "scenario", "schema_path"}, Roles...)
+				l.errf(k, "%s: unknown key %q%s (known: %s)", what, k.Value, didYouMean(k.Value, keys), strings.Join(keys, ", "))
+				continue
+			}
+			if mt.Roles == nil {
+				mt.Roles = map[string]ArtifactMatch{}
+			}
+			mt.Roles[k.Value] = l.artifactMatch(v, m, what+"."+k.Value)
+		}
+	}
+	return mt
+}
+
+// artifactMatch reads either a version constraint ("<0.6.0") or a mapping
+// {artifact, kind, version}.
+func (l *loader) artifactMatch(n *yaml.Node, m *Matrix, what string) ArtifactMatch {
+	var am ArtifactMatch
+	if n.Kind == yaml.ScalarNode {
+		am.Constraint = n.Value
+	} else {
+		l.fields(n, what, map[string]func(*yaml.Node){
+			"artifact": func(v *yaml.Node) {
+				am.Name = l.str(v, what+".artifact")
+				if _, ok := m.Artifacts[am.Name]; !ok {
+					l.errf(v, "%s.artifact: unknown artifact %q%s", what, am.Name, didYouMean(am.Name, m.ArtifactNames()))
+				}
+			},
+			"kind":    func(v *yaml.Node) { am.Kind = l.str(v, what+".kind"); l.checkKind(v, am.Kind, what) },
+			"version": func(v *yaml.Node) { am.Constraint = l.str(v, what+".version") },
+		})
+	}
+	if am.Constraint != "" {
+		c, err := goversion.NewConstraint(am.Constraint)
+		if err != nil {
+			l.errf(n, "%s: %q is not a version constraint like \"<0.6.0\" or \">=0.6.2, <0.7\"", what, am.Constraint)
+		}
+		am.constraints = c
+	}
+	return am
+}
+
+func (l *loader) exclusions(n *yaml.Node, m *Matrix) {
+	if n.Kind != yaml.SequenceNode {
+		l.errf(n, "exclusions: expected a list, got %s", kindName(n))
+		return
+	}
+	for i, item := range n.Content {
+		var e Exclusion
+		what := fmt.Sprintf("exclusions[%d]", i+1)
+		l.fields(item, what, map[string]func(*yaml.Node){
+			"scenario": func(v *yaml.Node) { e.Scenario = l.str(v, what+".scenario") },
+			"engine":   func(v *yaml.Node) { e.Engine = l.str(v, what+".engine") },
+			"because":  func(v *yaml.Node) { e.Because = l.str(v, what+".because") },
+		})
+		if item.Kind == yaml.MappingNode && strings.TrimSpace(e.Because) == "" {
+			l.errf(item, "%s: missing key \"because\": an operation runs under one engine only for a stated reason", what)
+		}
+		m.Exclusions = append(m.Exclusions, e)
+	}
+}
+
+// didYouMean suggests the closest known name.
+func didYouMean(got string, known []string) string {
+	best, bestD := "", 1<<30
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(got), strings.ToLower(k)); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best != "" && bestD <= max(2, len(got)/3) {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return ""
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,211 @@
+// Package matrix reads matrix.yaml, validates it, and turns it into a Plan: the list of cells
+// to run, each with a stable ID, its role bindings and the verdict it is expected to have.
+//
+// Loading is strict: unknown keys, bad versions and unknown names are errors that carry
+// file:line:column. Planning is a pure function of the loaded Matrix and the selection options.
+package matrix
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	goversion "github.com/hashicorp/go-version"
+)
+
+// Matrix is a loaded, validated matrix.yaml.
+type Matrix struct {
+	// File is the path it was loaded from (for messages).
+	File string
+	// Target is the release whose migrator defines "the newest schema".
+	Target Target
+	// Postgres says where the databases live.
+	Postgres Postgres
+	// Artifacts by name.
+	Artifacts map[string]Artifact
+	// Engines to run, in file order.
+	Engines []string
+	// SchemaPaths to run, in file order.
+	SchemaPaths []SchemaPath
+	// Scenarios to run, in file order.
+	Scenarios []string
+	// Fleets are explicit role bindings (role -> artifact name).
+	Fleets []Fleet
+	// Cross binds each role to a list of artifacts; every combination is a fleet.
+	Cross map[string][]string
+	// Expect rules, first match wins.
+	Expect []Rule
+	// Timeouts for cells.
+	Timeouts Timeouts
+	// Exclusions say why an operation may run under one engine only.
+	Exclusions []Exclusion
+}
+
+// Target names the current release.
+type Target struct {
+	// Awa is the exact release, e.g. "0.6.9". Its CLI (awa-cli on PyPI) migrates.
+	Awa string
+	// Source optionally overrides where the target CLI comes from (a local checkout or a binary).
+	Source string
+	// SchemaVersion, when non-zero, is asserted against awa.schema_version after migrating.
+	SchemaVersion int
+}
+
+// Postgres selects the server. An empty URL means the embedded local server.
+type Postgres struct {
+	URL string
+}
+
+// Artifact is one runnable awa client.
+type Artifact struct {
+	Name    string
+	Kind    string // python, rust or cli
+	Version string
+	Source  string // optional local checkout or prebuilt file
+	Via     string // cli only: pypi (default) or cargo
+	pos     Pos
+}
+
+// Fleet binds roles to artifact names.
+type Fleet map[string]string
+
+// SchemaPath is how a database reached the newest schema: Fresh, or upgraded from a release.
+type SchemaPath struct {
+	// From is empty for a fresh install, else the artifact name (a cli artifact) whose migrate
+	// ran first.
+	From string
+}
+
+// Name is "fresh" or "upgraded-from-<artifact>".
+func (p SchemaPath) Name() string {
+	if p.From == "" {
+		return "fresh"
+	}
+	return "upgraded-from-" + p.From
+}
+
+// Timeouts bound each cell.
+type Timeouts struct {
+	// Cell bounds a whole cell (default 120s).
+	Cell time.Duration
+	// Inert is how long a live worker must leave a job unclaimed to be called inert (default 10s).
+	Inert time.Duration
+}
+
+// Exclusion allows an operation to run under one engine only, for a stated reason.
+type Exclusion struct {
+	Scenario string
+	Engine   string
+	Because  string
+}
+
+// Rule is one `expect` entry.
+type Rule struct {
+	// Index is the rule's position in the file, from 1.
+	Index int
+	When  Match
+	// Verdict expected for matching cells.
+	Verdict Verdict
+	// Error, for refused verdicts: a regular expression the error class or message must match.
+	Error string
+	// Because cites the document that makes this the expectation.
+	Because string
+	// Basis is "documented" (the default) or "observed" (awa's docs are silent; we ran it).
+	Basis string
+	Pos   Pos
+}
+
+// Match selects cells. Zero fields match anything.
+type Match struct {
+	// Roles: role -> artifact constraint.
+	Roles      map[string]ArtifactMatch
+	Engines    []string
+	Scenarios  []string
+	SchemaPath []string
+}
+
+// ArtifactMatch matches an artifact by name, kind and version constraint.
+type ArtifactMatch struct {
+	Name        string
+	Kind        string
+	Constraint  string
+	constraints goversion.Constraints
+}
+
+// Matches reports whether the artifact satisfies m.
+func (m ArtifactMatch) Matches(a Artifact) bool {
+	if m.Name != "" && m.Name != a.Name {
+		return false
+	}
+	if m.Kind != "" && m.Kind != a.Kind {
+		return false
+	}
+	if m.constraints != nil {
+		v, err := goversion.NewVersion(a.Version)
+		if err != nil || !m.constraints.Check(v) {
+			return false
+		}
+	}
+	return true
+}
+
+func (m ArtifactMatch) String() string {
+	var parts []string
+	if m.Name != "" {
+		parts = append(parts, m.Name)
+	}
+	if m.Kind != "" {
+		parts = append(parts, m.Kind)
+	}
+	if m.Constraint != "" {
+		parts = append(parts, m.Constraint)
+	}
+	return strings.Join(parts, " ")
+}
+
+// Verdict is what a cell did, or is expected to do.
+type Verdict string
+
+// The verdicts. See design.md, Vocabulary.
+const (
+	Pass          Verdict = "pass"           // the scenario did what the contract says
+	Fail          Verdict = "fail"           // it ran, and the database shows something else
+	Inert         Verdict = "inert"          // a live worker never claimed within the window
+	Refused       Verdict = "refused"        // an operation was rejected with an error
+	EngineChanged Verdict = "engine_changed" // the storage engine changed under the cell
+	Error         Verdict = "error"          // harness or infrastructure failure
+	Timeout       Verdict = "timeout"        // the cell's deadline passed
+	Skipped       Verdict = "skipped"        // not run (never OK)
+)
+
+// Verdicts lists every verdict a rule may expect.
+var Verdicts = []Verdict{Pass, Fail, Inert, Refused, EngineChanged, Error, Timeout}
+
+// Engines awa has.
+var Engines = []string{"canonical", "queue_storage"}
+
+// Roles a fleet can bind.
+var Roles = []string{"producer", "worker", "admin", "migrator"}
+
+// Kinds of artifact.
+var Kinds = []string{"python", "rust", "cli"}
+
+// Pos is a place in matrix.yaml.
+type Pos struct {
+	File   string
+	Line   int
+	Column int
+}
+
+func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column) }
+
+// ArtifactNames returns the artifact names sorted.
+func (m *Matrix) ArtifactNames() []string {
+	names := make([]string, 0, len(m.Artifacts))
+	for n := range m.Artifacts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

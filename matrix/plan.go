@@ -1,0 +1,457 @@
+package matrix
+
+import (
+	"fmt"
+	"hash/fnv"
+	"io"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Plan is what a run will do: the templates to build and the cells to run in them.
+type Plan struct {
+	Target    Target
+	Templates []Template
+	Cells     []Cell
+	// Artifacts the selected cells (and templates) need, sorted by name.
+	Artifacts []Artifact
+	// Shard is the selection's shard ("" when unsharded), and Total the cell count before
+	// selection.
+	Shard string
+	Total int
+}
+
+// Template is one migrated database per (schema path, engine) that cells clone.
+type Template struct {
+	SchemaPath SchemaPath
+	Engine     string
+}
+
+// Name is "<schema path>.<engine>".
+func (t Template) Name() string { return t.SchemaPath.Name() + "." + t.Engine }
+
+// Cell is one combination of schema path × engine × scenario × role bindings.
+type Cell struct {
+	// ID is stable across runs and plans of the same matrix.
+	ID         string
+	Engine     string
+	SchemaPath SchemaPath
+	Scenario   string
+	// Roles binds each role the scenario uses to an artifact.
+	Roles  map[string]Artifact
+	Expect Expectation
+}
+
+// Template is the template the cell clones.
+func (c Cell) Template() Template { return Template{SchemaPath: c.SchemaPath, Engine: c.Engine} }
+
+// RoleNames returns the bound roles in canonical order.
+func (c Cell) RoleNames() []string {
+	var out []string
+	for _, r := range Roles {
+		if _, ok := c.Roles[r]; ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Expectation is the verdict a cell should have and why.
+type Expectation struct {
+	Verdict Verdict
+	// Error is the regular expression a refusal must match (refused only).
+	Error string
+	// Rule is the 1-based index of the expect rule that set this, 0 for the default.
+	Rule    int
+	Because string
+	Basis   string
+}
+
+// Options select cells from the full expansion.
+type Options struct {
+	// Only keeps cells matching any of these expressions (see ParseSelector).
+	Only []string
+	// Skip drops cells matching any of these expressions.
+	Skip []string
+	// Shard is "i/n" (1-based): keep the i-th of n stable partitions.
+	Shard string
+}
+
+// NewPlan expands m into cells, applies the selection, and attaches expectations. It does no
+// I/O and is deterministic.
+func NewPlan(m *Matrix, opts Options) (*Plan, error) {
+	if err := checkCoverage(m); err != nil {
+		return nil, err
+	}
+	only, err := parseSelectors(opts.Only)
+	if err != nil {
+		return nil, fmt.Errorf("--only: %w", err)
+	}
+	skip, err := parseSelectors(opts.Skip)
+	if err != nil {
+		return nil, fmt.Errorf("--skip: %w", err)
+	}
+	shardI, shardN, err := parseShard(opts.Shard)
+	if err != nil {
+		return nil, err
+	}
+	all := expand(m)
+	p := &Plan{Target: m.Target, Shard: opts.Shard, Total: len(all)}
+	for _, c := range all {
+		if len(only) > 0 && !anyMatch(only, c) {
+			continue
+		}
+		if anyMatch(skip, c) {
+			continue
+		}
+		if shardN > 0 && shardOf(c.ID, shardN) != shardI {
+			continue
+		}
+		c.Expect = expectationFor(m, c)
+		p.Cells = append(p.Cells, c)
+	}
+	seenT := map[string]bool{}
+	seenA := map[string]bool{}
+	for _, c := range p.Cells {
+		t := c.Template()
+		if !seenT[t.Name()] {
+			seenT[t.Name()] = true
+			p.Templates = append(p.Templates, t)
+		}
+		for _, a := range c.Roles {
+			seenA[a.Name] = true
+		}
+		if c.SchemaPath.From != "" {
+			seenA[c.SchemaPath.From] = true
+		}
+	}
+	for _, name := range m.ArtifactNames() {
+		if seenA[name] {
+			p.Artifacts = append(p.Artifacts, m.Artifacts[name])
+		}
+	}
+	return p, nil
+}
+
+// expand produces every cell of the matrix in a stable order.
+func expand(m *Matrix) []Cell {
+	fleets := slices.Clone(m.Fleets)
+	fleets = append(fleets, crossFleets(m.Cross)...)
+	var cells []Cell
+	seen := map[string]bool{}
+	for _, sp := range m.SchemaPaths {
+		for _, eng := range m.Engines {
+			for _, scName := range m.Scenarios {
+				sc, _ := LookupScenario(scName)
+				for _, f := range fleets {
+					roles, ok := project(f, sc.Roles, m)
+					if !ok {
+						continue
+					}
+					c := Cell{Engine: eng, SchemaPath: sp, Scenario: scName, Roles: roles}
+					c.ID = cellID(c)
+					if seen[c.ID] {
+						continue
+					}
+					seen[c.ID] = true
+					cells = append(cells, c)
+				}
+			}
+		}
+	}
+	return cells
+}
+
+// crossFleets is the cross product of role lists, roles in canonical order.
+func crossFleets(cross map[string][]string) []Fleet {
+	if len(cross) == 0 {
+		return nil
+	}
+	out := []Fleet{{}}
+	for _, role := range Roles {
+		names, ok := cross[role]
+		if !ok {
+			continue
+		}
+		var next []Fleet
+		for _, f := range out {
+			for _, n := range names {
+				g := Fleet{}
+				for k, v := range f {
+					g[k] = v
+				}
+				g[role] = n
+				next = append(next, g)
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+// project keeps the fleet's bindings for the scenario's roles; ok is false when the fleet does
+// not bind them all.
+func project(f Fleet, roles []string, m *Matrix) (map[string]Artifact, bool) {
+	out := map[string]Artifact{}
+	for _, r := range roles {
+		name, ok := f[r]
+		if !ok {
+			return nil, false
+		}
+		out[r] = m.Artifacts[name]
+	}
+	return out, true
+}
+
+func cellID(c Cell) string {
+	parts := []string{c.Engine, c.SchemaPath.Name(), c.Scenario}
+	for _, r := range Roles {
+		if a, ok := c.Roles[r]; ok {
+			parts = append(parts, r+"="+a.Name)
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+func expectationFor(m *Matrix, c Cell) Expectation {
+	for _, r := range m.Expect {
+		if ruleMatches(r.When, c) {
+			return Expectation{Verdict: r.Verdict, Error: r.Error, Rule: r.Index, Because: r.Because, Basis: r.Basis}
+		}
+	}
+	return Expectation{Verdict: Pass, Because: "default: the caller contract holds", Basis: "documented"}
+}
+
+func ruleMatches(w Match, c Cell) bool {
+	if len(w.Engines) > 0 && !slices.Contains(w.Engines, c.Engine) {
+		return false
+	}
+	if len(w.Scenarios) > 0 && !slices.Contains(w.Scenarios, c.Scenario) {
+		return false
+	}
+	if len(w.SchemaPath) > 0 && !slices.ContainsFunc(w.SchemaPath, func(p string) bool { return schemaPathMatches(p, c.SchemaPath) }) {
+		return false
+	}
+	for role, am := range w.Roles {
+		a, ok := c.Roles[role]
+		if !ok || !am.Matches(a) {
+			return false
+		}
+	}
+	return true
+}
+
+// schemaPathMatches accepts "fresh", "upgraded" (any upgraded path) or an exact path name.
+func schemaPathMatches(p string, sp SchemaPath) bool {
+	switch p {
+	case "upgraded":
+		return sp.From != ""
+	case sp.Name(), "upgraded-from " + sp.From:
+		return true
+	}
+	return false
+}
+
+// checkCoverage refuses a matrix whose contract operations would run under one engine only,
+// unless an exclusion says why.
+func checkCoverage(m *Matrix) error {
+	if slices.Contains(m.Engines, "canonical") && slices.Contains(m.Engines, "queue_storage") {
+		return nil
+	}
+	var missing []string
+	for _, sc := range m.Scenarios {
+		for _, eng := range Engines {
+			if slices.Contains(m.Engines, eng) {
+				continue
+			}
+			excused := slices.ContainsFunc(m.Exclusions, func(e Exclusion) bool {
+				return (e.Scenario == sc || e.Scenario == "") && (e.Engine == eng || e.Engine == "")
+			})
+			if !excused {
+				missing = append(missing, fmt.Sprintf("%s under %s", sc, eng))
+			}
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: contract operations would run under one engine only (%s); add the engine, or an exclusions entry with a because", m.File, strings.Join(missing, "; "))
+}
+
+// shardOf maps an ID to a 1-based shard by hash, so shards stay stable when cells are added.
+func shardOf(id string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32()%uint32(n)) + 1
+}
+
+func parseShard(s string) (i, n int, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 1 || i > n {
+		return 0, 0, fmt.Errorf("--shard %q: want i/n with 1 <= i <= n, like 2/4", s)
+	}
+	return i, n, nil
+}
+
+// Selector is one --only/--skip expression: comma-separated key=value terms, all of which
+// must hold. Keys: id, engine, scenario, schema_path, kind, version, artifact, and any role
+// (producer, worker, admin, migrator; its value matches the bound artifact's name or version).
+// Values may use shell globs (*, ?).
+type Selector []term
+
+type term struct{ key, value string }
+
+var selectorKeys = append([]string{"id", "engine", "scenario", "schema_path", "kind", "version", "artifact"}, Roles...)
+
+// ParseSelector parses one expression.
+func ParseSelector(expr string) (Selector, error) {
+	var s Selector
+	for _, part := range strings.Split(expr, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || k == "" || v == "" {
+			return nil, fmt.Errorf("%q: each term is key=value (keys: %s)", part, strings.Join(selectorKeys, ", "))
+		}
+		if !slices.Contains(selectorKeys, k) {
+			return nil, fmt.Errorf("%q: unknown key %q%s (keys: %s)", expr, k, didYouMean(k, selectorKeys), strings.Join(selectorKeys, ", "))
+		}
+		if _, err := path.Match(v, ""); err != nil {
+			return nil, fmt.Errorf("%q: bad pattern %q: %v", expr, v, err)
+		}
+		s = append(s, term{k, v})
+	}
+	return s, nil
+}
+
+func parseSelectors(exprs []string) ([]Selector, error) {
+	var out []Selector
+	for _, e := range exprs {
+		s, err := ParseSelector(e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func anyMatch(sels []Selector, c Cell) bool {
+	for _, s := range sels {
+		if s.Matches(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// Matches reports whether every term holds for c.
+func (s Selector) Matches(c Cell) bool {
+	for _, t := range s {
+		if !t.matches(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func glob(pattern, s string) bool {
+	ok, _ := path.Match(pattern, s)
+	return ok
+}
+
+func (t term) matches(c Cell) bool {
+	anyRole := func(f func(Artifact) bool) bool {
+		for _, a := range c.Roles {
+			if f(a) {
+				return true
+			}
+		}
+		return false
+	}
+	switch t.key {
+	case "id":
+		return glob(t.value, c.ID)
+	case "engine":
+		return glob(t.value, c.Engine)
+	case "scenario":
+		return glob(t.value, c.Scenario)
+	case "schema_path":
+		return glob(t.value, c.SchemaPath.Name())
+	case "kind":
+		return anyRole(func(a Artifact) bool { return glob(t.value, a.Kind) })
+	case "version":
+		return anyRole(func(a Artifact) bool { return glob(t.value, a.Version) })
+	case "artifact":
+		return anyRole(func(a Artifact) bool { return glob(t.value, a.Name) })
+	default:
+		a, ok := c.Roles[t.key]
+		return ok && (glob(t.value, a.Name) || glob(t.value, a.Version))
+	}
+}
+
+// Print writes the plan as numbered steps, for people and golden files.
+func (p *Plan) Print(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "target: awa %s", p.Target.Awa)
+	if p.Target.Source != "" {
+		fmt.Fprintf(&b, " from %s", p.Target.Source)
+	}
+	if p.Target.SchemaVersion != 0 {
+		fmt.Fprintf(&b, " (asserting schema version %d)", p.Target.SchemaVersion)
+	}
+	b.WriteString("\n")
+	if p.Shard != "" {
+		fmt.Fprintf(&b, "shard %s: %d of %d cells\n", p.Shard, len(p.Cells), p.Total)
+	} else if len(p.Cells) != p.Total {
+		fmt.Fprintf(&b, "selected %d of %d cells\n", len(p.Cells), p.Total)
+	}
+	b.WriteString("artifacts:\n")
+	for _, a := range p.Artifacts {
+		fmt.Fprintf(&b, "  %s: %s %s", a.Name, a.Kind, a.Version)
+		if a.Source != "" {
+			fmt.Fprintf(&b, " from %s", a.Source)
+		}
+		if a.Via != "" {
+			fmt.Fprintf(&b, " via %s", a.Via)
+		}
+		b.WriteString("\n")
+	}
+	step := 0
+	b.WriteString("steps:\n")
+	for _, t := range p.Templates {
+		step++
+		how := "migrate an empty database with awa " + p.Target.Awa
+		if t.SchemaPath.From != "" {
+			how = "migrate with " + t.SchemaPath.From + ", enqueue work with it, then migrate with awa " + p.Target.Awa
+		}
+		fmt.Fprintf(&b, "%3d. template %s: %s; put it under %s\n", step, t.Name(), how, t.Engine)
+	}
+	for _, c := range p.Cells {
+		step++
+		fmt.Fprintf(&b, "%3d. cell %s\n", step, c.ID)
+		var roles []string
+		for _, r := range c.RoleNames() {
+			a := c.Roles[r]
+			roles = append(roles, fmt.Sprintf("%s=%s %s", r, a.Kind, a.Version))
+		}
+		fmt.Fprintf(&b, "     roles: %s\n", strings.Join(roles, ", "))
+		e := c.Expect
+		fmt.Fprintf(&b, "     expect: %s", e.Verdict)
+		if e.Error != "" {
+			fmt.Fprintf(&b, " /%s/", e.Error)
+		}
+		if e.Rule > 0 {
+			fmt.Fprintf(&b, " (rule %d, %s): %s\n", e.Rule, e.Basis, e.Because)
+		} else {
+			b.WriteString(" (default)\n")
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,422 @@
+package pinned
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	goversion "github.com/hashicorp/go-version"
+)
+
+// The Rust probe (probes/rust) is compiled once per (awa release, rustc, probe source):
+//
+//	<Root>/rust/src-<awa>-<rustc>-<hash>/   a copy of probes/rust with the awa dependency
+//	                                          rewritten; "ok" is written after a good build
+//	<Root>/rust/bin/awa-probe-<awa>-<rustc>-<hash>
+//	                                          the binary that runs
+//	<Root>/rust/target/                       one CARGO_TARGET_DIR for every build, so the
+//	                                          dependency crates common to all releases are
+//	                                          compiled once
+//
+// <awa> is the release ("0.6.9"), or "<version>-path-<hash of the checkout>" for a local awa
+// checkout. <hash> covers the probe source and the lock file the build starts from.
+//
+// Lock files: probes/rust/locks/awa-<X>.lock, when present, is copied in as Cargo.lock and the
+// build runs with --locked, so a release that built once keeps building with the same
+// dependency versions. Without one, cargo resolves afresh; the resulting lock is left in the
+// cache directory (copy it into probes/rust/locks to pin it). A local checkout starts from the
+// checkout's own Cargo.lock.
+
+// rustcVersion returns "1.95.0" for the rustc that cargo uses in dir.
+func rustcVersion(ctx context.Context, dir string) (string, error) {
+	cmd := exec.CommandContext(ctx, "rustc", "--version")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("rustc --version: %w", err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) < 2 {
+		return "", fmt.Errorf("rustc --version: unexpected output %q", out)
+	}
+	return f[1], nil
+}
+
+// rustFeature picks the probe's API-line feature for an awa version: awa05 below 0.6, else
+// awa06. Pre-releases count by their core version (0.6.0-rc.3 is on the 0.6 line); the
+// probe's build.rs applies the same rule and refuses a mismatch.
+func rustFeature(ver string) (string, error) {
+	v, err := goversion.NewVersion(ver)
+	if err != nil {
+		return "", fmt.Errorf("awa version %q: %w", ver, err)
+	}
+	seg := v.Segments()
+	if seg[0] == 0 && seg[1] < 6 {
+		return "awa05", nil
+	}
+	return "awa06", nil
+}
+
+// awaDepLine matches the probe manifest's awa dependency line.
+var awaDepLine = regexp.MustCompile(`(?m)^awa\s*=.*$`)
+
+// binNameLine matches the [[bin]] name line.
+var binNameLine = regexp.MustCompile(`(?m)^name\s*=\s*"awa-probe"\s*$`)
+
+// rewriteManifest points the probe's manifest at the awa under test and gives the binary a
+// per-build name: builds share one target directory, and a unique name keeps two builds from
+// overwriting each other's target/release/<bin> before it is copied out.
+func rewriteManifest(manifest, depLine, binName string) (string, error) {
+	if n := len(awaDepLine.FindAllStringIndex(manifest, -1)); n != 1 {
+		return "", fmt.Errorf("probes/rust/Cargo.toml: want exactly one `awa = ...` line, found %d", n)
+	}
+	if n := len(binNameLine.FindAllStringIndex(manifest, -1)); n != 2 {
+		// One for [package], one for [[bin]].
+		return "", fmt.Errorf("probes/rust/Cargo.toml: want `name = \"awa-probe\"` in [package] and [[bin]], found %d", n)
+	}
+	manifest = awaDepLine.ReplaceAllLiteralString(manifest, depLine)
+	i := strings.Index(manifest, "[[bin]]")
+	if i < 0 {
+		return "", fmt.Errorf("probes/rust/Cargo.toml: no [[bin]] section")
+	}
+	rest := binNameLine.ReplaceAllLiteralString(manifest[i:], fmt.Sprintf("name = %q", binName))
+	return manifest[:i] + rest, nil
+}
+
+// probeSkip reports whether a path of the probe source stays out of the copy and the hash:
+// build output, the lock files (the one used is hashed on its own) and a development lock.
+func probeSkip(rel string, isDir bool) bool {
+	if isDir {
+		return rel == "target" || rel == "locks" || strings.HasSuffix(rel, "/target")
+	}
+	return rel == "Cargo.lock"
+}
+
+// probeFiles lists the probe's source files (relative, sorted).
+func probeFiles(src string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if rel == "." {
+			return nil
+		}
+		rel = filepath.ToSlash(rel)
+		if probeSkip(rel, d.IsDir()) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() {
+			files = append(files, rel)
+		}
+		return nil
+	})
+	sort.Strings(files)
+	return files, err
+}
+
+// hashFiles hashes names and contents of files under root, plus extra.
+func hashFiles(root string, files []string, extra ...[]byte) (string, error) {
+	h := sha256.New()
+	for _, rel := range files {
+		b, err := os.ReadFile(filepath.Join(root, rel))
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(b))
+		h.Write(b)
+	}
+	for _, e := range extra {
+		fmt.Fprintf(h, "extra\x00%d\x00", len(e))
+		h.Write(e)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// hashCheckout fingerprints a local awa checkout: every file cargo could read when building
+// the awa crates (build output, VCS data and the non-Rust parts are skipped).
+func hashCheckout(dir string) (string, error) {
+	skipDirs := map[string]bool{"target": true, ".git": true, "node_modules": true, ".venv": true,
+		"__pycache__": true, "docs": true, "awa-python": true, "awa-ui": true}
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != dir && skipDirs[d.Name()] {
+			return filepath.SkipDir
+		}
+		if d.Type().IsRegular() {
+			rel, _ := filepath.Rel(dir, path)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(files)
+	return hashFiles(dir, files)
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// installRust builds probes/rust against awa = "=X" (or a local checkout) and returns the
+// binary. A cache hit runs no cargo at all.
+func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
+	src, err := filepath.Abs(filepath.Join(c.ProbesDir, "rust"))
+	if err != nil {
+		return nil, err
+	}
+	if !exists(filepath.Join(src, "Cargo.toml")) {
+		return nil, &InstallError{Spec: s, Cmd: "read " + src, Err: fmt.Errorf("%w: no Cargo.toml in %s", errNoSource, src)}
+	}
+	feature, err := rustFeature(s.Version)
+	if err != nil {
+		return nil, &InstallError{Spec: s, Cmd: "resolve version", Err: err}
+	}
+	rustc, err := rustcVersion(ctx, src)
+	if err != nil {
+		return nil, &InstallError{Spec: s, Cmd: "rustc --version", Err: err}
+	}
+
+	// What awa to link, and the lock file to start from.
+	var depLine, awaKey, origin, seedLock string
+	locked := false
+	if s.Source == "" {
+		depLine = fmt.Sprintf("awa = %q", "="+s.Version)
+		awaKey = s.Version
+		origin = "crates.io:awa=" + s.Version
+		if l := filepath.Join(src, "locks", "awa-"+s.Version+".lock"); exists(l) {
+			seedLock, locked = l, true
+		}
+	} else {
+		checkout, err := filepath.Abs(s.Source)
+		if err != nil {
+			return nil, err
+		}
+		crate := filepath.Join(checkout, "awa")
+		if !exists(filepath.Join(crate, "Cargo.toml")) {
+			return nil, &InstallError{Spec: s, Cmd: "read " + crate, Err: fmt.Errorf("%w: %s is not an awa checkout (no awa/Cargo.toml)", errNoSource, checkout)}
+		}
+		sum, err := hashCheckout(checkout)
+		if err != nil {
+			return nil, &InstallError{Spec: s, Cmd: "hash " + checkout, Err: err}
+		}
+		depLine = fmt.Sprintf("awa = { path = %q }", crate)
+		awaKey = s.Version + "-path-" + sum[:12]
+		origin = "path:" + crate
+		if l := filepath.Join(checkout, "Cargo.lock"); exists(l) {
+			seedLock = l
+		}
+	}
+
+	files, err := probeFiles(src)
+	if err != nil {
+		return nil, &InstallError{Spec: s, Cmd: "read " + src, Err: err}
+	}
+	var lockBytes []byte
+	if seedLock != "" {
+		if lockBytes, err = os.ReadFile(seedLock); err != nil {
+			return nil, &InstallError{Spec: s, Cmd: "read " + seedLock, Err: err}
+		}
+	}
+	srcHash, err := hashFiles(src, files, lockBytes, []byte(depLine))
+	if err != nil {
+		return nil, &InstallError{Spec: s, Cmd: "hash " + src, Err: err}
+	}
+
+	key := awaKey + "-" + rustc + "-" + srcHash
+	root := filepath.Join(c.Root, "rust")
+	dir := filepath.Join(root, "src-"+key)
+	bin := filepath.Join(root, "bin", "awa-probe-"+key)
+	defer c.lock(dir)()
+
+	in := &Installed{Spec: s, Probe: []string{bin}, Origin: origin, Dir: dir}
+	if exists(filepath.Join(dir, "ok")) && exists(bin) {
+		sum, err := sha256File(bin)
+		if err != nil {
+			return nil, &InstallError{Spec: s, Cmd: "read " + bin, Err: err}
+		}
+		in.Checksum, in.Reused = sum, true
+		return in, nil
+	}
+
+	// Fresh build directory.
+	_ = os.RemoveAll(dir)
+	logPath := dir + ".log"
+	_ = os.Remove(logPath)
+	c.log().Info("installing", "artifact", s.String(), "dir", dir, "feature", feature, "locked", locked)
+	fail := func(cmd string, err error) (*Installed, error) {
+		_ = os.RemoveAll(dir)
+		return nil, &InstallError{Spec: s, Cmd: cmd, Err: err}
+	}
+	for _, rel := range files {
+		info, err := os.Stat(filepath.Join(src, rel))
+		if err != nil {
+			return fail("copy "+src, err)
+		}
+		if err := copyFile(filepath.Join(src, rel), filepath.Join(dir, rel), info.Mode().Perm()); err != nil {
+			return fail("copy "+src, err)
+		}
+	}
+	manifest, err := os.ReadFile(filepath.Join(dir, "Cargo.toml"))
+	if err != nil {
+		return fail("read Cargo.toml", err)
+	}
+	binName := "awa-probe-" + srcHashOf(key)
+	rewritten, err := rewriteManifest(string(manifest), depLine, binName)
+	if err != nil {
+		return fail("rewrite Cargo.toml", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Cargo.toml"), []byte(rewritten), 0o644); err != nil {
+		return fail("write Cargo.toml", err)
+	}
+	if lockBytes != nil {
+		if err := os.WriteFile(filepath.Join(dir, "Cargo.lock"), lockBytes, 0o644); err != nil {
+			return fail("write Cargo.lock", err)
+		}
+	}
+
+	target := filepath.Join(root, "target")
+	args := []string{"build", "--release", "--features", feature}
+	if locked {
+		args = append(args, "--locked")
+	}
+	cmd := exec.CommandContext(ctx, "cargo", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"CARGO_TARGET_DIR="+target,
+		// build.rs prefers the version in Cargo.lock; this is its fallback.
+		"AWA_PROBE_AWA_VERSION="+s.Version,
+		"CARGO_TERM_COLOR=never",
+	)
+	if err := runLogged(ctx, s, logPath, cmd); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+
+	built := filepath.Join(target, "release", binName)
+	tmp := bin + ".tmp"
+	if err := copyFile(built, tmp, 0o755); err != nil {
+		return fail("copy "+built, err)
+	}
+	if err := os.Rename(tmp, bin); err != nil {
+		return fail("install "+bin, err)
+	}
+	sum, err := sha256File(bin)
+	if err != nil {
+		return fail("read "+bin, err)
+	}
+	if err := markOK(dir, fmt.Sprintf("%s\nfeature=%s locked=%v\nbinary=%s\nsha256=%s\n", origin, feature, locked, bin, sum)); err != nil {
+		return nil, err
+	}
+	in.Checksum = sum
+	return in, nil
+}
+
+// srcHashOf shortens a cache key to a name cargo accepts for a binary target.
+func srcHashOf(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(h[:])[:12]
+}
+
+// installCLICargo builds the awa CLI with `cargo install`: awa-cli X from crates.io (with the
+// crate's own Cargo.lock, --locked), or the awa-cli crate of a local checkout.
+func (c *Cache) installCLICargo(ctx context.Context, s Spec) (*Installed, error) {
+	wd := c.ProbesDir
+	if wd == "" || !exists(wd) {
+		wd = "."
+	}
+	rustc, err := rustcVersion(ctx, wd)
+	if err != nil {
+		return nil, &InstallError{Spec: s, Cmd: "rustc --version", Err: err}
+	}
+	var dir, origin string
+	var args []string
+	if s.Source == "" {
+		dir = filepath.Join(c.Root, "cli", "cargo-"+s.Version+"-"+rustc)
+		origin = "crates.io:awa-cli=" + s.Version
+		args = []string{"install", "awa-cli", "--version", "=" + s.Version, "--locked"}
+	} else {
+		checkout, err := filepath.Abs(s.Source)
+		if err != nil {
+			return nil, err
+		}
+		crate := filepath.Join(checkout, "awa-cli")
+		if !exists(filepath.Join(crate, "Cargo.toml")) {
+			return nil, &InstallError{Spec: s, Cmd: "read " + crate, Err: fmt.Errorf("%w: %s is not an awa checkout (no awa-cli/Cargo.toml)", errNoSource, checkout)}
+		}
+		sum, err := hashCheckout(checkout)
+		if err != nil {
+			return nil, &InstallError{Spec: s, Cmd: "hash " + checkout, Err: err}
+		}
+		dir = filepath.Join(c.Root, "cli", "cargo-"+s.Version+"-path-"+sum[:12]+"-"+rustc)
+		origin = "path:" + crate
+		args = []string{"install", "--path", crate, "--locked"}
+	}
+	defer c.lock(dir)()
+	bin := filepath.Join(dir, "bin", "awa")
+	in := &Installed{Spec: s, AwaBin: bin, Origin: origin, Dir: dir}
+	if exists(filepath.Join(dir, "ok")) && exists(bin) {
+		in.Checksum, _ = sha256File(bin)
+		in.Reused = true
+		return in, nil
+	}
+	_ = os.RemoveAll(dir)
+	logPath := dir + ".log"
+	_ = os.Remove(logPath)
+	c.log().Info("installing", "artifact", s.String(), "dir", dir)
+	args = append(args, "--root", dir, "--no-track")
+	cmd := exec.CommandContext(ctx, "cargo", args...)
+	cmd.Dir = wd
+	cmd.Env = append(os.Environ(),
+		// Shared by every CLI build so common dependencies compile once.
+		"CARGO_TARGET_DIR="+filepath.Join(c.Root, "cli", "cargo-target"),
+		"CARGO_TERM_COLOR=never",
+	)
+	if err := runLogged(ctx, s, logPath, cmd); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	sum, err := sha256File(bin)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, &InstallError{Spec: s, Cmd: "read " + bin, Err: err}
+	}
+	if err := markOK(dir, fmt.Sprintf("%s\nsha256=%s\n", origin, sum)); err != nil {
+		return nil, err
+	}
+	in.Checksum = sum
+	return in, nil
+}

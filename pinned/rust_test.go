@@ -1,0 +1,142 @@
+package pinned
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRustFeature(t *testing.T) {
+	for ver, want := range map[string]string{
+		"0.5.7": "awa05", "0.5.0": "awa05", "0.4.1": "awa05",
+		"0.6.0": "awa06", "0.6.0-rc.3": "awa06", "0.6.9": "awa06", "0.7.0-alpha.1": "awa06", "1.0.0": "awa06",
+	} {
+		got, err := rustFeature(ver)
+		if err != nil || got != want {
+			t.Errorf("rustFeature(%q) = %q, %v; want %q", ver, got, err, want)
+		}
+	}
+	if _, err := rustFeature("not-a-version"); err == nil {
+		t.Error("rustFeature accepted a bad version")
+	}
+}
+
+func TestRewriteManifest(t *testing.T) {
+	b, err := os.ReadFile("../probes/rust/Cargo.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := rewriteManifest(string(b), `awa = "=0.5.7"`, "awa-probe-0123456789ab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "\nawa = \"=0.5.7\"\n") || strings.Contains(out, `awa = "=0.6.9"`) {
+		t.Errorf("awa dependency not rewritten:\n%s", out)
+	}
+	pkg, bin, _ := strings.Cut(out, "[[bin]]")
+	if !strings.Contains(pkg, "name = \"awa-probe\"\n") {
+		t.Errorf("[package] name changed:\n%s", pkg)
+	}
+	if !strings.Contains(bin, "name = \"awa-probe-0123456789ab\"\n") {
+		t.Errorf("[[bin]] name not rewritten:\n%s", bin)
+	}
+}
+
+// TestInstallRustProbe builds the probe against awa 0.6.9 (minutes when the cache is cold),
+// checks that a second Install is a cache hit that runs no cargo, and that the binary speaks
+// the protocol without touching the database.
+func TestInstallRustProbe(t *testing.T) {
+	if _, err := exec.LookPath("cargo"); err != nil {
+		t.Skip("cargo not on PATH")
+	}
+	rustc, err := exec.LookPath("rustc")
+	if err != nil {
+		t.Skip("rustc not on PATH")
+	}
+	probes, err := filepath.Abs("../probes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
+	defer cancel()
+	s := Spec{Kind: Rust, Version: "0.6.9"}
+
+	first, err := (&Cache{Root: DefaultRoot(), ProbesDir: probes}).Install(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("first install: reused=%v origin=%s bin=%s sha256=%s", first.Reused, first.Origin, first.Probe[0], first.Checksum)
+	if first.Origin != "crates.io:awa=0.6.9" || len(first.Probe) != 1 || first.Checksum == "" {
+		t.Fatalf("unexpected install: %+v", first)
+	}
+
+	// Second install through a fresh Cache (no in-process memo), with a PATH whose cargo
+	// fails loudly: a cache hit must not run cargo.
+	shim := t.TempDir()
+	marker := filepath.Join(shim, "cargo-was-run")
+	if err := os.Symlink(rustc, filepath.Join(shim, "rustc")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(shim, "cargo"), []byte("#!/bin/sh\ntouch '"+marker+"'\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", shim)
+	start := time.Now()
+	second, err := (&Cache{Root: DefaultRoot(), ProbesDir: probes}).Install(ctx, s)
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("second install: reused=%v in %v", second.Reused, elapsed)
+	if !second.Reused {
+		t.Error("second install was not a cache hit")
+	}
+	if exists(marker) {
+		t.Error("cache hit ran cargo")
+	}
+	if elapsed > 5*time.Second {
+		t.Errorf("cache hit took %v", elapsed)
+	}
+	if second.Probe[0] != first.Probe[0] || second.Checksum != first.Checksum {
+		t.Errorf("cache hit returned another artifact: %+v vs %+v", second, first)
+	}
+
+	// A spec with no database step: the probe must not connect (nothing listens on port 1).
+	spec := filepath.Join(t.TempDir(), "spec.json")
+	if err := os.WriteFile(spec, []byte(`{"protocol":1,"database_url":"postgres://nobody@127.0.0.1:1/none",`+
+		`"kind":"awacompat_probe","steps":[{"op":"sleep","ms":1}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, second.Probe[0], spec)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("probe: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
+	}
+	var events []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var ev map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("stdout line is not a JSON event: %q", sc.Text())
+		}
+		events = append(events, ev)
+	}
+	if len(events) != 2 {
+		t.Fatalf("want start and done, got %v", events)
+	}
+	if ev := events[0]; ev["event"] != "start" || ev["probe"] != "rust" || ev["awa_version"] != "0.6.9" || ev["pid"] == nil {
+		t.Errorf("bad start event: %v", ev)
+	}
+	if ev := events[1]; ev["event"] != "done" {
+		t.Errorf("bad last event: %v", ev)
+	}
+}

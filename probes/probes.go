@@ -1,0 +1,233 @@
+// Package probes holds the probe programs (python/, rust/) and the Go side that runs them: it
+// writes a probe's JSON spec, starts the process in its own process group under a deadline,
+// and turns its stdout into Events. PROTOCOL.md is the contract between the two sides.
+package probes
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/awacompat/awacompat/internal/redact"
+)
+
+// Spec is a probe's input (PROTOCOL.md, Invocation).
+type Spec struct {
+	Protocol    int    `json:"protocol"`
+	DatabaseURL string `json:"database_url"`
+	Kind        string `json:"kind"`
+	Steps       []Step `json:"steps"`
+}
+
+// Step is one operation. Fields not used by an op are omitted.
+type Step struct {
+	Op           string         `json:"op"`
+	Ref          string         `json:"ref,omitempty"`
+	Queue        string         `json:"queue,omitempty"`
+	Args         map[string]any `json:"args,omitempty"`
+	Priority     int            `json:"priority,omitempty"`
+	MaxAttempts  int            `json:"max_attempts,omitempty"`
+	Tags         []string       `json:"tags,omitempty"`
+	Metadata     map[string]any `json:"metadata,omitempty"`
+	RunAt        string         `json:"run_at,omitempty"`
+	Unique       *Unique        `json:"unique,omitempty"`
+	MaxWorkers   int            `json:"max_workers,omitempty"`
+	Behavior     string         `json:"behavior,omitempty"`
+	Handled      int            `json:"handled,omitempty"`
+	TimeoutMS    int64          `json:"timeout_ms,omitempty"`
+	StorageRole  string         `json:"storage_role,omitempty"`
+	JobID        int64          `json:"job_id,omitempty"`
+	State        string         `json:"state,omitempty"`
+	Limit        int            `json:"limit,omitempty"`
+	PeriodBucket *int64         `json:"period_bucket,omitempty"`
+	MS           int            `json:"ms,omitempty"`
+}
+
+// Unique are the unique options of an enqueue.
+type Unique struct {
+	ByArgs  bool `json:"by_args"`
+	ByQueue bool `json:"by_queue"`
+}
+
+// Event is one line of probe output. Raw keeps the whole object.
+type Event struct {
+	Event   string          `json:"event"`
+	Ref     string          `json:"ref,omitempty"`
+	Op      string          `json:"op,omitempty"`
+	JobID   *int64          `json:"job_id,omitempty"`
+	State   string          `json:"state,omitempty"`
+	Attempt int             `json:"attempt,omitempty"`
+	Args    json.RawMessage `json:"args,omitempty"`
+	Result  string          `json:"result,omitempty"`
+	Class   string          `json:"class,omitempty"`
+	Message string          `json:"message,omitempty"`
+	SQLState string         `json:"sqlstate,omitempty"`
+	Handled int             `json:"handled,omitempty"`
+	Reason  string          `json:"reason,omitempty"`
+	Version string          `json:"awa_version,omitempty"`
+	Probe   string          `json:"probe,omitempty"`
+	Job     json.RawMessage `json:"job,omitempty"`
+	Jobs    json.RawMessage `json:"jobs,omitempty"`
+	Stats   json.RawMessage `json:"stats,omitempty"`
+	Raw     json.RawMessage `json:"-"`
+	At      time.Time       `json:"-"`
+}
+
+// Proc is a running probe.
+type Proc struct {
+	Name   string
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	events chan Event
+	done   chan struct{}
+
+	mu     sync.Mutex
+	all    []Event
+	waitErr error
+	stdinClosed bool
+}
+
+// Start writes spec to dir/NAME.spec.json and starts argv + that path, with stdout to
+// dir/NAME.stdout.jsonl (and parsed into events) and stderr to dir/NAME.stderr.log. The whole
+// process group is killed when ctx ends.
+func Start(ctx context.Context, argv []string, spec Spec, dir, name string) (*Proc, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("start probe: empty command")
+	}
+	if spec.Protocol == 0 {
+		spec.Protocol = 1
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("start probe %s: %w", name, err)
+	}
+	specPath := filepath.Join(dir, name+".spec.json")
+	b, err := json.MarshalIndent(spec, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("start probe %s: %w", name, err)
+	}
+	// The spec carries the connection string; keep it private to us.
+	if err := os.WriteFile(specPath, b, 0o600); err != nil {
+		return nil, fmt.Errorf("start probe %s: %w", name, err)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], specPath)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1", "NO_COLOR=1")
+	stderr, err := os.Create(filepath.Join(dir, name+".stderr.log"))
+	if err != nil {
+		return nil, fmt.Errorf("start probe %s: %w", name, err)
+	}
+	cmd.Stderr = stderr
+	stdoutFile, err := os.Create(filepath.Join(dir, name+".stdout.jsonl"))
+	if err != nil {
+		stderr.Close()
+		return nil, fmt.Errorf("start probe %s: %w", name, err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		stderr.Close()
+		stdoutFile.Close()
+		return nil, fmt.Errorf("start probe %s: %w", name, err)
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		stderr.Close()
+		stdoutFile.Close()
+		return nil, fmt.Errorf("start probe %s: %w", name, err)
+	}
+	if err := cmd.Start(); err != nil {
+		stderr.Close()
+		stdoutFile.Close()
+		return nil, fmt.Errorf("start probe %s: %s: %w", name, strings.Join(argv, " "), err)
+	}
+	p := &Proc{Name: name, cmd: cmd, stdin: stdin, events: make(chan Event, 1024), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		defer stderr.Close()
+		defer stdoutFile.Close()
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 64<<20)
+		for sc.Scan() {
+			line := sc.Bytes()
+			stdoutFile.Write([]byte(redact.Text(string(line)) + "\n"))
+			var ev Event
+			if err := json.Unmarshal(line, &ev); err != nil || ev.Event == "" {
+				ev = Event{Event: "garbage", Message: string(line)}
+			}
+			ev.Raw = append(json.RawMessage(nil), line...)
+			ev.At = time.Now()
+			p.mu.Lock()
+			p.all = append(p.all, ev)
+			p.mu.Unlock()
+			select {
+			case p.events <- ev:
+			default: // nobody is listening live; the event is still in All()
+			}
+		}
+		err := cmd.Wait()
+		p.mu.Lock()
+		p.waitErr = err
+		p.mu.Unlock()
+		close(p.events)
+	}()
+	return p, nil
+}
+
+// Events delivers events as they arrive; it is closed when the process has exited.
+func (p *Proc) Events() <-chan Event { return p.events }
+
+// Done is closed when the process has exited and its output is read.
+func (p *Proc) Done() <-chan struct{} { return p.done }
+
+// Stop asks a worker step to end (a "stop" line, then end of file on stdin).
+func (p *Proc) Stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stdinClosed {
+		return
+	}
+	p.stdinClosed = true
+	io.WriteString(p.stdin, "stop\n")
+	p.stdin.Close()
+}
+
+// Kill ends the whole process group now.
+func (p *Proc) Kill() {
+	if p.cmd.Process != nil {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+// Wait waits for exit (or ctx) and returns every event and the exit error.
+func (p *Proc) Wait(ctx context.Context) ([]Event, error) {
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		p.Kill()
+		<-p.done
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Event(nil), p.all...), p.waitErr
+}
+
+// All returns the events so far.
+func (p *Proc) All() []Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Event(nil), p.all...)
+}
+
+// Pid is the process id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
