@@ -335,6 +335,9 @@ func (s *Server) launch(ctx context.Context, cfg Config, acct account, env []str
 		"-c", "full_page_writes=off",
 		"-c", "max_connections=200",
 		"-c", "shared_buffers=128MB",
+		// Dynamic shared memory in the data directory, not /dev/shm: a server that is
+		// SIGKILLed then leaves nothing behind once its directory is removed.
+		"-c", "dynamic_shared_memory_type=mmap",
 	)
 	s.prepare(cmd, acct, env, logFile)
 	p, err := spawn(cmd)

@@ -28,13 +28,13 @@ type Results struct {
 	// Interrupted is true when the run was cancelled (Ctrl-C, deadline) before every cell ran.
 	Interrupted bool `json:"interrupted"`
 	// Shards lists the shards merged into this record ("" for an unsharded run).
-	Shards    []string         `json:"shards"`
-	Target    Target           `json:"target"`
-	Postgres  Postgres         `json:"postgres"`
-	Artifacts []Artifact       `json:"artifacts"`
-	Templates []Template       `json:"templates"`
-	Cells     []Cell           `json:"cells"`
-	Summary   Summary          `json:"summary"`
+	Shards    []string   `json:"shards"`
+	Target    Target     `json:"target"`
+	Postgres  Postgres   `json:"postgres"`
+	Artifacts []Artifact `json:"artifacts"`
+	Templates []Template `json:"templates"`
+	Cells     []Cell     `json:"cells"`
+	Summary   Summary    `json:"summary"`
 	// Error is set when the run as a whole failed (infrastructure), with the reason.
 	Error string `json:"error,omitempty"`
 }

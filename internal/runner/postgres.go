@@ -78,7 +78,7 @@ func (s *urlServer) URL(db string) string {
 	u.Path = "/" + db
 	return u.String()
 }
-func (s *urlServer) Mode() string                  { return "url" }
+func (s *urlServer) Mode() string                    { return "url" }
 func (s *urlServer) Close(ctx context.Context) error { return nil }
 
 // adminDB is the database the runner connects to for CREATE/DROP DATABASE.

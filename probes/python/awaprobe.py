@@ -141,14 +141,42 @@ def error_event(op: str, ref, exc: BaseException) -> dict:
     return ev
 
 
-async def sdk(awaitable_factory, deadline_ms):
-    """Run one SDK call under a deadline; re-raise errors that mean the probe is broken."""
+def in_thread(fn, *args):
+    """Run a blocking call on a daemon thread. Unlike asyncio.to_thread, a call abandoned at its
+    deadline never holds up the probe's exit (asyncio.run joins the default executor)."""
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+
+    def settle(ok, value):
+        if not fut.done():
+            (fut.set_result if ok else fut.set_exception)(value)
+
+    def run():
+        try:
+            result = fn(*args)
+        except BaseException as e:  # handed to the awaiting step
+            loop.call_soon_threadsafe(settle, False, e)
+        else:
+            loop.call_soon_threadsafe(settle, True, result)
+
+    threading.Thread(target=run, name="awaprobe-call", daemon=True).start()
+    return fut
+
+
+async def sdk(awaitable_factory, deadline_ms, step_timeout_ms=None):
+    """Run one SDK call under a deadline; re-raise errors that mean the probe is broken.
+
+    A call abandoned at its deadline may still complete inside the SDK (cancelling the Python
+    awaitable does not stop the native future): Timeout means "no answer in time", not "not done".
+    """
     try:
         if deadline_ms:
             try:
                 return await asyncio.wait_for(awaitable_factory(), deadline_ms / 1000.0)
             except asyncio.TimeoutError:
-                raise StepTimeout("step deadline of %d ms passed" % deadline_ms) from None
+                raise StepTimeout(
+                    "step deadline of %d ms passed" % (step_timeout_ms or deadline_ms)
+                ) from None
         return await awaitable_factory()
     except (TypeError, AttributeError, NameError, KeyError, AssertionError) as e:
         import awa
@@ -222,7 +250,8 @@ def parse_rfc3339(text: str) -> dt.datetime:
     if s[-1:] in ("Z", "z"):
         s = s[:-1] + "+00:00"
     s = _FRACTION.sub(r"\1", s)
-    s = s.replace("t", "T", 1) if "t" in s[:11] else s
+    if len(s) > 10 and s[10] in ("t", " "):
+        s = s[:10] + "T" + s[11:]
     try:
         value = dt.datetime.fromisoformat(s)
     except ValueError as e:
@@ -394,9 +423,9 @@ class Probe:
         self.client = None
         self.stdin: Stdin | None = None
 
-    async def new_client(self, deadline_ms):
+    async def new_client(self, deadline_ms, step_timeout_ms=None):
         # The constructor connects synchronously (up to 30 s): keep the event loop free.
-        return await sdk(lambda: asyncio.to_thread(self.awa.AsyncClient, self.url), deadline_ms)
+        return await sdk(lambda: in_thread(self.awa.AsyncClient, self.url), deadline_ms, step_timeout_ms)
 
     async def shared_client(self, deadline_ms):
         if self.client is None:
@@ -554,7 +583,7 @@ class Probe:
         started = False
         try:
             # Client, registration and start, all within the step's deadline.
-            client = await self.new_client(remaining_ms())
+            client = await self.new_client(remaining_ms(), timeout_ms)
             # dict as the args type: the SDK hands the decoded JSON object to the handler
             # unchanged (only pydantic models and dataclasses are converted).
             client.task(dict, kind=self.kind, queue=queue)(handler)
@@ -566,7 +595,7 @@ class Probe:
                 else:
                     emit({"event": "note",
                           "message": "storage_role ignored: not supported by %s" % self.version})
-            await sdk(lambda: client.start([(queue, max_workers)], **start_kwargs), remaining_ms())
+            await sdk(lambda: client.start([(queue, max_workers)], **start_kwargs), remaining_ms(), timeout_ms)
             started = True
             emit({"event": "ready"})
             gate.set()
