@@ -21,6 +21,10 @@ import (
 	"github.com/awacompat/awacompat/internal/redact"
 )
 
+// URLEnv is the environment variable that carries the database URL to a probe; it overrides
+// the spec's database_url, which on disk has its password removed.
+const URLEnv = "AWACOMPAT_DATABASE_URL"
+
 // Spec is a probe's input (PROTOCOL.md, Invocation).
 type Spec struct {
 	Protocol    int    `json:"protocol"`
@@ -61,26 +65,26 @@ type Unique struct {
 
 // Event is one line of probe output. Raw keeps the whole object.
 type Event struct {
-	Event   string          `json:"event"`
-	Ref     string          `json:"ref,omitempty"`
-	Op      string          `json:"op,omitempty"`
-	JobID   *int64          `json:"job_id,omitempty"`
-	State   string          `json:"state,omitempty"`
-	Attempt int             `json:"attempt,omitempty"`
-	Args    json.RawMessage `json:"args,omitempty"`
-	Result  string          `json:"result,omitempty"`
-	Class   string          `json:"class,omitempty"`
-	Message string          `json:"message,omitempty"`
-	SQLState string         `json:"sqlstate,omitempty"`
-	Handled int             `json:"handled,omitempty"`
-	Reason  string          `json:"reason,omitempty"`
-	Version string          `json:"awa_version,omitempty"`
-	Probe   string          `json:"probe,omitempty"`
-	Job     json.RawMessage `json:"job,omitempty"`
-	Jobs    json.RawMessage `json:"jobs,omitempty"`
-	Stats   json.RawMessage `json:"stats,omitempty"`
-	Raw     json.RawMessage `json:"-"`
-	At      time.Time       `json:"-"`
+	Event    string          `json:"event"`
+	Ref      string          `json:"ref,omitempty"`
+	Op       string          `json:"op,omitempty"`
+	JobID    *int64          `json:"job_id,omitempty"`
+	State    string          `json:"state,omitempty"`
+	Attempt  int             `json:"attempt,omitempty"`
+	Args     json.RawMessage `json:"args,omitempty"`
+	Result   string          `json:"result,omitempty"`
+	Class    string          `json:"class,omitempty"`
+	Message  string          `json:"message,omitempty"`
+	SQLState string          `json:"sqlstate,omitempty"`
+	Handled  int             `json:"handled,omitempty"`
+	Reason   string          `json:"reason,omitempty"`
+	Version  string          `json:"awa_version,omitempty"`
+	Probe    string          `json:"probe,omitempty"`
+	Job      json.RawMessage `json:"job,omitempty"`
+	Jobs     json.RawMessage `json:"jobs,omitempty"`
+	Stats    json.RawMessage `json:"stats,omitempty"`
+	Raw      json.RawMessage `json:"-"`
+	At       time.Time       `json:"-"`
 }
 
 // Proc is a running probe.
@@ -91,9 +95,9 @@ type Proc struct {
 	events chan Event
 	done   chan struct{}
 
-	mu     sync.Mutex
-	all    []Event
-	waitErr error
+	mu          sync.Mutex
+	all         []Event
+	waitErr     error
 	stdinClosed bool
 }
 
@@ -111,19 +115,22 @@ func Start(ctx context.Context, argv []string, spec Spec, dir, name string) (*Pr
 		return nil, fmt.Errorf("start probe %s: %w", name, err)
 	}
 	specPath := filepath.Join(dir, name+".spec.json")
+	// The spec on disk is kept with the cell's logs, so it carries the connection string
+	// without its password; the probe gets the real one from its environment.
+	realURL := spec.DatabaseURL
+	spec.DatabaseURL = redact.URL(spec.DatabaseURL)
 	b, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("start probe %s: %w", name, err)
 	}
-	// The spec carries the connection string; keep it private to us.
-	if err := os.WriteFile(specPath, b, 0o600); err != nil {
+	if err := os.WriteFile(specPath, b, 0o644); err != nil {
 		return nil, fmt.Errorf("start probe %s: %w", name, err)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], specPath)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second
-	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1", "NO_COLOR=1")
+	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1", "NO_COLOR=1", URLEnv+"="+realURL)
 	stderr, err := os.Create(filepath.Join(dir, name+".stderr.log"))
 	if err != nil {
 		return nil, fmt.Errorf("start probe %s: %w", name, err)

@@ -316,6 +316,8 @@ def validate(spec) -> None:
             _opt(step, "priority", int, i)
             _opt(step, "max_attempts", int, i)
             _opt(step, "tags", list, i)
+            if not all(isinstance(t, str) for t in step.get("tags") or []):
+                raise BadSpec("step %d (enqueue): 'tags' must be strings" % i)
             _opt(step, "metadata", dict, i)
             _opt(step, "run_at", str, i)
             if step.get("unique") is not None and not isinstance(step["unique"], (dict, bool)):
@@ -417,7 +419,8 @@ class Probe:
     def __init__(self, awa, spec: dict, version: str):
         self.awa = awa
         self.spec = spec
-        self.url = spec["database_url"]
+        # The spec file on disk has the password removed; the real URL is in the environment.
+        self.url = os.environ.get("AWACOMPAT_DATABASE_URL") or spec["database_url"]
         self.kind = spec["kind"]
         self.version = version
         self.client = None
@@ -469,7 +472,7 @@ class Probe:
         if unique is True:
             kwargs["unique_opts"] = {}
         elif isinstance(unique, dict):
-            kwargs["unique_opts"] = dict(unique)
+            kwargs["unique_opts"] = {k: v for k, v in unique.items() if v is not None}
         client = await self.shared_client(deadline)
         job = await sdk(lambda: client.insert(dict(step["args"]), **kwargs), deadline)
         emit({"event": "enqueued", "ref": step["ref"], "job_id": job.id, "state": state_str(job.state)})

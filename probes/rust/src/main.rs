@@ -789,7 +789,11 @@ async fn main() {
     let _ = KIND.set(Box::leak(spec.kind.clone().into_boxed_str()));
 
     let mut probe = Probe {
-        database_url: spec.database_url,
+        // The spec file on disk has the password removed; the real URL is in the environment.
+        database_url: std::env::var("AWACOMPAT_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or(spec.database_url),
         pool: None,
         stdin: spawn_stdin_reader(),
         stdin_eof: false,

@@ -1,0 +1,349 @@
+package main
+
+// End-to-end tests: real PostgreSQL (the embedded server, or one started here for --pg-url),
+// real awa wheels from PyPI in the artifact cache, real probe processes. Nothing is mocked.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/awacompat/awacompat/internal/pgserver"
+	"github.com/awacompat/awacompat/internal/results"
+	"github.com/jackc/pgx/v5"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func cellsByID(t *testing.T, dir string) (*results.Results, map[string]results.Cell) {
+	t.Helper()
+	r, err := results.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]results.Cell{}
+	for _, c := range r.Cells {
+		m[c.ID] = c
+	}
+	return r, m
+}
+
+// shmDirs lists the embedded servers' data directories, to prove none is left behind.
+func shmDirs(t *testing.T) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	for _, parent := range []string{"/dev/shm", os.TempDir()} {
+		m, _ := filepath.Glob(filepath.Join(parent, "awacompat-pg-*"))
+		for _, d := range m {
+			out[d] = true
+		}
+	}
+	return out
+}
+
+func TestRunLifecyclePythonFleets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real awa wheels against PostgreSQL")
+	}
+	before := shmDirs(t)
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "run", "../../matrix.yaml", "--out", out,
+		"--only", "scenario=lifecycle,schema_path=fresh,producer=py-*,worker=py-*")
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	r, cells := cellsByID(t, out)
+	if r.Target.SchemaVersion != 40 || r.Target.Awa != "0.6.9" {
+		t.Errorf("target %+v, want awa 0.6.9 at schema version 40", r.Target)
+	}
+	want := map[string]string{
+		"canonical.fresh.lifecycle.producer=py-0.5.7.worker=py-0.5.7":     "pass",
+		"canonical.fresh.lifecycle.producer=py-0.5.7.worker=py-0.6.9":     "pass",
+		"canonical.fresh.lifecycle.producer=py-0.6.9.worker=py-0.5.7":     "pass",
+		"canonical.fresh.lifecycle.producer=py-0.6.9.worker=py-0.6.9":     "pass",
+		"queue_storage.fresh.lifecycle.producer=py-0.5.7.worker=py-0.5.7": "inert",
+		"queue_storage.fresh.lifecycle.producer=py-0.5.7.worker=py-0.6.9": "pass",
+		"queue_storage.fresh.lifecycle.producer=py-0.6.9.worker=py-0.5.7": "inert",
+		"queue_storage.fresh.lifecycle.producer=py-0.6.9.worker=py-0.6.9": "pass",
+	}
+	if len(cells) != len(want) {
+		t.Errorf("got %d cells, want %d", len(cells), len(want))
+	}
+	for id, verdict := range want {
+		c, ok := cells[id]
+		if !ok {
+			t.Errorf("missing cell %s", id)
+			continue
+		}
+		if c.Actual != verdict || !c.OK {
+			t.Errorf("%s: actual %s ok=%v, want %s; detail: %s; findings: %v", id, c.Actual, c.OK, verdict, c.Detail, c.Findings)
+		}
+		// The verdict rests on the oracle: the engine re-check ran, and an inert worker was
+		// proven live by its runtime row, not by a sleep.
+		if !strings.Contains(strings.Join(c.Findings, "\n"), "engine unchanged: state=") {
+			t.Errorf("%s: no engine re-check among findings %v", id, c.Findings)
+		}
+		if verdict == "inert" && !strings.Contains(strings.Join(c.Findings, "\n"), "live runtimes: awa 0.5.7") {
+			t.Errorf("%s: inert without runtime evidence: %v", id, c.Findings)
+		}
+		if verdict == "pass" && !strings.Contains(c.Detail, "stored in "+c.Engine) {
+			t.Errorf("%s: pass detail %q does not say where the jobs live", id, c.Detail)
+		}
+		if _, err := os.Stat(filepath.Join(out, c.Logs, "worker.stdout.jsonl")); err != nil {
+			t.Errorf("%s: worker log missing: %v", id, err)
+		}
+	}
+	if !strings.Contains(stdout, "8 cells: 8 as expected") {
+		t.Errorf("summary line missing from stdout:\n%s", stdout)
+	}
+	for d := range shmDirs(t) {
+		if !before[d] {
+			t.Errorf("embedded server directory left behind: %s", d)
+		}
+	}
+}
+
+func TestRunInstallFailureIsCellError(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs real wheels")
+	}
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "run", "testdata/bad-artifact.yaml", "--out", out)
+	if code != exitMismatch {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitMismatch, stdout, stderr)
+	}
+	_, cells := cellsByID(t, out)
+	for id, c := range cells {
+		if strings.Contains(id, "py-missing") {
+			if c.Actual != "error" || c.OK {
+				t.Errorf("%s: actual %s, want error", id, c.Actual)
+			}
+			for _, s := range []string{"pip install", "awa-pg==0.0.1", "No matching distribution"} {
+				if !strings.Contains(c.Detail, s) {
+					t.Errorf("%s: detail lacks %q:\n%s", id, s, c.Detail)
+				}
+			}
+			if c.Attempts != 1 {
+				t.Errorf("%s: an install failure was retried (%d attempts)", id, c.Attempts)
+			}
+		} else if c.Actual != "pass" || !c.OK {
+			t.Errorf("%s: actual %s, want pass (other cells still run)", id, c.Actual)
+		}
+	}
+	if len(cells) != 4 {
+		t.Errorf("got %d cells, want 4", len(cells))
+	}
+}
+
+func TestRunSchemaVersionAssertion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("migrates a real database")
+	}
+	out := t.TempDir()
+	code, _, stderr := runCLI(t, "run", "testdata/wrong-schema.yaml", "--out", out)
+	if code != exitInfra {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitInfra, stderr)
+	}
+	if !strings.Contains(stderr, "migrated to schema version 40, but testdata/wrong-schema.yaml asserts target.schema_version 41") {
+		t.Errorf("stderr does not explain the failed assertion:\n%s", stderr)
+	}
+	r, cells := cellsByID(t, out)
+	if r.Error == "" || r.Target.SchemaVersion != 40 {
+		t.Errorf("results.json error=%q schema=%d", r.Error, r.Target.SchemaVersion)
+	}
+	for id, c := range cells {
+		if c.Actual != "skipped" || c.OK {
+			t.Errorf("%s: %s, want skipped and not OK", id, c.Actual)
+		}
+	}
+}
+
+// With --pg-url: only awacompat_* databases are created and dropped, a bystander database is
+// untouched, --keep-failed keeps exactly the mismatched cell's database, and the password
+// never reaches any output.
+func TestRunExistingServerKeepFailedRedacted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real awa wheels against PostgreSQL")
+	}
+	ctx := context.Background()
+	srv, err := pgserver.Start(ctx, pgserver.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop(context.Background()) })
+	const password = "s3cr3t-Pa55word"
+	admin, err := pgx.Connect(ctx, srv.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	for _, sql := range []string{
+		"CREATE ROLE tester LOGIN SUPERUSER PASSWORD '" + password + "'",
+		"CREATE DATABASE bystander",
+	} {
+		if _, err := admin.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	url := strings.Replace(srv.URL("postgres"), "postgres://postgres@", "postgres://tester:"+password+"@", 1)
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "run", "testdata/wrong-expectation.yaml", "--out", out, "--pg-url", url, "--keep-failed")
+	if code != exitMismatch {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitMismatch, stdout, stderr)
+	}
+	_, cells := cellsByID(t, out)
+	bad := cells["canonical.fresh.lifecycle.producer=py.worker=py"]
+	if bad.OK || bad.Actual != "pass" || bad.Unexpected != "pass" || bad.KeptDatabase == "" {
+		t.Errorf("mismatched cell: %+v", bad)
+	}
+	if good := cells["queue_storage.fresh.lifecycle.producer=py.worker=py"]; !good.OK || good.KeptDatabase != "" {
+		t.Errorf("matching cell: %+v", good)
+	}
+	if !strings.Contains(stdout, "database kept: psql '") {
+		t.Errorf("stdout does not say how to connect to the kept database:\n%s", stdout)
+	}
+	rows, err := admin.Query(ctx, "SELECT datname FROM pg_database WHERE NOT datistemplate ORDER BY 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ours []string
+	for _, d := range dbs {
+		if strings.HasPrefix(d, "awacompat_") {
+			ours = append(ours, d)
+		}
+	}
+	if len(ours) != 1 || !strings.Contains(bad.KeptDatabase, ours[0]) {
+		t.Errorf("awacompat databases left: %v; kept: %s", ours, bad.KeptDatabase)
+	}
+	if !strings.Contains(strings.Join(dbs, " "), "bystander") {
+		t.Errorf("bystander database was dropped: %v", dbs)
+	}
+	// No output may hold the password.
+	for name, s := range map[string]string{"stdout": stdout, "stderr": stderr} {
+		if strings.Contains(s, password) {
+			t.Errorf("%s contains the password", name)
+		}
+	}
+	filepath.WalkDir(out, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(path)
+		if bytes.Contains(b, []byte(password)) {
+			t.Errorf("%s contains the password", path)
+		}
+		return nil
+	})
+}
+
+// Ctrl-C: the run stops, writes results.json marked interrupted with every cell accounted
+// for, and leaves no server, probe process or data directory behind.
+func TestRunInterruptCleansUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real awa wheels against PostgreSQL")
+	}
+	bin := filepath.Join(t.TempDir(), "awacompat")
+	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, b)
+	}
+	before := shmDirs(t)
+	out := t.TempDir()
+	cmd := exec.Command(bin, "run", "../../matrix.yaml", "--out", out, "--parallel", "1",
+		"--only", "scenario=lifecycle,schema_path=fresh,producer=py-*,worker=py-*")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Interrupt while the first cells run (the second cell's start is logged by the first's end).
+	sc := bufio.NewScanner(stderr)
+	var log strings.Builder
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "cell finished") {
+			break
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	go func() {
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+		}
+	}()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("awacompat did not stop within 60s of SIGINT; log:\n%s", log.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Errorf("exit %d, want %d; log:\n%s", code, exitInterrupted, log.String())
+	}
+	r, cells := cellsByID(t, out)
+	if !r.Interrupted || len(cells) != 8 {
+		t.Errorf("interrupted=%v cells=%d, want true and 8", r.Interrupted, len(cells))
+	}
+	skipped := 0
+	for _, c := range cells {
+		if c.Actual == "skipped" {
+			skipped++
+			if c.OK {
+				t.Errorf("%s: a skipped cell counted as OK", c.ID)
+			}
+		}
+	}
+	if skipped == 0 {
+		t.Errorf("no cell recorded as not run after an early interrupt")
+	}
+	for d := range shmDirs(t) {
+		if !before[d] {
+			t.Errorf("embedded server directory left behind: %s", d)
+		}
+	}
+	// No process may still hold a file of this run (every probe's spec lives in out).
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		if bytes.Contains(b, []byte(out)) {
+			t.Errorf("process still running after interrupt: %s", strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+}
+
+func TestPlanCommand(t *testing.T) {
+	code, stdout, _ := runCLI(t, "plan", "../../matrix.yaml")
+	if code != exitOK || !strings.Contains(stdout, "template fresh.queue_storage") {
+		t.Fatalf("plan: exit %d\n%s", code, stdout)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("version: 1\ntarget: {awa: \"0.6.9\"}\nartifacts: {py: {kind: python, version: \"0.6.9\"}}\nscenarios: [lifecycle]\ncross: {producer: [py], worker: [py]}\nengines: [canonical, queue]\n"), 0o644)
+	code, _, stderr := runCLI(t, "plan", bad)
+	if code != exitUsage || !strings.Contains(stderr, bad+":6:22: engines: unknown engine \"queue\"") {
+		t.Fatalf("bad matrix: exit %d, stderr:\n%s", code, stderr)
+	}
+	if code, _, _ := runCLI(t, "frobnicate"); code != exitUsage {
+		t.Errorf("unknown command: exit %d", code)
+	}
+	if code, _, _ := runCLI(t, "run", "../../matrix.yaml", "--shard", "0/2"); code != exitUsage {
+		t.Errorf("bad shard: exit %d", code)
+	}
+}

@@ -1,0 +1,305 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	goversion "github.com/hashicorp/go-version"
+
+	"github.com/awacompat/awacompat/internal/results"
+)
+
+// The verdict matrix shared by the support table, the Markdown summary and the HTML report.
+//
+// Rows are a client and a role ("python 0.5.7 producer"); columns are an engine and a scenario
+// (and the schema path, when the results hold more than one). A cell with several roles appears
+// once in the row of each role, so a grid cell usually gathers several cells: the producer row
+// covers every worker its producer ran with.
+//
+// Aggregation: a grid cell's cells are grouped by outcome label ("pass ✓"). When every cell
+// in it has the same label, the label is shown once. When they differ, each label is shown
+// with the other roles of its cells ("inert ✓ (expected) with python 0.5.7 worker"), so the
+// table says which partner made the difference without repeating the uniform cases.
+
+// Classes rank outcomes for colour and for a grid cell's overall state, best first.
+const (
+	classOK         = "ok"         // passed, as expected
+	classExpected   = "expected"   // another verdict, as expected (inert, refused...)
+	classUnexpected = "unexpected" // passed though another verdict was expected
+	classSkipped    = "skipped"    // not run
+	classError      = "error"      // error or timeout, not expected
+	classMismatch   = "mismatch"   // any other difference
+)
+
+var classRank = map[string]int{classOK: 0, classExpected: 1, classUnexpected: 2, classSkipped: 3, classError: 4, classMismatch: 5}
+
+// classOf says how a cell's outcome relates to its expectation.
+func classOf(c *results.Cell) string {
+	switch {
+	case c.Actual == "skipped":
+		return classSkipped
+	case c.OK && c.Actual == "pass":
+		return classOK
+	case c.OK:
+		return classExpected
+	case c.Unexpected != "" || c.Actual == "pass":
+		return classUnexpected
+	case c.Actual == "error" || c.Actual == "timeout":
+		return classError
+	}
+	return classMismatch
+}
+
+// outcome is a cell's verdict and whether it was expected: "pass ✓", "inert ✓ (expected)",
+// "fail ✗ (expected pass)", "not run ✗ (expected pass)".
+func outcome(c *results.Cell) string {
+	actual := c.Actual
+	if actual == "skipped" {
+		actual = "not run"
+	}
+	switch {
+	case c.OK && c.Actual == "pass":
+		return "pass ✓"
+	case c.OK:
+		return actual + " ✓ (expected)"
+	case c.Actual == c.Expected && c.ExpectedError != "":
+		return actual + " ✗ (expected an error matching /" + c.ExpectedError + "/)"
+	}
+	return actual + " ✗ (expected " + c.Expected + ")"
+}
+
+type grid struct {
+	Cols []gridCol
+	Rows []gridRow
+}
+
+type gridCol struct {
+	Engine, SchemaPath, Scenario string
+	Label                        string
+}
+
+type gridRow struct {
+	Label string
+	Cells []gridCell // one per column
+}
+
+type gridCell struct {
+	Class  string // the worst class of its cells; "" when no cell maps here
+	Groups []gridGroup
+}
+
+// gridGroup is the cells of one grid cell that share an outcome label.
+type gridGroup struct {
+	Label   string
+	Class   string
+	Members []gridMember
+	// Uniform is true when this is the grid cell's only group: the label alone says it all.
+	Uniform bool
+}
+
+type gridMember struct {
+	Cell *results.Cell
+	// With names the cell's other roles: "python 0.6.9 worker + rust 0.6.9 admin".
+	With string
+}
+
+type rowKey struct{ Kind, Version, Artifact, Role string }
+
+type colKey struct{ Engine, SchemaPath, Scenario string }
+
+// newGrid lays the cells out as the verdict matrix.
+func newGrid(r *results.Results) *grid {
+	labels := artifactLabels(r)
+	rows := map[rowKey]bool{}
+	cols := map[colKey]bool{}
+	paths := map[string]bool{}
+	for _, c := range r.Cells {
+		cols[colKey{c.Engine, c.SchemaPath, c.Scenario}] = true
+		paths[c.SchemaPath] = true
+		for role, a := range c.Roles {
+			rows[rowKey{a.Kind, a.Version, a.Artifact, role}] = true
+		}
+	}
+	g := &grid{}
+	colKeys := mapKeys(cols)
+	slices.SortFunc(colKeys, func(a, b colKey) int {
+		return cmp.Or(compareKnown(engineOrder, a.Engine, b.Engine), compareKnown(pathOrder, a.SchemaPath, b.SchemaPath), cmp.Compare(a.Scenario, b.Scenario))
+	})
+	colIndex := map[colKey]int{}
+	for i, k := range colKeys {
+		label := k.Engine + " · " + k.Scenario
+		if len(paths) > 1 {
+			label = k.Engine + " · " + k.SchemaPath + " · " + k.Scenario
+		}
+		g.Cols = append(g.Cols, gridCol{Engine: k.Engine, SchemaPath: k.SchemaPath, Scenario: k.Scenario, Label: label})
+		colIndex[k] = i
+	}
+	rowKeys := mapKeys(rows)
+	slices.SortFunc(rowKeys, compareRows)
+	rowIndex := map[rowKey]int{}
+	for i, k := range rowKeys {
+		g.Rows = append(g.Rows, gridRow{Label: labels[k.Artifact] + " " + k.Role, Cells: make([]gridCell, len(colKeys))})
+		rowIndex[k] = i
+	}
+	for i := range r.Cells {
+		c := &r.Cells[i]
+		col := colIndex[colKey{c.Engine, c.SchemaPath, c.Scenario}]
+		for _, role := range roleNames(c) {
+			a := c.Roles[role]
+			gc := &g.Rows[rowIndex[rowKey{a.Kind, a.Version, a.Artifact, role}]].Cells[col]
+			gc.add(c, partners(c, role, labels))
+		}
+	}
+	for _, row := range g.Rows {
+		for i := range row.Cells {
+			if len(row.Cells[i].Groups) == 1 {
+				row.Cells[i].Groups[0].Uniform = true
+			}
+		}
+	}
+	return g
+}
+
+func (gc *gridCell) add(c *results.Cell, with string) {
+	label, class := outcome(c), classOf(c)
+	if gc.Class == "" || classRank[class] > classRank[gc.Class] {
+		gc.Class = class
+	}
+	m := gridMember{Cell: c, With: with}
+	for i := range gc.Groups {
+		if gc.Groups[i].Label == label {
+			gc.Groups[i].Members = append(gc.Groups[i].Members, m)
+			return
+		}
+	}
+	gc.Groups = append(gc.Groups, gridGroup{Label: label, Class: class, Members: []gridMember{m}})
+}
+
+// text renders a grid cell on one line, for Markdown and the support table.
+func (gc gridCell) text() string {
+	if len(gc.Groups) == 0 {
+		return "–"
+	}
+	var parts []string
+	for _, gr := range gc.Groups {
+		if gr.Uniform {
+			parts = append(parts, gr.Label)
+			continue
+		}
+		var with []string
+		for _, m := range gr.Members {
+			if m.With != "" {
+				with = append(with, m.With)
+			}
+		}
+		if len(with) == 0 {
+			parts = append(parts, gr.Label)
+			continue
+		}
+		parts = append(parts, gr.Label+" with "+strings.Join(with, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// partners names the roles of c other than role.
+func partners(c *results.Cell, role string, labels map[string]string) string {
+	var out []string
+	for _, r := range roleNames(c) {
+		if r != role {
+			out = append(out, labels[c.Roles[r].Artifact]+" "+r)
+		}
+	}
+	return strings.Join(out, " + ")
+}
+
+// artifactLabels names each artifact "kind version", adding the artifact's name when two
+// artifacts share a kind and version (a registry release and a local build, say).
+func artifactLabels(r *results.Results) map[string]string {
+	byLabel := map[string]map[string]bool{}
+	arts := map[string]results.Role{}
+	for _, c := range r.Cells {
+		for _, a := range c.Roles {
+			l := a.Kind + " " + a.Version
+			if byLabel[l] == nil {
+				byLabel[l] = map[string]bool{}
+			}
+			byLabel[l][a.Artifact] = true
+			arts[a.Artifact] = a
+		}
+	}
+	out := map[string]string{}
+	for name, a := range arts {
+		l := a.Kind + " " + a.Version
+		if len(byLabel[l]) > 1 {
+			l += " (" + name + ")"
+		}
+		out[name] = l
+	}
+	return out
+}
+
+var (
+	engineOrder = []string{"canonical", "queue_storage"}
+	pathOrder   = []string{"fresh"}
+	kindOrder   = []string{"python", "rust", "cli"}
+	roleOrder   = []string{"producer", "worker", "admin", "migrator"}
+)
+
+// compareKnown orders values of a known list first, in its order, then the rest by name.
+func compareKnown(known []string, a, b string) int {
+	ia, ib := slices.Index(known, a), slices.Index(known, b)
+	switch {
+	case ia >= 0 && ib >= 0:
+		return cmp.Compare(ia, ib)
+	case ia >= 0:
+		return -1
+	case ib >= 0:
+		return 1
+	}
+	return cmp.Compare(a, b)
+}
+
+func compareRows(a, b rowKey) int {
+	return cmp.Or(
+		compareKnown(kindOrder, a.Kind, b.Kind),
+		compareVersions(a.Version, b.Version),
+		cmp.Compare(a.Artifact, b.Artifact),
+		compareKnown(roleOrder, a.Role, b.Role),
+	)
+}
+
+// compareVersions orders release versions numerically (0.10 after 0.9), anything else by name.
+func compareVersions(a, b string) int {
+	va, errA := goversion.NewVersion(a)
+	vb, errB := goversion.NewVersion(b)
+	if errA != nil || errB != nil {
+		return cmp.Compare(a, b)
+	}
+	return cmp.Or(va.Compare(vb), cmp.Compare(a, b))
+}
+
+// roleNames lists a cell's roles in the canonical role order.
+func roleNames(c *results.Cell) []string {
+	names := mapKeys(c.Roles)
+	slices.SortFunc(names, func(a, b string) int { return compareKnown(roleOrder, a, b) })
+	return names
+}
+
+func mapKeys[K comparable, V any](m map[K]V) []K {
+	out := make([]K, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// roleSummary is "producer python 0.5.7, worker rust 0.6.9".
+func roleSummary(c *results.Cell, labels map[string]string) string {
+	var out []string
+	for _, r := range roleNames(c) {
+		out = append(out, fmt.Sprintf("%s %s", r, labels[c.Roles[r].Artifact]))
+	}
+	return strings.Join(out, ", ")
+}
