@@ -1,0 +1,21 @@
+# awacompat: `make` lists the targets.
+.DEFAULT_GOAL := help
+MATRIX ?= matrix.yaml
+OUT ?= awacompat-out
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: ## install a PostgreSQL server and python3-venv if missing (Debian)
+	@bash scripts/setup.sh
+
+build: ## build ./awacompat
+	go build -o awacompat ./cmd/awacompat
+
+run: setup build ## set up, then run matrix.yaml on the embedded server (results in awacompat-out/)
+	./awacompat run $(MATRIX) --out $(OUT)
+
+test: setup ## run every test (real PostgreSQL, real awa artifacts)
+	go test -count=1 -timeout 80m ./...
+
+.PHONY: help setup build run test

@@ -1,0 +1,271 @@
+package report
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/awacompat/awacompat/internal/redact"
+	"github.com/awacompat/awacompat/internal/results"
+)
+
+//go:embed report.html.tmpl
+var htmlSource string
+
+var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+	"anchor": func(id string) string { return "cell-" + id },
+}).Parse(htmlSource))
+
+// HTMLOptions says where the HTML report finds the cells' log files.
+type HTMLOptions struct {
+	// Dir is the results folder. The report lists the files present in each cell's log folder
+	// under it, and embeds the tails of the logs of cells that did not match. Empty: nothing
+	// is read, and each cell links to its log folder only.
+	Dir string
+	// LinkPrefix is put before every link to a log file: the path from the folder the HTML
+	// file is saved in to the results folder, with a trailing slash ("" when the HTML sits next
+	// to results.json, as WriteAll puts it).
+	LinkPrefix string
+}
+
+// tailLines bounds each embedded log tail.
+const (
+	tailLines   = 20
+	tailLineLen = 400
+)
+
+type htmlPage struct {
+	Title       string
+	Headline    string
+	AllOK       bool
+	Facts       []htmlFact
+	Interrupted bool
+	Error       string
+	Summary     string
+	Counts      []htmlCount
+	Grid        *grid
+	Cells       []htmlCell
+}
+
+type htmlFact struct{ Name, Value string }
+
+type htmlCount struct {
+	Label, Class string
+	N            int
+}
+
+type htmlCell struct {
+	ID, Class, Outcome       string
+	Expected, Actual         string
+	ExpectedError            string
+	Roles, Duration          string
+	Detail, Because, Rule    string
+	Findings                 []string
+	Error                    string
+	KeptDatabase             string
+	Repro                    string
+	Attempts                 int
+	Logs, LogsHref           string
+	Files                    []htmlFile
+	Tails                    []htmlTail
+	StderrTail               string
+	Unexpected               bool
+}
+
+type htmlFile struct{ Name, Href, Size string }
+
+type htmlTail struct{ Name, Text string }
+
+// HTML writes a self-contained HTML report (no external CSS, scripts or fonts): the run's
+// facts, the verdict matrix as a coloured grid whose entries link to their cells, and every
+// cell with expected and actual verdicts, detail, findings, error, rerun command and relative
+// links to its log files, with the log tails of the cells that did not match embedded in an
+// expandable section.
+func HTML(w io.Writer, r *results.Results, opts HTMLOptions) error {
+	p := htmlPage{
+		Title:       "awacompat: awa " + r.Target.Awa,
+		Headline:    fmt.Sprintf("%d of %d cells as expected", r.Summary.OK, r.Summary.Total),
+		AllOK:       allOK(r),
+		Interrupted: r.Interrupted,
+		Error:       redact.Text(r.Error),
+		Summary:     summaryLine(r),
+		Grid:        newGrid(r),
+	}
+	p.Facts = htmlFacts(r)
+	s := r.Summary
+	p.Counts = []htmlCount{
+		{"as expected", classOK, s.OK},
+		{"mismatched", classMismatch, s.Mismatched},
+		{"errors", classError, s.Errors},
+		{"not run", classSkipped, s.Skipped},
+		{"unexpected passes", classUnexpected, s.Unexpected},
+	}
+	labels := artifactLabels(r)
+	for i := range r.Cells {
+		c := &r.Cells[i]
+		hc := htmlCell{
+			ID: c.ID, Class: classOf(c), Outcome: outcome(c),
+			Expected: c.Expected, Actual: c.Actual, ExpectedError: c.ExpectedError,
+			Roles:    roleSummary(c, labels),
+			Duration: (time.Duration(c.DurationMS) * time.Millisecond).Round(100 * time.Millisecond).String(),
+			Detail:   c.Detail, Because: c.Because, Rule: ruleName(c), Findings: c.Findings,
+			Repro: c.Repro, Attempts: c.Attempts, StderrTail: redact.Text(c.StderrTail),
+			Unexpected: c.Unexpected != "",
+		}
+		if c.Error != nil {
+			hc.Error = errorText(c.Error)
+		}
+		if c.KeptDatabase != "" {
+			hc.KeptDatabase = "psql '" + redact.URL(c.KeptDatabase) + "'"
+		}
+		if c.Logs != "" {
+			hc.Logs = c.Logs
+			hc.LogsHref = opts.LinkPrefix + escapePath(c.Logs) + "/"
+			if opts.Dir != "" {
+				hc.Files, hc.Tails = cellFiles(opts, c)
+			}
+		}
+		p.Cells = append(p.Cells, hc)
+	}
+	if err := htmlTemplate.Execute(w, p); err != nil {
+		return fmt.Errorf("html report: %w", err)
+	}
+	return nil
+}
+
+func htmlFacts(r *results.Results) []htmlFact {
+	t := fmt.Sprintf("awa %s", r.Target.Awa)
+	if r.Target.Origin != "" {
+		t += " from " + r.Target.Origin
+	}
+	sv := fmt.Sprint(r.Target.SchemaVersion)
+	if r.Target.ExpectedSchemaVersion != 0 {
+		sv += fmt.Sprintf(" (expected %d)", r.Target.ExpectedSchemaVersion)
+	}
+	f := []htmlFact{{"target", t}, {"schema version", sv}}
+	if r.Postgres.Mode != "" || r.Postgres.Version != "" {
+		pg := strings.TrimSpace(r.Postgres.Version + " (" + r.Postgres.Mode + ")")
+		if r.Postgres.URL != "" {
+			pg += " at " + redact.URL(r.Postgres.URL)
+		}
+		f = append(f, htmlFact{"PostgreSQL", pg})
+	}
+	if r.Matrix != "" {
+		f = append(f, htmlFact{"matrix", r.Matrix})
+	}
+	if sh := shardList(r); sh != "" {
+		f = append(f, htmlFact{"shards", sh})
+	}
+	if !r.StartedAt.IsZero() {
+		f = append(f, htmlFact{"started", r.StartedAt.UTC().Format("2006-01-02 15:04:05 UTC")})
+	}
+	if !r.FinishedAt.IsZero() {
+		f = append(f, htmlFact{"finished", r.FinishedAt.UTC().Format("2006-01-02 15:04:05 UTC") + " (" + r.FinishedAt.Sub(r.StartedAt).Round(time.Second).String() + ")"})
+	}
+	if r.Tool != "" {
+		f = append(f, htmlFact{"awacompat", r.Tool})
+	}
+	var arts []string
+	for _, a := range r.Artifacts {
+		s := fmt.Sprintf("%s (%s %s", a.Name, a.Kind, a.Version)
+		if a.Origin != "" {
+			s += " from " + a.Origin
+		}
+		s += ")"
+		if a.Error != "" {
+			s += " FAILED: " + redact.Text(a.Error)
+		}
+		arts = append(arts, s)
+	}
+	if len(arts) > 0 {
+		f = append(f, htmlFact{"artifacts", strings.Join(arts, "; ")})
+	}
+	return f
+}
+
+// cellFiles lists the files in a cell's log folder and, for a cell that did not match, reads
+// the tails of its logs. A folder that cannot be read yields nothing: the report is still
+// written, with the link to the folder.
+func cellFiles(opts HTMLOptions, c *results.Cell) ([]htmlFile, []htmlTail) {
+	if !filepath.IsLocal(c.Logs) {
+		return nil, nil
+	}
+	dir := filepath.Join(opts.Dir, c.Logs)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil
+	}
+	var files []htmlFile
+	var tails []htmlTail
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		files = append(files, htmlFile{
+			Name: e.Name(),
+			Href: opts.LinkPrefix + escapePath(c.Logs) + "/" + url.PathEscape(e.Name()),
+			Size: byteSize(info.Size()),
+		})
+		if c.OK || info.Size() == 0 || !isLog(e.Name()) {
+			continue
+		}
+		if t := tail(filepath.Join(dir, e.Name())); t != "" {
+			tails = append(tails, htmlTail{Name: e.Name(), Text: t})
+		}
+	}
+	return files, tails
+}
+
+// isLog is true for the probe output worth embedding (not the specs, which hold the URL).
+func isLog(name string) bool {
+	return strings.HasSuffix(name, ".stdout.jsonl") || strings.HasSuffix(name, ".log")
+}
+
+// tail returns the last lines of a file, each cut to a readable length, passwords removed.
+func tail(file string) string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > tailLines {
+		lines = slices.Concat([]string{fmt.Sprintf("… %d earlier lines", len(lines)-tailLines)}, lines[len(lines)-tailLines:])
+	}
+	for i, l := range lines {
+		if len(l) > tailLineLen {
+			lines[i] = strings.ToValidUTF8(l[:tailLineLen], "") + "…"
+		}
+	}
+	return redact.Text(strings.Join(lines, "\n"))
+}
+
+// escapePath escapes each segment of a relative path for a URL.
+func escapePath(p string) string {
+	parts := strings.Split(filepath.ToSlash(p), "/")
+	for i, s := range parts {
+		parts[i] = url.PathEscape(s)
+	}
+	return path.Join(parts...)
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n < 1024:
+		return fmt.Sprintf("%d B", n)
+	case n < 1024*1024:
+		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1024*1024))
+}
