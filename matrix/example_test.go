@@ -48,8 +48,8 @@ expect:
 
 // A typo in matrix.yaml is reported with file:line:column and a suggestion.
 func ExampleParse_error() {
-	_, err := matrix.Parse("matrix.yaml", []byte("version: 1\ntarget: {awa: \"0.6.9\"}\nartifacts: {}\nscenarios: [lifecycel]\nfleets: []\n"))
+	_, err := matrix.Parse("matrix.yaml", []byte("version: 1\ntarget: {awa: \"0.6.9\"}\nartifacts: {}\nscenarios: [lifecycle]\nengines: [canonical, queue-storage]\nfleets: []\n"))
 	fmt.Println(err)
 	// Output:
-	// matrix.yaml:4:13: scenarios: unknown scenario "lifecycel" (did you mean "lifecycle"?) (known: lifecycle)
+	// matrix.yaml:5:22: engines: unknown engine "queue-storage" (did you mean "queue_storage"?) (known: canonical, queue_storage)
 }

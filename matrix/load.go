@@ -260,8 +260,8 @@ func (l *loader) matrix(doc *yaml.Node) *Matrix {
 		a, ok := m.Artifacts[p.From]
 		if !ok {
 			l.errf(pathNodes[i], "schema_paths: unknown artifact %q%s", p.From, didYouMean(p.From, m.ArtifactNames()))
-		} else if a.Kind != "cli" {
-			l.errf(pathNodes[i], "schema_paths: %q must name a cli artifact (its migrate runs first), not %s", p.From, a.Kind)
+		} else if a.Kind == "cli" {
+			l.errf(pathNodes[i], "schema_paths: %q must name a python or rust artifact (it migrates and then enqueues work), not a cli", p.From)
 		}
 	}
 	if fleetsNode != nil {
@@ -401,10 +401,7 @@ func (l *loader) roleArtifact(n *yaml.Node, m *Matrix, role, name, what string) 
 		l.errf(n, "%s: unknown artifact %q%s", what, name, didYouMean(name, m.ArtifactNames()))
 		return
 	}
-	switch {
-	case role == "migrator" && a.Kind != "cli":
-		l.errf(n, "%s: the migrator role needs a cli artifact, %q is %s", what, name, a.Kind)
-	case (role == "producer" || role == "worker") && a.Kind == "cli":
+	if (role == "producer" || role == "producer2" || role == "worker") && a.Kind == "cli" {
 		l.errf(n, "%s: a cli artifact cannot be a %s (use a python or rust artifact)", what, role)
 	}
 }

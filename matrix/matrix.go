@@ -177,16 +177,20 @@ const (
 	Error         Verdict = "error"          // harness or infrastructure failure
 	Timeout       Verdict = "timeout"        // the cell's deadline passed
 	Skipped       Verdict = "skipped"        // not run (never OK)
+	// Hazard: an operation did documented damage, e.g. an old migrate rewrote the schema
+	// history of a newer schema (#392). Only ever run inside the cell's own throwaway clone.
+	Hazard Verdict = "hazard"
 )
 
 // Verdicts lists every verdict a rule may expect.
-var Verdicts = []Verdict{Pass, Fail, Inert, Refused, EngineChanged, Error, Timeout}
+var Verdicts = []Verdict{Pass, Fail, Inert, Refused, EngineChanged, Hazard, Error, Timeout}
 
 // Engines awa has.
 var Engines = []string{"canonical", "queue_storage"}
 
-// Roles a fleet can bind.
-var Roles = []string{"producer", "worker", "admin", "migrator"}
+// Roles a fleet can bind. producer2 is a second producer (unique_dedupe: does the first
+// producer's unique job block the second's?).
+var Roles = []string{"producer", "producer2", "worker", "admin", "migrator"}
 
 // Kinds of artifact.
 var Kinds = []string{"python", "rust", "cli"}

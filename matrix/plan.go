@@ -145,6 +145,9 @@ func expand(m *Matrix) []Cell {
 		for _, eng := range m.Engines {
 			for _, scName := range m.Scenarios {
 				sc, _ := LookupScenario(scName)
+				if sc.UpgradedOnly && sp.From == "" {
+					continue
+				}
 				for _, f := range fleets {
 					roles, ok := project(f, sc.Roles, m)
 					if !ok {
@@ -430,7 +433,11 @@ func (p *Plan) Print(w io.Writer) error {
 		if t.SchemaPath.From != "" {
 			how = "migrate with " + t.SchemaPath.From + ", enqueue work with it, then migrate with awa " + p.Target.Awa
 		}
-		fmt.Fprintf(&b, "%3d. template %s: %s; put it under %s\n", step, t.Name(), how, t.Engine)
+		engine := "put it under " + t.Engine
+		if t.SchemaPath.From != "" && t.Engine == "queue_storage" {
+			engine = "move it to queue_storage by the staged transition (storage prepare, queue_storage_target worker, enter-mixed-transition, canonical_drain worker, finalize --wait)"
+		}
+		fmt.Fprintf(&b, "%3d. template %s: %s; %s\n", step, t.Name(), how, engine)
 	}
 	for _, c := range p.Cells {
 		step++

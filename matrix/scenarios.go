@@ -10,10 +10,20 @@ type Scenario struct {
 	Ops []string
 	// Doc is one line for `awacompat plan` and the README.
 	Doc string
+	// UpgradedOnly scenarios apply to upgraded-from schema paths only (they check the work the
+	// old release left before the upgrade).
+	UpgradedOnly bool
 }
 
 // Catalog lists every scenario the runner implements, in a stable order.
 var Catalog = []Scenario{
+	{
+		Name:         "upgrade_backlog",
+		Roles:        []string{"worker"},
+		Ops:          []string{"claim", "complete"},
+		Doc:          "the jobs the old release enqueued before the upgrade are still there with their args, and the worker completes them (under queue_storage the staged transition already drained them)",
+		UpgradedOnly: true,
+	},
 	{
 		Name:  "lifecycle",
 		Roles: []string{"producer", "worker"},

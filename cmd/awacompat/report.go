@@ -1,19 +1,63 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/awacompat/awacompat/internal/report"
 	"github.com/awacompat/awacompat/internal/results"
 )
 
+const reportUsage = `usage:
+  awacompat report [--format F] [--out FILE] [--check] DIR
+      render the results folder DIR (or its results.json) in one format, to stdout or FILE
+  awacompat report merge --out DIR [--check] SHARD_DIR...
+      join the results of --shard runs of one matrix into DIR (results.json, the cells' logs,
+      junit.xml, summary.md, report.html)
+
+formats: table (default), junit, markdown, html, json, support
+--check sets the exit code from the results, as run does: 0 every cell as expected, 1 a cell
+differs (or did not run), 3 the run itself failed.
+
+flags:
+`
+
+// renderer returns the writer of one --format. The HTML report needs to know where its log
+// links must point from.
+func renderer(format, resultsPath, out string) (func(io.Writer, *results.Results) error, bool) {
+	switch format {
+	case "table":
+		return report.Table, true
+	case "junit":
+		return report.JUnit, true
+	case "markdown":
+		return report.Markdown, true
+	case "json":
+		return report.JSON, true
+	case "support":
+		return report.Support, true
+	case "html":
+		return htmlRenderer(resultsPath, out), true
+	}
+	return nil, false
+}
+
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "merge" {
+		return cmdReportMerge(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	format := fs.String("format", "table", "`format`: table")
+	fs.Usage = func() { fmt.Fprint(stderr, reportUsage); fs.PrintDefaults() }
+	format := fs.String("format", "table", "output `format`: table, junit, markdown, html, json or support")
+	out := fs.String("out", "", "write to `FILE` instead of stdout")
+	check := fs.Bool("check", false, "exit 1 when a cell is not as expected, 3 when the run failed (as run does)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return exitUsage
@@ -22,17 +66,102 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "awacompat report: want one results folder")
 		return exitUsage
 	}
+	render, ok := renderer(*format, pos[0], *out)
+	if !ok {
+		fmt.Fprintf(stderr, "awacompat report: unknown --format %q (table, junit, markdown, html, json, support)\n", *format)
+		return exitUsage
+	}
 	res, err := results.Read(pos[0])
 	if err != nil {
 		fmt.Fprintln(stderr, "awacompat:", err)
 		return exitUsage
 	}
-	switch *format {
-	case "table":
-		report.Table(stdout, res)
-	default:
-		fmt.Fprintf(stderr, "awacompat report: unknown --format %q\n", *format)
+	var b bytes.Buffer
+	if err := render(&b, res); err != nil {
+		fmt.Fprintln(stderr, "awacompat:", err)
+		return exitInfra
+	}
+	if *out == "" {
+		_, err = stdout.Write(b.Bytes())
+	} else {
+		err = os.WriteFile(*out, b.Bytes(), 0o644)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "awacompat report:", err)
+		return exitInfra
+	}
+	if *check {
+		return checkCode(res)
+	}
+	return exitOK
+}
+
+// htmlRenderer renders the HTML report with log links that resolve from where it is written:
+// next to the results when printed (the usual `> DIR/report.html`), else relative to FILE.
+func htmlRenderer(resultsPath, out string) func(io.Writer, *results.Results) error {
+	dir := resultsPath
+	if st, err := os.Stat(resultsPath); err == nil && !st.IsDir() {
+		dir = filepath.Dir(resultsPath)
+	}
+	opts := report.HTMLOptions{Dir: dir}
+	if out != "" {
+		from, err1 := filepath.Abs(filepath.Dir(out))
+		to, err2 := filepath.Abs(dir)
+		if err1 == nil && err2 == nil {
+			if rel, err := filepath.Rel(from, to); err == nil && rel != "." {
+				opts.LinkBase = rel
+			}
+		}
+	}
+	return func(w io.Writer, r *results.Results) error { return report.HTML(w, r, opts) }
+}
+
+// checkCode is the exit code run would have returned for these results.
+func checkCode(r *results.Results) int {
+	switch {
+	case r.Error != "":
+		return exitInfra
+	case r.Interrupted || r.Summary.OK != r.Summary.Total:
+		return exitMismatch
+	}
+	for _, c := range r.Cells {
+		if !c.OK {
+			return exitMismatch
+		}
+	}
+	return exitOK
+}
+
+func cmdReportMerge(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("report merge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, reportUsage); fs.PrintDefaults() }
+	out := fs.String("out", "", "merged results `DIR` (required; not one of the shard folders)")
+	check := fs.Bool("check", false, "exit 1 when a merged cell is not as expected, 3 when a shard's run failed")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return exitUsage
+	}
+	if *out == "" || len(pos) == 0 {
+		fmt.Fprintln(stderr, "awacompat report merge: want --out DIR and at least one shard results folder")
+		return exitUsage
+	}
+	merged, err := results.MergeDirs(*out, pos)
+	if err != nil {
+		fmt.Fprintln(stderr, "awacompat:", err)
+		return exitUsage
+	}
+	if err := report.WriteFiles(*out, merged); err != nil {
+		fmt.Fprintln(stderr, "awacompat:", err)
+		return exitInfra
+	}
+	s := merged.Summary
+	fmt.Fprintf(stdout, "merged %d results folders (shards %s) into %s: %d cells, %d as expected\n", len(pos), strings.Join(merged.Shards, ", "), *out, s.Total, s.OK)
+	if merged.Error != "" {
+		fmt.Fprintf(stdout, "run failed: %s\n", merged.Error)
+	}
+	if *check {
+		return checkCode(merged)
 	}
 	return exitOK
 }

@@ -25,6 +25,8 @@ type Job struct {
 	Metadata    json.RawMessage `json:"metadata"`
 	Tags        []string        `json:"tags"`
 	RunAt       time.Time       `json:"run_at"`
+	// UniqueKey is the hex of the row's unique_key ("" when the job is not unique).
+	UniqueKey string `json:"unique_key,omitempty"`
 	// Location is "canonical" (awa.jobs_hot / awa.scheduled_jobs) or "queue_storage" (the
 	// append-only substrate, seen through the awa.jobs view).
 	Location string `json:"location"`
@@ -65,6 +67,27 @@ type Runtime struct {
 // Oracle reads one database.
 type Oracle struct {
 	conn *pgx.Conn
+	// since, when set, limits job and runtime reads to rows created from then on (by the
+	// database's clock); see Scope.
+	since *time.Time
+}
+
+// Scope limits what the oracle returns to jobs created and runtimes started from now on, by
+// the database's own clock. A cell scopes its oracle before it starts any probe, so rows its
+// template already held (an upgraded database's pre-upgrade jobs, whose ids the queue-storage
+// id sequence reuses; the staged transition's worker runtimes) never count as the cell's.
+func (o *Oracle) Scope(ctx context.Context) error {
+	var now time.Time
+	if err := o.conn.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&now); err != nil {
+		return fmt.Errorf("oracle: scope: %w", err)
+	}
+	o.since = &now
+	return nil
+}
+
+// scoped wraps a job condition with the Scope filter; since is the last parameter.
+func (o *Oracle) scoped(cond string, params []any) (string, []any) {
+	return "(" + cond + fmt.Sprintf(") AND ($%d::timestamptz IS NULL OR created_at >= $%d)", len(params)+1, len(params)+1), append(params, o.since)
 }
 
 // Open connects to url.
@@ -127,7 +150,8 @@ func (o *Oracle) Runtimes(ctx context.Context, within time.Duration) ([]Runtime,
 	var out []Runtime
 	err := o.read(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT version, last_seen_at, COALESCE(storage_capability, ''), COALESCE(transition_role, '')
-			FROM awa.runtime_instances WHERE last_seen_at > now() - make_interval(secs => $1) ORDER BY started_at`, within.Seconds())
+			FROM awa.runtime_instances WHERE last_seen_at > now() - make_interval(secs => $1)
+			AND ($2::timestamptz IS NULL OR started_at >= $2) ORDER BY started_at`, within.Seconds(), o.since)
 		if err != nil {
 			return err
 		}
@@ -144,25 +168,38 @@ func (o *Oracle) Runtimes(ctx context.Context, within time.Duration) ([]Runtime,
 	return out, nil
 }
 
-const jobCols = `id, kind, queue, state::text, priority, attempt, max_attempts, args, metadata, tags, run_at`
+const jobCols = `id, kind, queue, state::text, priority, attempt, max_attempts, args, metadata, tags, run_at,
+	COALESCE(encode(unique_key, 'hex'), '')`
 
 // Jobs returns every row for the given ids: canonical rows read from the canonical tables
 // directly, and queue-storage rows through the awa.jobs view when queue storage is active
 // (the view shows one engine at a time, so a row the active engine hides still counts).
 // A job id may appear twice, which is itself a finding.
 func (o *Oracle) Jobs(ctx context.Context, ids []int64) ([]Job, error) {
+	out, err := o.jobsWhere(ctx, `id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("oracle: jobs: %w", err)
+	}
+	return out, nil
+}
+
+// jobsWhere returns the rows matching cond (SQL over the job columns, parameters $1...) from
+// the canonical tables and, when queue storage is active, from the awa.jobs view, ordered by
+// id within each.
+func (o *Oracle) jobsWhere(ctx context.Context, cond string, params ...any) ([]Job, error) {
+	cond, params = o.scoped(cond, params)
 	var out []Job
 	err := o.read(ctx, func(tx pgx.Tx) error {
 		scan := func(loc string) pgx.RowToFunc[Job] {
 			return func(r pgx.CollectableRow) (Job, error) {
 				var j Job
-				err := r.Scan(&j.ID, &j.Kind, &j.Queue, &j.State, &j.Priority, &j.Attempt, &j.MaxAttempts, &j.Args, &j.Metadata, &j.Tags, &j.RunAt)
+				err := r.Scan(&j.ID, &j.Kind, &j.Queue, &j.State, &j.Priority, &j.Attempt, &j.MaxAttempts, &j.Args, &j.Metadata, &j.Tags, &j.RunAt, &j.UniqueKey)
 				j.Location = loc
 				return j, err
 			}
 		}
-		rows, err := tx.Query(ctx, `SELECT `+jobCols+` FROM awa.jobs_hot WHERE id = ANY($1)
-			UNION ALL SELECT `+jobCols+` FROM awa.scheduled_jobs WHERE id = ANY($1) ORDER BY id`, ids)
+		rows, err := tx.Query(ctx, `SELECT `+jobCols+` FROM awa.jobs_hot WHERE `+cond+`
+			UNION ALL SELECT `+jobCols+` FROM awa.scheduled_jobs WHERE `+cond+` ORDER BY 1`, params...)
 		if err != nil {
 			return err
 		}
@@ -178,7 +215,7 @@ func (o *Oracle) Jobs(ctx context.Context, ids []int64) ([]Job, error) {
 		if !qsActive {
 			return nil
 		}
-		rows, err = tx.Query(ctx, `SELECT `+jobCols+` FROM awa.jobs WHERE id = ANY($1) ORDER BY id`, ids)
+		rows, err = tx.Query(ctx, `SELECT `+jobCols+` FROM awa.jobs WHERE `+cond+` ORDER BY 1`, params...)
 		if err != nil {
 			return err
 		}
@@ -189,8 +226,5 @@ func (o *Oracle) Jobs(ctx context.Context, ids []int64) ([]Job, error) {
 		out = append(out, qs...)
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("oracle: jobs: %w", err)
-	}
-	return out, nil
+	return out, err
 }

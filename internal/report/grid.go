@@ -20,8 +20,13 @@ import (
 //
 // Aggregation: a grid cell's cells are grouped by outcome label ("pass ✓"). When every cell
 // in it has the same label, the label is shown once. When they differ, each label is shown
-// with the other roles of its cells ("inert ✓ (expected) with python 0.5.7 worker"), so the
-// table says which partner made the difference without repeating the uniform cases.
+// with the other roles of its cells, groups separated by "; ", partners by ", " and the roles
+// of one partner cell joined by " + ":
+//
+//	inert ✓ (expected) with python 0.5.7 worker; pass ✓ with python 0.6.9 worker, rust 0.6.9 worker
+//
+// so the table says which partner made the difference without repeating uniform cases. The
+// HTML grid shows the same groups and links every partner to its cell.
 
 // Classes rank outcomes for colour and for a grid cell's overall state, best first.
 const (

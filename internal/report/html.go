@@ -21,8 +21,14 @@ import (
 var htmlSource string
 
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"anchor": func(id string) string { return "cell-" + id },
+	"anchor": anchor,
+	// href is the link to a cell's section. The id is escaped as a path segment, which keeps
+	// the IDs' "=" readable (html/template's own escaping would turn it into %3d).
+	"href": func(id string) template.URL { return template.URL("#" + url.PathEscape(anchor(id))) },
 }).Parse(htmlSource))
+
+// anchor is the HTML id of a cell's section.
+func anchor(id string) string { return "cell-" + id }
 
 // HTMLOptions says where the HTML report finds the cells' log files.
 type HTMLOptions struct {
@@ -30,10 +36,10 @@ type HTMLOptions struct {
 	// under it, and embeds the tails of the logs of cells that did not match. Empty: nothing
 	// is read, and each cell links to its log folder only.
 	Dir string
-	// LinkPrefix is put before every link to a log file: the path from the folder the HTML
-	// file is saved in to the results folder, with a trailing slash ("" when the HTML sits next
-	// to results.json, as WriteAll puts it).
-	LinkPrefix string
+	// LinkBase is the relative path from the folder the HTML file is saved in to the results
+	// folder; links to log files start with it. Empty when the HTML sits next to results.json,
+	// as WriteFiles puts it.
+	LinkBase string
 }
 
 // tailLines bounds each embedded log tail.
@@ -63,21 +69,20 @@ type htmlCount struct {
 }
 
 type htmlCell struct {
-	ID, Class, Outcome       string
-	Expected, Actual         string
-	ExpectedError            string
-	Roles, Duration          string
-	Detail, Because, Rule    string
-	Findings                 []string
-	Error                    string
-	KeptDatabase             string
-	Repro                    string
-	Attempts                 int
-	Logs, LogsHref           string
-	Files                    []htmlFile
-	Tails                    []htmlTail
-	StderrTail               string
-	Unexpected               bool
+	ID, Class, Outcome    string
+	Expected, Actual      string
+	ExpectedError         string
+	Roles, Duration       string
+	Detail, Because, Rule string
+	Findings              []string
+	Error                 string
+	KeptDatabase          string
+	Repro                 string
+	Attempts              int
+	Logs, LogsHref        string
+	Files                 []htmlFile
+	Tails                 []htmlTail
+	StderrTail            string
 }
 
 type htmlFile struct{ Name, Href, Size string }
@@ -118,7 +123,6 @@ func HTML(w io.Writer, r *results.Results, opts HTMLOptions) error {
 			Duration: (time.Duration(c.DurationMS) * time.Millisecond).Round(100 * time.Millisecond).String(),
 			Detail:   c.Detail, Because: c.Because, Rule: ruleName(c), Findings: c.Findings,
 			Repro: c.Repro, Attempts: c.Attempts, StderrTail: redact.Text(c.StderrTail),
-			Unexpected: c.Unexpected != "",
 		}
 		if c.Error != nil {
 			hc.Error = errorText(c.Error)
@@ -128,7 +132,7 @@ func HTML(w io.Writer, r *results.Results, opts HTMLOptions) error {
 		}
 		if c.Logs != "" {
 			hc.Logs = c.Logs
-			hc.LogsHref = opts.LinkPrefix + escapePath(c.Logs) + "/"
+			hc.LogsHref = escapePath(filepath.Join(opts.LinkBase, c.Logs)) + "/"
 			if opts.Dir != "" {
 				hc.Files, hc.Tails = cellFiles(opts, c)
 			}
@@ -215,7 +219,7 @@ func cellFiles(opts HTMLOptions, c *results.Cell) ([]htmlFile, []htmlTail) {
 		}
 		files = append(files, htmlFile{
 			Name: e.Name(),
-			Href: opts.LinkPrefix + escapePath(c.Logs) + "/" + url.PathEscape(e.Name()),
+			Href: escapePath(filepath.Join(opts.LinkBase, c.Logs, e.Name())),
 			Size: byteSize(info.Size()),
 		})
 		if c.OK || info.Size() == 0 || !isLog(e.Name()) {

@@ -47,13 +47,18 @@ type junitCase struct {
 	Failure   *junitProblem `xml:"failure,omitempty"`
 	Error     *junitProblem `xml:"error,omitempty"`
 	Skipped   *junitProblem `xml:"skipped,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
+	SystemOut *junitText    `xml:"system-out"`
+}
+
+// junitText is multi-line text, kept readable in the file as CDATA.
+type junitText struct {
+	Text string `xml:",cdata"`
 }
 
 type junitProblem struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr,omitempty"`
-	Text    string `xml:",chardata"`
+	Text    string `xml:",cdata"`
 }
 
 // JUnit writes the results as JUnit XML: one testsuite per engine, one testcase per cell
@@ -80,17 +85,20 @@ func JUnit(w io.Writer, r *results.Results) error {
 			doc.Suites = append(doc.Suites, junitSuite{Name: c.Engine, Timestamp: timestamp, Properties: props})
 		}
 		s := &doc.Suites[si]
-		tc := junitCase{Name: c.ID, Classname: "awacompat." + c.Engine, Time: seconds(c.DurationMS), SystemOut: junitOut(c)}
+		tc := junitCase{Name: c.ID, Classname: "awacompat." + c.Engine, Time: seconds(c.DurationMS)}
+		if out := junitOut(c); out != "" {
+			tc.SystemOut = &junitText{xmlSafe(out)}
+		}
 		switch {
 		case c.OK:
 		case c.Actual == "skipped":
 			tc.Skipped = &junitProblem{Message: c.Detail}
 			s.Skipped++
 		case c.Actual == "error" || c.Actual == "timeout":
-			tc.Error = &junitProblem{Message: junitMessage(c), Type: c.Actual, Text: junitText(c)}
+			tc.Error = &junitProblem{Message: junitMessage(c), Type: c.Actual, Text: xmlSafe(junitBody(c))}
 			s.Errors++
 		default:
-			tc.Failure = &junitProblem{Message: junitMessage(c), Type: c.Actual, Text: junitText(c)}
+			tc.Failure = &junitProblem{Message: junitMessage(c), Type: c.Actual, Text: xmlSafe(junitBody(c))}
 			s.Failures++
 		}
 		s.Tests++
@@ -101,7 +109,7 @@ func JUnit(w io.Writer, r *results.Results) error {
 		doc.Suites = append(doc.Suites, junitSuite{
 			Name: "run", Tests: 1, Errors: 1, Time: "0", Timestamp: timestamp, Properties: props,
 			Cases: []junitCase{{Name: "run", Classname: "awacompat.run", Time: "0",
-				Error: &junitProblem{Message: "the run failed: " + redact.Text(r.Error), Type: "infrastructure", Text: redact.Text(r.Error)}}},
+				Error: &junitProblem{Message: "the run failed: " + redact.Text(r.Error), Type: "infrastructure", Text: xmlSafe(redact.Text(r.Error))}}},
 		})
 	}
 	for i := range doc.Suites {
@@ -164,8 +172,8 @@ func junitMessage(c *results.Cell) string {
 	return m
 }
 
-// junitText is the body of a failure: everything needed to understand and rerun the cell.
-func junitText(c *results.Cell) string {
+// junitBody is the text of a failure: everything needed to understand and rerun the cell.
+func junitBody(c *results.Cell) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "cell:     %s\n", c.ID)
 	exp := c.Expected
@@ -220,4 +228,19 @@ func junitOut(c *results.Cell) string {
 
 func seconds(ms int64) string {
 	return fmt.Sprintf("%.3f", (time.Duration(ms) * time.Millisecond).Seconds())
+}
+
+// xmlSafe replaces the characters XML 1.0 does not allow (the encoder does this for attributes
+// and character data, but not for CDATA): probes' stderr may hold terminal escapes.
+func xmlSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r',
+			r >= 0x20 && r <= 0xD7FF,
+			r >= 0xE000 && r <= 0xFFFD,
+			r >= 0x10000 && r <= 0x10FFFF:
+			return r
+		}
+		return '\uFFFD'
+	}, s)
 }

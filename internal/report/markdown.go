@@ -141,7 +141,10 @@ func shardList(r *results.Results) string {
 func summaryLine(r *results.Results) string {
 	s := r.Summary
 	line := fmt.Sprintf("%d cells: %d as expected, %d mismatched, %d errors, %d not run", s.Total, s.OK, s.Mismatched, s.Errors, s.Skipped)
-	if s.Unexpected > 0 {
+	switch {
+	case s.Unexpected == 1:
+		line += " (1 unexpected pass)"
+	case s.Unexpected > 1:
 		line += fmt.Sprintf(" (%d unexpected passes)", s.Unexpected)
 	}
 	return line

@@ -33,6 +33,14 @@ func Merge(parts ...*Results) (*Results, error) {
 	if len(parts) == 0 {
 		return nil, errors.New("merge: no results")
 	}
+	var labels []string
+	for _, p := range parts {
+		labels = append(labels, p.Shards...)
+	}
+	missing, err := missingShards(labels)
+	if err != nil {
+		return nil, err
+	}
 	out := &Results{Schema: SchemaVersion, Shards: []string{}}
 	owner := map[string]string{} // cell ID -> shard label, for the duplicate message
 	var errs []string
@@ -77,10 +85,6 @@ func Merge(parts ...*Results) (*Results, error) {
 			owner[c.ID] = label
 			out.Cells = append(out.Cells, c)
 		}
-	}
-	missing, err := missingShards(out.Shards)
-	if err != nil {
-		return nil, err
 	}
 	if len(missing) > 0 {
 		errs = append(errs, "shards missing from the merge: "+strings.Join(missing, ", "))

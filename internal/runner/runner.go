@@ -91,7 +91,11 @@ type run struct {
 	templates map[string]string            // template name -> database name
 	tplErr    map[string]error
 	target    migrate.CLI
-	mu        sync.Mutex
+	// targetPython is the target release's python artifact, installed only when a staged
+	// transition needs its workers.
+	targetPython *pinned.Installed
+	targetPyErr  error
+	mu           sync.Mutex
 }
 
 // Run executes the plan. results.json is always written to cfg.OutDir. The error is non-nil
@@ -182,6 +186,17 @@ func (r *run) installAll(ctx context.Context) error {
 	r.cfg.Log.Info("target ready", "awa", t.Awa, "origin", tgt.Origin, "reused", tgt.Reused, "took", time.Since(start).Round(time.Millisecond))
 	r.res.Target.Origin, r.res.Target.Checksum = tgt.Origin, tgt.Checksum
 	r.target = migrate.CLI{Bin: tgt.AwaBin, Version: t.Awa, LogPath: filepath.Join(r.cfg.OutDir, "templates.log")}
+	if needsTargetPython(r.cfg.Plan) {
+		// The staged transition to queue storage needs workers of the target release.
+		r.targetPython, r.targetPyErr = r.cfg.Installer.Install(ctx, pinned.Spec{Kind: pinned.Python, Version: t.Awa})
+		rec := results.Artifact{Name: "target-python", Kind: "python", Version: t.Awa}
+		if r.targetPyErr != nil {
+			rec.Error = redact.Text(r.targetPyErr.Error())
+		} else {
+			rec.Origin, rec.Checksum, rec.Reused = r.targetPython.Origin, r.targetPython.Checksum, r.targetPython.Reused
+		}
+		r.res.Artifacts = append(r.res.Artifacts, rec)
+	}
 
 	sem := make(chan struct{}, 2)
 	var wg sync.WaitGroup
@@ -215,6 +230,16 @@ func (r *run) installAll(ctx context.Context) error {
 	return nil
 }
 
+// needsTargetPython is true when a template moves an upgraded database to queue storage.
+func needsTargetPython(p *matrix.Plan) bool {
+	for _, t := range p.Templates {
+		if t.SchemaPath.From != "" && t.Engine == "queue_storage" {
+			return true
+		}
+	}
+	return false
+}
+
 func specOf(a matrix.Artifact) pinned.Spec {
 	return pinned.Spec{Kind: pinned.Kind(a.Kind), Version: a.Version, Source: a.Source, Via: a.Via}
 }
@@ -246,18 +271,38 @@ func (r *run) buildTemplates(ctx context.Context) error {
 }
 
 func (r *run) buildTemplate(ctx context.Context, i int, t matrix.Template) (string, migrate.Result, error) {
-	if t.SchemaPath.From != "" {
-		return "", migrate.Result{}, fmt.Errorf("schema path %s is not supported by this version of awacompat", t.SchemaPath.Name())
-	}
 	db, err := r.dbs.create(ctx, fmt.Sprintf("tpl%d", i+1), "")
 	if err != nil {
 		return "", migrate.Result{}, err
 	}
 	url := r.srv.URL(db)
-	if err := r.target.Migrate(ctx, url); err != nil {
+	if t.SchemaPath.From == "" {
+		if err := r.target.Migrate(ctx, url); err != nil {
+			return db, migrate.Result{}, err
+		}
+		res, err := migrate.SetEngine(ctx, r.target, url, t.Engine)
+		return db, res, err
+	}
+	from := r.cfg.Matrix.Artifacts[t.SchemaPath.From]
+	in, ok := r.installed[from.Name]
+	if !ok {
+		return db, migrate.Result{}, fmt.Errorf("artifact %s did not install: %v", from.Name, r.failed[from.Name])
+	}
+	u := migrate.Upgrade{FromArgv: in.Probe, FromVersion: from.Version, Dir: filepath.Join(r.cfg.OutDir, "templates", t.Name())}
+	up, err := migrate.Upgraded(ctx, r.target, url, u)
+	if err != nil {
 		return db, migrate.Result{}, err
 	}
-	res, err := migrate.SetEngine(ctx, r.target, url, t.Engine)
+	r.cfg.Log.Info("upgraded template migrated", "template", t.Name(), "from", from.Name, "from_schema_version", up.FromSchemaVersion)
+	if t.Engine == "canonical" {
+		res, err := migrate.Verify(ctx, r.target, url, "canonical")
+		return db, res, err
+	}
+	if r.targetPython == nil {
+		return db, migrate.Result{}, fmt.Errorf("the target's python artifact (awa-pg %s) did not install: %v", r.cfg.Plan.Target.Awa, r.targetPyErr)
+	}
+	u.TargetArgv = r.targetPython.Probe
+	res, err := migrate.StagedQueueStorage(ctx, r.target, url, u)
 	return db, res, err
 }
 
@@ -368,12 +413,15 @@ func cellRecord(c matrix.Cell) results.Cell {
 // execute clones the template, runs the scenario, checks the engine, and drops the clone.
 func (r *run) execute(ctx context.Context, i int, c matrix.Cell, dir string, rec *results.Cell) scenario.Outcome {
 	env := scenario.Env{CellID: c.ID, Engine: c.Engine, Dir: dir, Probes: map[string]scenario.Probe{}, Inert: r.cfg.Matrix.Timeouts.Inert, Log: r.cfg.Log}
+	if c.SchemaPath.From != "" {
+		env.UpgradedFrom = r.cfg.Matrix.Artifacts[c.SchemaPath.From].Version
+	}
 	for role, a := range c.Roles {
 		if err, bad := r.failed[a.Name]; bad {
 			return scenario.Outcome{Verdict: matrix.Error, Detail: fmt.Sprintf("artifact %s (%s %s) did not install: %v", a.Name, a.Kind, a.Version, err)}
 		}
 		in := r.installed[a.Name]
-		env.Probes[role] = scenario.Probe{Argv: in.Probe, Kind: a.Kind, Version: a.Version}
+		env.Probes[role] = scenario.Probe{Argv: in.Probe, AwaBin: in.AwaBin, Kind: a.Kind, Version: a.Version}
 	}
 	tpl, ok := r.templates[c.Template().Name()]
 	if !ok {

@@ -23,10 +23,13 @@ import (
 // Kind is the job kind every probe enqueues and handles.
 const Kind = "awacompat_probe"
 
-// Probe is how to start one role's probe.
+// Probe is how to run one role's artifact.
 type Probe struct {
-	Argv    []string
-	Kind    string // python or rust
+	// Argv starts the probe program (python and rust artifacts); the spec path is appended.
+	Argv []string
+	// AwaBin is the awa CLI binary (cli artifacts).
+	AwaBin  string
+	Kind    string // python, rust or cli
 	Version string
 }
 
@@ -42,6 +45,9 @@ type Env struct {
 	Probes map[string]Probe
 	// Inert is how long a live worker must leave jobs unclaimed to be called inert.
 	Inert time.Duration
+	// UpgradedFrom is the version whose migrate and jobs came before the target's migrate
+	// (upgraded-from schema paths; empty for fresh).
+	UpgradedFrom string
 	Log   *slog.Logger
 }
 
@@ -62,6 +68,8 @@ func Run(ctx context.Context, name string, env Env) Outcome {
 	switch name {
 	case "lifecycle":
 		return lifecycle(ctx, env)
+	case "upgrade_backlog":
+		return upgradeBacklog(ctx, env)
 	}
 	return Outcome{Verdict: matrix.Error, Detail: "scenario " + name + " is not implemented"}
 }
@@ -136,7 +144,16 @@ func jsonEqual(a, b []byte) bool {
 	return reflect.DeepEqual(x, y)
 }
 
-// withOracle opens the oracle on the cell's database.
+// withOracle opens the oracle on the cell's database, scoped to what the cell creates from
+// now on (see oracle.Scope). Call it before starting any probe.
 func withOracle(ctx context.Context, env Env) (*oracle.Oracle, error) {
-	return oracle.Open(ctx, env.URL)
+	o, err := oracle.Open(ctx, env.URL)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.Scope(ctx); err != nil {
+		o.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return o, nil
 }

@@ -1,0 +1,252 @@
+package scenario
+
+// The awa CLI as an admin or migrator: scenarios run the pinned `awa` binary of a cli artifact
+// and parse what it prints. DATABASE_URL travels in the environment, never on the command
+// line. Output formats (checked against awa-cli 0.5.7 and 0.6.9, which print the same):
+//
+//	awa job list [--queue Q] [--state S]   fixed-width table ID KIND QUEUE STATE ATT MAX, then
+//	                                       "N jobs listed."; "No jobs found." when empty
+//	awa job dump ID                        pretty JSON {"job": {...JobRow}, "summary", "timeline"}
+//	awa job cancel ID                      "Cancelled job ID"
+//	awa queue stats                        table QUEUE AVAIL RUNNING FAILED COMPLETED/1H LAG(s)
+//	                                       PAUSED; "No queues found." when empty
+//	awa storage status                     JSON (state, current_engine, prepared_engine, ...)
+//	awa migrate                            "Migrations applied successfully." or similar
+//
+// Errors go to stderr as "Error: <Debug or Display form>" with exit status 1.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/awacompat/awacompat/internal/redact"
+	"github.com/awacompat/awacompat/internal/results"
+)
+
+// cliTimeout bounds one awa command.
+const cliTimeout = 90 * time.Second
+
+// cliResult is one awa command's outcome.
+type cliResult struct {
+	Args   []string
+	Stdout string
+	Stderr string
+	// Err is non-nil when the command could not run or exited non-zero.
+	Err error
+}
+
+// runCLI runs `awa ARGS...` of role's cli artifact against the cell's database. Its output is
+// kept in the cell folder as NAME.stdout.log / NAME.stderr.log, the command in NAME.cmd.
+func runCLI(ctx context.Context, env Env, role, name string, args ...string) cliResult {
+	p := env.Probes[role]
+	res := cliResult{Args: args}
+	if p.AwaBin == "" {
+		res.Err = fmt.Errorf("role %s (%s %s) has no awa binary", role, p.Kind, p.Version)
+		return res
+	}
+	if err := os.MkdirAll(env.Dir, 0o755); err != nil {
+		res.Err = err
+		return res
+	}
+	ctx, cancel := context.WithTimeout(ctx, cliTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, p.AwaBin, args...)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+env.URL, "NO_COLOR=1", "RUST_LOG=warn")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res.Stdout, res.Stderr = stdout.String(), stderr.String()
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (after %s)", err, cliTimeout)
+		}
+		res.Err = err
+	}
+	shown := fmt.Sprintf("awa %s  (awa %s, DATABASE_URL=%s)\n", strings.Join(args, " "), p.Version, redact.URL(env.URL))
+	if err != nil {
+		shown += fmt.Sprintf("exit: %v\n", err)
+	}
+	_ = os.WriteFile(filepath.Join(env.Dir, name+".cmd"), []byte(shown), 0o644)
+	_ = os.WriteFile(filepath.Join(env.Dir, name+".stdout.log"), []byte(redact.Text(res.Stdout)), 0o644)
+	_ = os.WriteFile(filepath.Join(env.Dir, name+".stderr.log"), []byte(redact.Text(res.Stderr)), 0o644)
+	return res
+}
+
+// exitCode is the command's exit status, -1 when it did not exit normally.
+func (r cliResult) exitCode() int {
+	var ee *exec.ExitError
+	if errors.As(r.Err, &ee) {
+		return ee.ExitCode()
+	}
+	if r.Err == nil {
+		return 0
+	}
+	return -1
+}
+
+// failedToRun is true when the binary did not run at all or was killed: a harness problem,
+// not an answer from awa.
+func (r cliResult) failedToRun() bool { return r.Err != nil && r.exitCode() <= 0 }
+
+var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+
+// lastLine is the last non-blank line of s, without ANSI escapes.
+func lastLine(s string) string {
+	lines := strings.Split(ansiRE.ReplaceAllString(s, ""), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			return l
+		}
+	}
+	return ""
+}
+
+// cliError is the error of a failed awa command: class "CLI", message the last line of its
+// stderr (stdout or the exit status when stderr is empty).
+func cliError(op string, r cliResult) *results.ErrorInfo {
+	msg := lastLine(r.Stderr)
+	if msg == "" {
+		msg = lastLine(r.Stdout)
+	}
+	if msg == "" && r.Err != nil {
+		msg = r.Err.Error()
+	}
+	return &results.ErrorInfo{Op: op, Class: "CLI", Message: redact.Text(msg)}
+}
+
+// parseCLIJobList parses `awa job list` output.
+func parseCLIJobList(out string) ([]readJob, error) {
+	var jobs []readJob
+	header := false
+	for _, raw := range strings.Split(ansiRE.ReplaceAllString(out, ""), "\n") {
+		line := strings.TrimSpace(raw)
+		switch {
+		case line == "":
+			continue
+		case line == "No jobs found.":
+			return nil, nil
+		case !header:
+			f := strings.Fields(line)
+			if len(f) >= 6 && f[0] == "ID" && f[1] == "KIND" && f[2] == "QUEUE" && f[3] == "STATE" {
+				header = true
+			}
+			continue
+		case strings.HasSuffix(line, "jobs listed.") || strings.HasSuffix(line, "job listed."):
+			return jobs, nil
+		}
+		f := strings.Fields(line)
+		if len(f) != 6 {
+			return nil, fmt.Errorf("job list: cannot parse row %q", line)
+		}
+		id, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("job list: bad id in row %q", line)
+		}
+		att, err1 := strconv.Atoi(f[4])
+		maxAtt, err2 := strconv.Atoi(f[5])
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("job list: bad attempt columns in row %q", line)
+		}
+		jobs = append(jobs, readJob{ID: id, Kind: f[1], Queue: f[2], State: f[3], Attempt: &att, MaxAttempts: &maxAtt})
+	}
+	if !header {
+		return nil, fmt.Errorf("job list: no table header in %q", clip(out, 200))
+	}
+	return nil, fmt.Errorf("job list: no %q trailer in %q", "N jobs listed.", clip(out, 200))
+}
+
+// parseCLIJobDump parses `awa job dump ID` output.
+func parseCLIJobDump(out string) (readJob, error) {
+	start := strings.Index(out, "{")
+	if start < 0 {
+		return readJob{}, fmt.Errorf("job dump: no JSON in %q", clip(out, 200))
+	}
+	var d struct {
+		Job json.RawMessage `json:"job"`
+	}
+	if err := json.Unmarshal([]byte(out[start:]), &d); err != nil {
+		return readJob{}, fmt.Errorf("job dump: %w", err)
+	}
+	if len(d.Job) == 0 || string(d.Job) == "null" {
+		return readJob{}, fmt.Errorf("job dump: no \"job\" object in %q", clip(out, 200))
+	}
+	return parseReadJob(d.Job)
+}
+
+// parseCLIQueueStats parses `awa queue stats` output.
+func parseCLIQueueStats(out string) ([]readStat, error) {
+	var stats []readStat
+	header := false
+	for _, raw := range strings.Split(ansiRE.ReplaceAllString(out, ""), "\n") {
+		line := strings.TrimSpace(raw)
+		switch {
+		case line == "":
+			continue
+		case line == "No queues found.":
+			return []readStat{}, nil
+		case !header:
+			f := strings.Fields(line)
+			if len(f) >= 4 && f[0] == "QUEUE" && f[1] == "AVAIL" && f[2] == "RUNNING" && f[3] == "FAILED" {
+				header = true
+			}
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 7 {
+			return nil, fmt.Errorf("queue stats: cannot parse row %q", line)
+		}
+		var n [4]int64
+		for i := range n {
+			v, err := strconv.ParseInt(f[1+i], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("queue stats: bad count in row %q", line)
+			}
+			n[i] = v
+		}
+		stats = append(stats, readStat{Queue: f[0], Available: &n[0], Running: &n[1], Failed: &n[2], CompletedLastHour: &n[3]})
+	}
+	if !header {
+		return nil, fmt.Errorf("queue stats: no table header in %q", clip(out, 200))
+	}
+	return stats, nil
+}
+
+// parseCLIStorageStatus reads state and engines from `awa storage status` JSON.
+func parseCLIStorageStatus(out string) (state, current, prepared string, err error) {
+	start := strings.Index(out, "{")
+	if start < 0 {
+		return "", "", "", fmt.Errorf("storage status: no JSON in %q", clip(out, 200))
+	}
+	var st struct {
+		State          string  `json:"state"`
+		CurrentEngine  string  `json:"current_engine"`
+		PreparedEngine *string `json:"prepared_engine"`
+	}
+	if err := json.Unmarshal([]byte(out[start:]), &st); err != nil {
+		return "", "", "", fmt.Errorf("storage status: %w", err)
+	}
+	if st.PreparedEngine != nil {
+		prepared = *st.PreparedEngine
+	}
+	return st.State, st.CurrentEngine, prepared, nil
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

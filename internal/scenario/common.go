@@ -1,0 +1,224 @@
+package scenario
+
+// Helpers shared by the contract-operation scenarios (cancel, cancel_by_unique_key,
+// cancel_by_unique_key_running, unique_dedupe, admin_reads, fidelity, retry, migrate_refusal).
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/awacompat/awacompat/internal/oracle"
+	"github.com/awacompat/awacompat/internal/results"
+	"github.com/awacompat/awacompat/matrix"
+	"github.com/awacompat/awacompat/probes"
+)
+
+// stopWait bounds how long a stopped probe may take to shut down before it is killed.
+const stopWait = 20 * time.Second
+
+// pollEvery is how often scenarios re-read the database while they wait for an effect.
+const pollEvery = 200 * time.Millisecond
+
+// nonce is a fresh random tag per scenario run: with the cell id it makes every payload
+// distinctive, so a row left by anything else can never be mistaken for this cell's.
+func nonce() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// cellArgs are the distinctive args of job n of a scenario run.
+func cellArgs(env Env, scenario, tag string, n int) map[string]any {
+	return map[string]any{
+		"cell":     env.CellID,
+		"scenario": scenario,
+		"nonce":    tag,
+		"n":        n,
+		"text":     fmt.Sprintf("%s ✓ job %d", scenario, n),
+	}
+}
+
+// futureRFC3339 is now+d truncated to the millisecond, as the RFC 3339 text sent to probes
+// and the time it denotes.
+func futureRFC3339(d time.Duration) (string, time.Time) {
+	t := time.Now().Add(d).UTC().Truncate(time.Millisecond)
+	return t.Format("2006-01-02T15:04:05.000Z07:00"), t
+}
+
+// startProbe starts role's probe with steps under the process name name. Callers defer
+// stopProbe.
+func startProbe(ctx context.Context, env Env, role, name string, steps []probes.Step) (*probes.Proc, error) {
+	p, ok := env.Probes[role]
+	if !ok {
+		return nil, fmt.Errorf("no probe bound to role %s", role)
+	}
+	if len(p.Argv) == 0 {
+		return nil, fmt.Errorf("role %s is bound to a %s artifact, which has no probe", role, p.Kind)
+	}
+	return probes.Start(ctx, p.Argv, probes.Spec{DatabaseURL: env.URL, Kind: Kind, Steps: steps}, env.Dir, name)
+}
+
+// stopProbe asks a probe to stop (stdin) and waits a bounded time for it, killing it after
+// that; it returns every event. Calling it twice is harmless.
+func stopProbe(ctx context.Context, p *probes.Proc) []probes.Event {
+	p.Stop()
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopWait)
+	defer cancel()
+	evs, _ := p.Wait(wctx)
+	return evs
+}
+
+// refused is the outcome of an awa error from role's op.
+func refused(role string, e *results.ErrorInfo) Outcome {
+	return Outcome{Verdict: matrix.Refused, Error: e, Detail: fmt.Sprintf("%s %s refused: %s: %s", role, e.Op, e.Class, e.Message)}
+}
+
+// enqueue runs role's probe with enqueue steps and returns the job ids by ref. A non-nil
+// Outcome ends the scenario: an awa error (refused) or a broken probe (error).
+func enqueue(ctx context.Context, env Env, role, name string, steps []probes.Step) (map[string]int64, []probes.Event, *Outcome) {
+	if p := env.Probes[role]; p.Kind == "cli" {
+		out := Outcome{Verdict: matrix.Error, Detail: fmt.Sprintf("role %s needs a python or rust artifact (the awa CLI cannot enqueue)", role)}
+		return nil, nil, &out
+	}
+	evs, err := runSteps(ctx, env, role, name, steps)
+	if err != nil {
+		out := errorOutcome(ctx, err)
+		return nil, evs, &out
+	}
+	if e := firstError(evs); e != nil {
+		out := refused(role, e)
+		return nil, evs, &out
+	}
+	ids := map[string]int64{}
+	for _, e := range evs {
+		if e.Event == "enqueued" && e.JobID != nil {
+			ids[e.Ref] = *e.JobID
+		}
+	}
+	for _, s := range steps {
+		if s.Op == "enqueue" {
+			if _, ok := ids[s.Ref]; !ok {
+				out := errorOutcome(ctx, fmt.Errorf("probe %s reported no job id for %s", name, s.Ref))
+				return nil, evs, &out
+			}
+		}
+	}
+	return ids, evs, nil
+}
+
+// eventFor returns the first event with ref (a step's answer: the result or its error).
+func eventFor(evs []probes.Event, ref string) (probes.Event, bool) {
+	for _, e := range evs {
+		if e.Ref == ref && e.Event != "start" {
+			return e, true
+		}
+	}
+	return probes.Event{}, false
+}
+
+// errorInfo converts an error event.
+func errorInfo(e probes.Event) *results.ErrorInfo {
+	return &results.ErrorInfo{Op: e.Op, Class: e.Class, Message: e.Message, SQLState: e.SQLState}
+}
+
+// byID indexes rows by job id (a job stored twice keeps both rows).
+func byID(jobs []oracle.Job) map[int64][]oracle.Job {
+	m := map[int64][]oracle.Job{}
+	for _, j := range jobs {
+		m[j.ID] = append(m[j.ID], j)
+	}
+	return m
+}
+
+// oneRow returns the only row of job id, or a finding why there is not exactly one.
+func oneRow(jobs []oracle.Job, id int64) (oracle.Job, string) {
+	rows := byID(jobs)[id]
+	switch len(rows) {
+	case 0:
+		return oracle.Job{}, fmt.Sprintf("job %d is missing from the database", id)
+	case 1:
+		return rows[0], ""
+	}
+	return rows[0], fmt.Sprintf("job %d is stored %d times (%s)", id, len(rows), locations(rows))
+}
+
+// errWatchDeadline means a scenario's own wait ran out (the cell still had time).
+var errWatchDeadline = errors.New("wait deadline passed")
+
+// waitFor polls check every pollEvery until it reports done, the wait deadline d passes
+// (errWatchDeadline), ctx ends (ctx's error), or check fails. stop, when non-nil, also ends
+// the wait early (with nil): a probe that exited is judged from what it left behind.
+func waitFor(ctx context.Context, d time.Duration, stop <-chan struct{}, check func() (bool, error)) error {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for {
+		done, err := check()
+		if err != nil || done {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return errWatchDeadline
+		case <-stop:
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// watchBudget is how long a scenario waits for an effect: up to d, but leaving 10 s of the
+// cell's deadline for stopping probes and judging.
+func watchBudget(ctx context.Context, d time.Duration) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl) - 10*time.Second; left < d {
+			return max(left, time.Second)
+		}
+	}
+	return d
+}
+
+// workerInert reports whether a worker that was ready at readyAt (and whose jobs became due
+// at dueAt) has provably left them alone: every job untouched for env.Inert since both
+// instants, the worker's runtime heartbeating, and not one handler call.
+func workerInert(ctx context.Context, o *oracle.Oracle, env Env, role string, w *probes.Proc, readyAt, dueAt time.Time, jobs []oracle.Job) (bool, []oracle.Runtime, error) {
+	since := readyAt
+	if dueAt.After(since) {
+		since = dueAt
+	}
+	if readyAt.IsZero() || !untouched(jobs) || time.Since(since) < env.Inert {
+		return false, nil, nil
+	}
+	live, err := o.Runtimes(ctx, 30*time.Second)
+	if err != nil {
+		return false, nil, err
+	}
+	if hasRuntime(live, env.Probes[role].Version) && countEvents(w.All(), "handled") == 0 {
+		return true, live, nil
+	}
+	return false, live, nil
+}
+
+// inertOutcome is the verdict for a provably idle worker.
+func inertOutcome(env Env, role string, n int, live []oracle.Runtime) Outcome {
+	w := env.Probes[role]
+	out := Outcome{Verdict: matrix.Inert, Detail: fmt.Sprintf("%s %s %s was live (ready event, runtime heartbeat) for %s and claimed none of %d jobs",
+		role, w.Kind, w.Version, env.Inert, n)}
+	out.find("live runtimes: %s", runtimesString(live))
+	return out
+}
+
+// workerStartFailed turns a worker that never became ready into a verdict.
+func workerStartFailed(ctx context.Context, env Env, name string, w *probes.Proc, err error) Outcome {
+	if e := firstError(w.All()); e != nil {
+		return Outcome{Verdict: matrix.Refused, Error: e, Detail: fmt.Sprintf("%s refused: %s: %s", name, e.Class, e.Message)}
+	}
+	return errorOutcome(ctx, fmt.Errorf("%s: %w; stderr: %s", name, err, StderrTail(env.Dir, name, 8)))
+}
