@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/awacompat/awacompat/internal/progress"
 	"github.com/awacompat/awacompat/internal/report"
 	"github.com/awacompat/awacompat/internal/results"
 	"github.com/awacompat/awacompat/internal/runner"
@@ -130,15 +131,23 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var sel selection
 	sel.register(fs)
 	format := fs.String("format", "text", "output `format`: text, json or github-matrix")
+	shards := fs.Int("shards", 0, "with --format github-matrix: split the cells into `N` shards (default: one job per cell)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return exitUsage
 	}
-	_, p, code := loadPlan(stderr, pos, sel)
+	m, p, code := loadPlan(stderr, pos, sel)
 	if code != exitOK {
 		return code
 	}
 	switch *format {
+	case "github-matrix":
+		gm, err := githubMatrix(m, sel, p, *shards)
+		if err != nil {
+			fmt.Fprintln(stderr, "awacompat plan:", err)
+			return exitUsage
+		}
+		fmt.Fprintln(stdout, gm)
 	case "text":
 		if err := p.Print(stdout); err != nil {
 			return exitInfra
@@ -150,7 +159,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitInfra
 		}
 	default:
-		fmt.Fprintf(stderr, "awacompat plan: unknown --format %q (text, json)\n", *format)
+		fmt.Fprintf(stderr, "awacompat plan: unknown --format %q (text, json, github-matrix)\n", *format)
 		return exitUsage
 	}
 	return exitOK
@@ -202,12 +211,23 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "awacompat run: --parallel must be positive")
 		return exitUsage
 	}
-	log := newLogger(stderr, *verbose)
+	// On a terminal, a live status line replaces the info logs (-v brings them back); in CI
+	// logs, every finished cell gets one plain line.
+	tty := progress.IsTerminal(stderr)
+	logLevel := slog.LevelInfo
+	switch {
+	case *verbose:
+		logLevel = slog.LevelDebug
+	case tty:
+		logLevel = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
 	cache, err := newCache(*cacheDir, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "awacompat:", err)
 		return exitInfra
 	}
+	display := progress.New(stderr, len(p.Cells), tty && !*verbose)
 	url := m.Postgres.URL
 	if *pgURL != "" {
 		url = *pgURL
@@ -222,9 +242,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	res, err := runner.Run(ctx, runner.Config{
 		Matrix: m, Plan: p, OutDir: *out, Parallel: *parallel, KeepFailed: *keep,
 		Provisioner: runner.Postgres{URL: url, Log: log}, Installer: cache, Log: log,
-		OnCell: func(c results.Cell) { log.Info("cell finished", "line", report.Line(c)) },
+		OnCell: display.Finished,
 		Repro:  repro, Tool: toolVersion,
 	})
+	display.Close()
 	if res != nil {
 		report.Table(stdout, res)
 		fmt.Fprintf(stdout, "results: %s/%s\n", *out, results.FileName)
@@ -288,4 +309,42 @@ func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitInfra
 	}
 	return exitOK
+}
+
+// githubMatrix renders the plan as a GitHub Actions job matrix on one line: with shards > 0,
+// {"include":[{"shard":"1/4"},...]} listing only non-empty shards; otherwise one entry per
+// cell, {"include":[{"id":"...","only":"id=..."}]}.
+func githubMatrix(m *matrix.Matrix, sel selection, p *matrix.Plan, shards int) (string, error) {
+	type entry struct {
+		Shard string `json:"shard,omitempty"`
+		ID    string `json:"id,omitempty"`
+		Only  string `json:"only,omitempty"`
+		Cells int    `json:"cells,omitempty"`
+	}
+	var include []entry
+	if shards < 0 {
+		return "", fmt.Errorf("--shards must be positive")
+	}
+	if sel.shard != "" && shards > 0 {
+		return "", fmt.Errorf("--shard and --shards do not go together")
+	}
+	if shards == 0 {
+		for _, c := range p.Cells {
+			include = append(include, entry{ID: c.ID, Only: "id=" + c.ID})
+		}
+	} else {
+		for i := 1; i <= shards; i++ {
+			opts := sel.options()
+			opts.Shard = fmt.Sprintf("%d/%d", i, shards)
+			sp, err := matrix.NewPlan(m, opts)
+			if err != nil {
+				return "", err
+			}
+			if len(sp.Cells) > 0 {
+				include = append(include, entry{Shard: opts.Shard, Cells: len(sp.Cells)})
+			}
+		}
+	}
+	b, err := json.Marshal(map[string]any{"include": include})
+	return string(b), err
 }

@@ -7,6 +7,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -276,7 +278,7 @@ func TestRunInterruptCleansUp(t *testing.T) {
 	var log strings.Builder
 	for sc.Scan() {
 		log.WriteString(sc.Text() + "\n")
-		if strings.Contains(sc.Text(), "cell finished") {
+		if strings.Contains(sc.Text(), "[1/8]") {
 			break
 		}
 	}
@@ -339,6 +341,27 @@ func TestPlanCommand(t *testing.T) {
 	code, _, stderr := runCLI(t, "plan", bad)
 	if code != exitUsage || !strings.Contains(stderr, bad+":6:22: engines: unknown engine \"queue\"") {
 		t.Fatalf("bad matrix: exit %d, stderr:\n%s", code, stderr)
+	}
+	code, stdout, _ = runCLI(t, "plan", "--format", "github-matrix", "--shards", "3", "../../matrix.yaml")
+	var gm struct {
+		Include []struct {
+			Shard string
+			Cells int
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &gm); code != exitOK || err != nil || len(gm.Include) == 0 {
+		t.Fatalf("github-matrix: exit %d, %v: %s", code, err, stdout)
+	}
+	total := 0
+	for _, e := range gm.Include {
+		total += e.Cells
+		if _, _, c := loadPlan(io.Discard, []string{"../../matrix.yaml"}, selection{shard: e.Shard}); c != exitOK || e.Cells == 0 {
+			t.Errorf("shard %q: plan exit %d, %d cells", e.Shard, c, e.Cells)
+		}
+	}
+	_, full, _ := loadPlan(io.Discard, []string{"../../matrix.yaml"}, selection{})
+	if total != len(full.Cells) {
+		t.Errorf("github-matrix shards hold %d cells, the plan %d", total, len(full.Cells))
 	}
 	if code, _, _ := runCLI(t, "frobnicate"); code != exitUsage {
 		t.Errorf("unknown command: exit %d", code)
