@@ -30,6 +30,54 @@ var Catalog = []Scenario{
 		Ops:   []string{"enqueue", "claim", "complete"},
 		Doc:   "producer enqueues jobs with distinctive args (some before, some after the worker starts); the worker claims and completes them",
 	},
+	{
+		Name:  "cancel",
+		Roles: []string{"producer", "admin"},
+		Ops:   []string{"enqueue", "cancel"},
+		Doc:   "producer enqueues two scheduled jobs; admin cancels the first by id (SDK cancel or `awa job cancel`); the first is cancelled, the second untouched",
+	},
+	{
+		Name:  "cancel_by_unique_key",
+		Roles: []string{"producer", "admin"},
+		Ops:   []string{"enqueue", "cancel_by_unique_key"},
+		Doc:   "producer enqueues a unique scheduled and a unique available job; admin cancels each by kind+args; both are cancelled (a silent None is a fail)",
+	},
+	{
+		Name:  "cancel_by_unique_key_running",
+		Roles: []string{"worker", "admin"},
+		Ops:   []string{"enqueue", "claim", "cancel_by_unique_key"},
+		Doc:   "the worker enqueues a unique job and holds it running; admin cancels it by kind+args; it is cancelled at once and stays cancelled after the handler returns",
+	},
+	{
+		Name:  "unique_dedupe",
+		Roles: []string{"producer", "producer2"},
+		Ops:   []string{"enqueue", "unique"},
+		Doc:   "producer enqueues a unique job; producer2 enqueues the same kind, args and unique options and must get UniqueConflict, leaving one row",
+	},
+	{
+		Name:  "admin_reads",
+		Roles: []string{"producer", "admin"},
+		Ops:   []string{"enqueue", "get_job", "list_jobs", "queue_stats"},
+		Doc:   "admin's get_job, list_jobs (queue; queue+state) and queue_stats (or the CLI's job dump/list, queue stats) agree with the database",
+	},
+	{
+		Name:  "fidelity",
+		Roles: []string{"producer", "worker"},
+		Ops:   []string{"enqueue", "claim", "complete"},
+		Doc:   "unicode, nested JSON, nulls, int64 extremes, floats and a 256 KiB string, with metadata, tags, priority 1 and run_at +2s, arrive intact in the row and the handler",
+	},
+	{
+		Name:  "retry",
+		Roles: []string{"producer", "worker"},
+		Ops:   []string{"enqueue", "claim", "retry", "complete"},
+		Doc:   "the handler asks for a retry on attempt 1 and completes attempt 2; the job ends completed at attempt 2",
+	},
+	{
+		Name:  "migrate_refusal",
+		Roles: []string{"migrator"},
+		Ops:   []string{"migrate"},
+		Doc:   "the release's own migrate against the newest schema: a no-op (pass), a refusal, or a hazard when it rewrites awa.schema_version",
+	},
 }
 
 // LookupScenario finds a scenario by name.

@@ -38,7 +38,10 @@ usage:
   awacompat plan  [flags] matrix.yaml      print the cells a run would execute (no database)
   awacompat run   [flags] matrix.yaml      run the matrix; results in --out (default awacompat-out)
   awacompat fetch [flags] matrix.yaml      install every artifact the matrix needs, run nothing
-  awacompat report [--format F] DIR        render a results folder (table)
+  awacompat report [--format table|junit|markdown|html|json|support] [--out FILE] [--check] DIR
+                                          render a results folder
+  awacompat report merge --out DIR [--check] DIR...
+                                          join shard results into one folder
 
 Run "awacompat <command> -h" for the command's flags.
 exit codes: 0 all cells as expected, 1 a cell differs, 2 bad input, 3 infrastructure failed,
@@ -197,6 +200,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	pgURL := fs.String("pg-url", "", "use the existing server at `URL` instead of the embedded one (creates and drops only awacompat_* databases)")
 	parallel := fs.Int("parallel", 0, "cells run at once (default: number of CPUs)")
 	keep := fs.Bool("keep-failed", false, "keep the database of every cell that did not match, and print how to connect")
+	unexpected := fs.String("unexpected-pass", "fail", "how a pass where another verdict was expected counts: `fail` (exit 1) or warn (reported, exit 0)")
 	cacheDir := fs.String("cache", "", "artifact cache `DIR` (default $XDG_CACHE_HOME/awacompat or ~/.cache/awacompat)")
 	verbose := fs.Bool("v", false, "debug logs")
 	pos, err := parseInterspersed(fs, args)
@@ -206,6 +210,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	m, p, code := loadPlan(stderr, pos, sel)
 	if code != exitOK {
 		return code
+	}
+	if *unexpected != "fail" && *unexpected != "warn" {
+		fmt.Fprintf(stderr, "awacompat run: --unexpected-pass %q: want fail or warn\n", *unexpected)
+		return exitUsage
 	}
 	if *parallel < 0 {
 		fmt.Fprintln(stderr, "awacompat run: --parallel must be positive")
@@ -240,7 +248,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmd
 	}
 	res, err := runner.Run(ctx, runner.Config{
-		Matrix: m, Plan: p, OutDir: *out, Parallel: *parallel, KeepFailed: *keep,
+		Matrix: m, Plan: p, OutDir: *out, Parallel: *parallel, KeepFailed: *keep, AllowUnexpectedPass: *unexpected == "warn",
 		Provisioner: runner.Postgres{URL: url, Log: log}, Installer: cache, Log: log,
 		OnCell: display.Finished,
 		Repro:  repro, Tool: toolVersion,

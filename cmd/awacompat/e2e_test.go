@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -43,24 +44,37 @@ func cellsByID(t *testing.T, dir string) (*results.Results, map[string]results.C
 	return r, m
 }
 
-// shmDirs lists the embedded servers' data directories, to prove none is left behind.
-func shmDirs(t *testing.T) map[string]bool {
+var serverDirRE = regexp.MustCompile(`msg="postgres ready" dir=(\S+)`)
+
+// serverDir finds the embedded server's data directory in a run's log, so a test can prove
+// that exactly this run's server left nothing behind (other tests start servers concurrently).
+func serverDir(t *testing.T, log string) string {
 	t.Helper()
-	out := map[string]bool{}
-	for _, parent := range []string{"/dev/shm", os.TempDir()} {
-		m, _ := filepath.Glob(filepath.Join(parent, "awacompat-pg-*"))
-		for _, d := range m {
-			out[d] = true
+	m := serverDirRE.FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("no \"postgres ready\" line in the log:\n%s", log)
+	}
+	return m[1]
+}
+
+func assertGone(t *testing.T, dir string) {
+	t.Helper()
+	if _, err := os.Stat(dir); err == nil {
+		t.Errorf("embedded server directory left behind: %s", dir)
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		if bytes.Contains(b, []byte(dir)) {
+			t.Errorf("server process still running: %s", strings.ReplaceAll(string(b), "\x00", " "))
 		}
 	}
-	return out
 }
 
 func TestRunLifecyclePythonFleets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real awa wheels against PostgreSQL")
 	}
-	before := shmDirs(t)
 	out := t.TempDir()
 	code, stdout, stderr := runCLI(t, "run", "../../matrix.yaml", "--out", out,
 		"--only", "scenario=lifecycle,schema_path=fresh,producer=py-*,worker=py-*")
@@ -111,11 +125,7 @@ func TestRunLifecyclePythonFleets(t *testing.T) {
 	if !strings.Contains(stdout, "8 cells: 8 as expected") {
 		t.Errorf("summary line missing from stdout:\n%s", stdout)
 	}
-	for d := range shmDirs(t) {
-		if !before[d] {
-			t.Errorf("embedded server directory left behind: %s", d)
-		}
-	}
+	assertGone(t, serverDir(t, stderr))
 }
 
 func TestRunInstallFailureIsCellError(t *testing.T) {
@@ -237,6 +247,20 @@ func TestRunExistingServerKeepFailedRedacted(t *testing.T) {
 	if !strings.Contains(strings.Join(dbs, " "), "bystander") {
 		t.Errorf("bystander database was dropped: %v", dbs)
 	}
+	// The gate's view of the same folder: --check fails on the mismatch.
+	if code, _, _ := runCLI(t, "report", "--check", "--format", "json", "--out", filepath.Join(t.TempDir(), "r.json"), out); code != exitMismatch {
+		t.Errorf("report --check: exit %d, want %d", code, exitMismatch)
+	}
+	// --unexpected-pass warn: the same unexpected pass is reported but does not fail the run.
+	out2 := t.TempDir()
+	code, stdout2, stderr2 := runCLI(t, "run", "testdata/wrong-expectation.yaml", "--out", out2, "--pg-url", url,
+		"--only", "engine=canonical", "--unexpected-pass", "warn")
+	_, cells2 := cellsByID(t, out2)
+	if c := cells2["canonical.fresh.lifecycle.producer=py.worker=py"]; code != exitOK || !c.OK || c.Unexpected != "pass" {
+		t.Errorf("--unexpected-pass warn: exit %d, cell %+v\n%s\n%s", code, c, stdout2, stderr2)
+	}
+	stdout += stdout2
+	stderr += stderr2
 	// No output may hold the password.
 	for name, s := range map[string]string{"stdout": stdout, "stderr": stderr} {
 		if strings.Contains(s, password) {
@@ -265,7 +289,6 @@ func TestRunInterruptCleansUp(t *testing.T) {
 	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, b)
 	}
-	before := shmDirs(t)
 	out := t.TempDir()
 	cmd := exec.Command(bin, "run", "../../matrix.yaml", "--out", out, "--parallel", "1",
 		"--only", "scenario=lifecycle,schema_path=fresh,producer=py-*,worker=py-*")
@@ -273,7 +296,8 @@ func TestRunInterruptCleansUp(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Interrupt while the first cells run (the second cell's start is logged by the first's end).
+	// Interrupt while the first cells run: right after the first cell finished, the second
+	// is under way.
 	sc := bufio.NewScanner(stderr)
 	var log strings.Builder
 	for sc.Scan() {
@@ -284,19 +308,23 @@ func TestRunInterruptCleansUp(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGINT)
+	// Read the rest of stderr until the process closes it, then reap it.
+	rest := make(chan string, 1)
 	go func() {
+		var b strings.Builder
 		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
+			b.WriteString(sc.Text() + "\n")
 		}
+		rest <- b.String()
 	}()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	select {
-	case <-done:
+	case tail := <-rest:
+		log.WriteString(tail)
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
-		t.Fatalf("awacompat did not stop within 60s of SIGINT; log:\n%s", log.String())
+		t.Fatalf("awacompat did not stop within 60s of SIGINT; log so far:\n%s", log.String())
 	}
+	cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
 		t.Errorf("exit %d, want %d; log:\n%s", code, exitInterrupted, log.String())
 	}
@@ -316,11 +344,7 @@ func TestRunInterruptCleansUp(t *testing.T) {
 	if skipped == 0 {
 		t.Errorf("no cell recorded as not run after an early interrupt")
 	}
-	for d := range shmDirs(t) {
-		if !before[d] {
-			t.Errorf("embedded server directory left behind: %s", d)
-		}
-	}
+	assertGone(t, serverDir(t, log.String()))
 	// No process may still hold a file of this run (every probe's spec lives in out).
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {

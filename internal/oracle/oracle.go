@@ -208,11 +208,11 @@ func (o *Oracle) jobsWhere(ctx context.Context, cond string, params ...any) ([]J
 			return fmt.Errorf("canonical tables: %w", err)
 		}
 		out = append(out, canon...)
-		var qsActive bool
-		if err := tx.QueryRow(ctx, `SELECT awa.active_queue_storage_schema() IS NOT NULL`).Scan(&qsActive); err != nil {
+		var qsSchema *string
+		if err := tx.QueryRow(ctx, `SELECT awa.active_queue_storage_schema()`).Scan(&qsSchema); err != nil {
 			return fmt.Errorf("active engine: %w", err)
 		}
-		if !qsActive {
+		if qsSchema == nil {
 			return nil
 		}
 		rows, err = tx.Query(ctx, `SELECT `+jobCols+` FROM awa.jobs WHERE `+cond+` ORDER BY 1`, params...)
@@ -224,7 +224,63 @@ func (o *Oracle) jobsWhere(ctx context.Context, cond string, params ...any) ([]J
 			return fmt.Errorf("awa.jobs view: %w", err)
 		}
 		out = append(out, qs...)
+		rows, err = tx.Query(ctx, `SELECT `+jobCols+` FROM (`+receiptRunningSQL(*qsSchema)+`) AS receipts WHERE `+cond+` ORDER BY 1`, params...)
+		if err != nil {
+			return fmt.Errorf("receipt-backed claims: %w", err)
+		}
+		running, err := pgx.CollectRows(rows, scan("queue_storage"))
+		if err != nil {
+			return fmt.Errorf("receipt-backed claims: %w", err)
+		}
+		out = append(out, running...)
 		return nil
 	})
 	return out, err
+}
+
+// receiptRunningSQL selects the jobs that queue storage holds running through an open claim
+// receipt (ADR-023: lease_claims rows and compact lease_claim_batches items that were never
+// materialized into awa.leases). The awa.jobs view of the v40 schema does not show these at
+// all: a job a 0.6.9 worker is executing vanishes from the view until it finishes (awa #416
+// class). The conditions mirror awa-model 0.6.9 QueueStorage::load_job.
+func receiptRunningSQL(schema string) string {
+	s := pgx.Identifier{schema}.Sanitize()
+	return `
+	SELECT claims.job_id AS id, ready.kind, ready.queue, 'running'::awa.job_state AS state,
+		claims.priority, claims.attempt, claims.max_attempts, ready.args,
+		COALESCE(NULLIF(ready.payload->'metadata', 'null'::jsonb), '{}'::jsonb) AS metadata,
+		awa.queue_storage_payload_tags(ready.payload) AS tags, ready.run_at, ready.unique_key, ready.created_at
+	FROM ` + s + `.lease_claims AS claims
+	JOIN ` + s + `.ready_entries AS ready
+	  ON ready.ready_slot = claims.ready_slot AND ready.ready_generation = claims.ready_generation
+	 AND ready.queue = claims.queue AND ready.priority = claims.priority
+	 AND ready.enqueue_shard = claims.enqueue_shard AND ready.lane_seq = claims.lane_seq
+	WHERE claims.closed_at IS NULL
+	  AND NOT EXISTS (SELECT 1 FROM ` + s + `.lease_claim_closures c
+	                  WHERE c.claim_slot = claims.claim_slot AND c.job_id = claims.job_id AND c.run_lease = claims.run_lease)
+	  AND NOT EXISTS (SELECT 1 FROM ` + s + `.lease_claim_closure_batches cb WHERE cb.receipt_ranges @> claims.receipt_id)
+	  AND NOT EXISTS (SELECT 1 FROM ` + s + `.done_entries d WHERE d.job_id = claims.job_id AND d.run_lease = claims.run_lease)
+	  AND NOT EXISTS (SELECT 1 FROM ` + s + `.deferred_jobs d WHERE d.job_id = claims.job_id AND d.run_lease = claims.run_lease)
+	  AND NOT EXISTS (SELECT 1 FROM ` + s + `.dlq_entries d WHERE d.job_id = claims.job_id AND d.run_lease = claims.run_lease)
+	  AND NOT EXISTS (SELECT 1 FROM ` + s + `.leases l WHERE l.job_id = claims.job_id AND l.run_lease = claims.run_lease)
+	UNION ALL
+	SELECT items.job_id, ready.kind, ready.queue, 'running'::awa.job_state,
+		batches.priority, items.attempt, items.max_attempts, ready.args,
+		COALESCE(NULLIF(ready.payload->'metadata', 'null'::jsonb), '{}'::jsonb),
+		awa.queue_storage_payload_tags(ready.payload), ready.run_at, ready.unique_key, ready.created_at
+	FROM ` + s + `.lease_claim_batches AS batches
+	CROSS JOIN LATERAL unnest(batches.job_ids, batches.run_leases, batches.receipt_ids, batches.lane_seqs, batches.attempts, batches.max_attempts)
+		AS items(job_id, run_lease, receipt_id, lane_seq, attempt, max_attempts)
+	JOIN ` + s + `.ready_entries AS ready
+	  ON ready.ready_slot = batches.ready_slot AND ready.ready_generation = batches.ready_generation
+	 AND ready.queue = batches.queue AND ready.enqueue_shard = batches.enqueue_shard
+	 AND ready.lane_seq = items.lane_seq AND ready.job_id = items.job_id
+	WHERE NOT EXISTS (SELECT 1 FROM ` + s + `.lease_claim_closures c
+	                  WHERE c.claim_slot = batches.claim_slot AND c.job_id = items.job_id AND c.run_lease = items.run_lease)
+	  AND NOT EXISTS (SELECT 1 FROM ` + s + `.lease_claim_closure_batches cb
+	                  WHERE cb.claim_slot = batches.claim_slot AND cb.receipt_ranges @> items.receipt_id)
+	  AND NOT EXISTS (SELECT 1 FROM ` + s + `.leases l WHERE l.job_id = items.job_id AND l.run_lease = items.run_lease)
+	  AND NOT EXISTS (SELECT 1 FROM ` + s + `.done_entries d WHERE d.job_id = items.job_id AND d.run_lease = items.run_lease)
+	  AND NOT EXISTS (SELECT 1 FROM ` + s + `.deferred_jobs d WHERE d.job_id = items.job_id AND d.run_lease = items.run_lease)
+	  AND NOT EXISTS (SELECT 1 FROM ` + s + `.dlq_entries d WHERE d.job_id = items.job_id AND d.run_lease = items.run_lease)`
 }

@@ -48,7 +48,7 @@ type Env struct {
 	// UpgradedFrom is the version whose migrate and jobs came before the target's migrate
 	// (upgraded-from schema paths; empty for fresh).
 	UpgradedFrom string
-	Log   *slog.Logger
+	Log          *slog.Logger
 }
 
 // Outcome is a scenario's verdict with its evidence.
@@ -68,6 +68,22 @@ func Run(ctx context.Context, name string, env Env) Outcome {
 	switch name {
 	case "lifecycle":
 		return lifecycle(ctx, env)
+	case "cancel":
+		return cancelByID(ctx, env)
+	case "cancel_by_unique_key":
+		return cancelByUniqueKey(ctx, env)
+	case "cancel_by_unique_key_running":
+		return cancelByUniqueKeyRunning(ctx, env)
+	case "unique_dedupe":
+		return uniqueDedupe(ctx, env)
+	case "admin_reads":
+		return adminReads(ctx, env)
+	case "fidelity":
+		return fidelity(ctx, env)
+	case "retry":
+		return retry(ctx, env)
+	case "migrate_refusal":
+		return migrateRefusal(ctx, env)
 	case "upgrade_backlog":
 		return upgradeBacklog(ctx, env)
 	}

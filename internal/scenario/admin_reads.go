@@ -1,0 +1,575 @@
+package scenario
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/awacompat/awacompat/internal/oracle"
+	"github.com/awacompat/awacompat/internal/results"
+	"github.com/awacompat/awacompat/matrix"
+	"github.com/awacompat/awacompat/probes"
+)
+
+const (
+	readsQueue = "awacompat_reads"
+	// leaderQueue is served by the fleet's maintenance leader and never holds a job.
+	leaderQueue = "awacompat_reads_leader"
+	// statsBudget is how long queue_stats may take to catch up with the database: under
+	// canonical its counts come from the awa.queue_state_counts cache, which the maintenance
+	// leader refreshes every ~2 s (awa-model admin::queue_overviews).
+	statsBudget = 20 * time.Second
+)
+
+// readJob is a job as an admin read reported it. Pointer and nil fields were not shown by
+// that source (the CLI's job list shows neither args nor priority).
+type readJob struct {
+	ID          int64
+	Kind        string
+	Queue       string
+	State       string
+	Priority    *int
+	Attempt     *int
+	MaxAttempts *int
+	Args        json.RawMessage
+	Metadata    json.RawMessage
+	Tags        []string
+	HasTags     bool
+}
+
+// parseReadJob reads the protocol's JOB object (also the job of `awa job dump`).
+func parseReadJob(raw json.RawMessage) (readJob, error) {
+	var j struct {
+		ID          *int64          `json:"id"`
+		Kind        string          `json:"kind"`
+		Queue       string          `json:"queue"`
+		State       string          `json:"state"`
+		Priority    *int            `json:"priority"`
+		Attempt     *int            `json:"attempt"`
+		MaxAttempts *int            `json:"max_attempts"`
+		Args        json.RawMessage `json:"args"`
+		Metadata    json.RawMessage `json:"metadata"`
+		Tags        *[]string       `json:"tags"`
+	}
+	if err := json.Unmarshal(raw, &j); err != nil {
+		return readJob{}, fmt.Errorf("job object: %w", err)
+	}
+	if j.ID == nil {
+		return readJob{}, fmt.Errorf("job object without id: %s", clip(string(raw), 200))
+	}
+	r := readJob{ID: *j.ID, Kind: j.Kind, Queue: j.Queue, State: strings.ToLower(j.State), Priority: j.Priority,
+		Attempt: j.Attempt, MaxAttempts: j.MaxAttempts, Args: j.Args, Metadata: j.Metadata}
+	if j.Tags != nil {
+		r.Tags, r.HasTags = *j.Tags, true
+	}
+	return r, nil
+}
+
+// readStat is one queue's row of queue_stats (nil: not shown by that source).
+type readStat struct {
+	Queue             string
+	Available         *int64
+	Scheduled         *int64
+	Running           *int64
+	Retryable         *int64
+	Failed            *int64
+	CompletedLastHour *int64
+	TotalQueued       *int64
+}
+
+func parseReadStats(raw json.RawMessage) ([]readStat, error) {
+	var ss []struct {
+		Queue             string `json:"queue"`
+		Available         *int64 `json:"available"`
+		Scheduled         *int64 `json:"scheduled"`
+		Running           *int64 `json:"running"`
+		Retryable         *int64 `json:"retryable"`
+		Failed            *int64 `json:"failed"`
+		CompletedLastHour *int64 `json:"completed_last_hour"`
+		TotalQueued       *int64 `json:"total_queued"`
+	}
+	if err := json.Unmarshal(raw, &ss); err != nil {
+		return nil, fmt.Errorf("stats: %w", err)
+	}
+	out := make([]readStat, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, readStat{Queue: s.Queue, Available: s.Available, Scheduled: s.Scheduled, Running: s.Running,
+			Retryable: s.Retryable, Failed: s.Failed, CompletedLastHour: s.CompletedLastHour, TotalQueued: s.TotalQueued})
+	}
+	return out, nil
+}
+
+// compareJob lists every way got disagrees with the database row want.
+func compareJob(src string, got readJob, want oracle.Job) []string {
+	var d []string
+	diff := func(field string, g, w any) {
+		d = append(d, fmt.Sprintf("%s: job %d %s is %v, the database says %v", src, want.ID, field, g, w))
+	}
+	if got.ID != want.ID {
+		diff("id", got.ID, want.ID)
+	}
+	if got.Kind != want.Kind {
+		diff("kind", got.Kind, want.Kind)
+	}
+	if got.Queue != want.Queue {
+		diff("queue", got.Queue, want.Queue)
+	}
+	if got.State != want.State {
+		diff("state", got.State, want.State)
+	}
+	if got.Priority != nil && *got.Priority != want.Priority {
+		diff("priority", *got.Priority, want.Priority)
+	}
+	if got.Attempt == nil {
+		d = append(d, fmt.Sprintf("%s: job %d has no attempt", src, want.ID))
+	} else if *got.Attempt != want.Attempt {
+		diff("attempt", *got.Attempt, want.Attempt)
+	}
+	if got.MaxAttempts != nil && *got.MaxAttempts != want.MaxAttempts {
+		diff("max_attempts", *got.MaxAttempts, want.MaxAttempts)
+	}
+	if got.Args != nil {
+		if x := jsonDiff(got.Args, want.Args); x != "" {
+			d = append(d, fmt.Sprintf("%s: job %d args differ from the database: %s", src, want.ID, x))
+		}
+	}
+	if got.Metadata != nil {
+		if x := jsonDiff(got.Metadata, want.Metadata); x != "" {
+			d = append(d, fmt.Sprintf("%s: job %d metadata differ from the database: %s", src, want.ID, x))
+		}
+	}
+	if got.HasTags && !slices.Equal(nonNil(got.Tags), nonNil(want.Tags)) {
+		diff("tags", got.Tags, want.Tags)
+	}
+	return d
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// compareList checks a list answer holds exactly the jobs want (any order), each agreeing.
+func compareList(src string, got []readJob, want []oracle.Job) []string {
+	var d []string
+	wantByID := map[int64]oracle.Job{}
+	for _, w := range want {
+		wantByID[w.ID] = w
+	}
+	seen := map[int64]int{}
+	for _, g := range got {
+		seen[g.ID]++
+		w, ok := wantByID[g.ID]
+		if !ok {
+			d = append(d, fmt.Sprintf("%s: lists job %d (%s, %s), which the database does not hold there", src, g.ID, g.Queue, g.State))
+			continue
+		}
+		if seen[g.ID] == 1 {
+			d = append(d, compareJob(src, g, w)...)
+		}
+	}
+	for _, w := range want {
+		switch n := seen[w.ID]; {
+		case n == 0:
+			d = append(d, fmt.Sprintf("%s: job %d (%s) is missing", src, w.ID, w.State))
+		case n > 1:
+			d = append(d, fmt.Sprintf("%s: job %d listed %d times", src, w.ID, n))
+		}
+	}
+	return d
+}
+
+// queueCounts are the counts queue_stats should show for a queue, from the database rows.
+type queueCounts struct {
+	Available, Scheduled, Running, Retryable, Failed, WaitingExternal int64
+}
+
+func countQueue(jobs []oracle.Job) queueCounts {
+	var c queueCounts
+	for _, j := range jobs {
+		switch j.State {
+		case "available":
+			c.Available++
+		case "scheduled":
+			c.Scheduled++
+		case "running":
+			c.Running++
+		case "retryable":
+			c.Retryable++
+		case "failed":
+			c.Failed++
+		case "waiting_external":
+			c.WaitingExternal++
+		}
+	}
+	return c
+}
+
+// compareStats checks queue's row of a stats answer; found is false when the queue is absent.
+func compareStats(src, queue string, got []readStat, want queueCounts) (found bool, d []string) {
+	var row *readStat
+	for i := range got {
+		if got[i].Queue == queue {
+			row = &got[i]
+			break
+		}
+	}
+	if row == nil {
+		names := make([]string, 0, len(got))
+		for _, s := range got {
+			names = append(names, s.Queue)
+		}
+		return false, []string{fmt.Sprintf("%s: queue %s is missing (queues shown: %s)", src, queue, orNone(names))}
+	}
+	check := func(field string, g *int64, w int64) {
+		if g != nil && *g != w {
+			d = append(d, fmt.Sprintf("%s: queue %s %s=%d, the database holds %d", src, queue, field, *g, w))
+		}
+	}
+	check("available", row.Available, want.Available)
+	check("scheduled", row.Scheduled, want.Scheduled)
+	check("running", row.Running, want.Running)
+	check("retryable", row.Retryable, want.Retryable)
+	check("failed", row.Failed, want.Failed)
+	check("total_queued", row.TotalQueued, want.Available+want.Scheduled+want.Running+want.Retryable+want.WaitingExternal)
+	return true, d
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+func statString(s []readStat, queue string) string {
+	for _, r := range s {
+		if r.Queue == queue {
+			f := func(p *int64) string {
+				if p == nil {
+					return "-"
+				}
+				return strconv.FormatInt(*p, 10)
+			}
+			return fmt.Sprintf("%s available=%s scheduled=%s running=%s retryable=%s failed=%s total_queued=%s",
+				queue, f(r.Available), f(r.Scheduled), f(r.Running), f(r.Retryable), f(r.Failed), f(r.TotalQueued))
+		}
+	}
+	return queue + " absent"
+}
+
+// adminAnswers are the admin's four reads.
+type adminAnswers struct {
+	Get, List, ListAvailable []readJob
+	Stats                    []readStat
+	// Errs are the reads awa refused.
+	Errs []*results.ErrorInfo
+	// EngineState and EngineCurrent are `awa storage status` (CLI admins only).
+	EngineState, EngineCurrent string
+}
+
+// adminReads: the producer enqueues j1 (available, with tags, metadata and priority 3) and j2
+// (scheduled) in a dedicated queue; a worker of the producer's release serves another queue as
+// the fleet's maintenance leader; the admin then reads get_job(j1), list_jobs(queue),
+// list_jobs(queue, state=available) and queue_stats, and every answer must agree with the
+// database. queue_stats may lag (see statsBudget) and is re-read until it agrees or the budget
+// is spent; a queue still missing then is a fail.
+func adminReads(ctx context.Context, env Env) Outcome {
+	o, err := withOracle(ctx, env)
+	if err != nil {
+		return errorOutcome(ctx, err)
+	}
+	defer o.Close(context.WithoutCancel(ctx))
+
+	tag := nonce()
+	runAtText, _ := futureRFC3339(time.Hour)
+	a1, a2 := cellArgs(env, "admin_reads", tag, 1), cellArgs(env, "admin_reads", tag, 2)
+	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{
+		{Op: "enqueue", Ref: "j1", Queue: readsQueue, Args: a1, Priority: 3, Tags: []string{"awacompat", "reads-" + tag},
+			Metadata: map[string]any{"cell": env.CellID, "origin": "awacompat admin_reads"}},
+		{Op: "enqueue", Ref: "j2", Queue: readsQueue, Args: a2, RunAt: runAtText},
+	})
+	if stop != nil {
+		return *stop
+	}
+	id1, id2 := ids["j1"], ids["j2"]
+
+	leaderNote := ""
+	if leader, err := startProbe(ctx, env, "producer", "leader", []probes.Step{{
+		Op: "work", Queue: leaderQueue, MaxWorkers: 1, Behavior: "complete", TimeoutMS: deadlineMS(ctx),
+	}}); err != nil {
+		leaderNote = "no maintenance leader: " + err.Error()
+	} else {
+		defer stopProbe(ctx, leader)
+		if _, err := waitReady(ctx, leader); err != nil {
+			leaderNote = "the maintenance leader (a worker of the producer's release) did not start: " + err.Error()
+		}
+	}
+
+	rows, err := o.QueueJobs(ctx, readsQueue)
+	if err != nil {
+		return errorOutcome(ctx, err)
+	}
+	var j1 oracle.Job
+	var available []oracle.Job
+	for _, r := range rows {
+		if r.ID == id1 {
+			j1 = r
+		}
+		if r.State == "available" {
+			available = append(available, r)
+		}
+	}
+	var out Outcome
+	if len(rows) != 2 || j1.ID == 0 {
+		out.find("the database holds %s in %s, want jobs %d and %d", statesString(rows), readsQueue, id1, id2)
+	}
+	if len(available) != 1 || available[0].ID != id1 {
+		out.find("the database's available jobs in %s are %s, want only job %d", readsQueue, statesString(available), id1)
+	}
+	if len(out.Findings) > 0 {
+		out.Verdict, out.Detail = matrix.Fail, "the producer's jobs are not as enqueued"
+		return out
+	}
+
+	admin := env.Probes["admin"]
+	var ans adminAnswers
+	var herr error
+	if admin.Kind == "cli" {
+		ans, herr = cliReads(ctx, env, id1, 0)
+	} else {
+		ans, herr = probeReads(ctx, env, id1, 0)
+	}
+	if herr != nil {
+		return errorOutcome(ctx, herr)
+	}
+	src := fmt.Sprintf("%s %s", admin.Kind, admin.Version)
+	if len(ans.Get) == 1 {
+		out.Findings = append(out.Findings, compareJob(src+" get_job", ans.Get[0], j1)...)
+	}
+	if ans.List != nil {
+		out.Findings = append(out.Findings, compareList(src+" list_jobs(queue)", ans.List, rows)...)
+	}
+	if ans.ListAvailable != nil {
+		out.Findings = append(out.Findings, compareList(src+" list_jobs(queue, state=available)", ans.ListAvailable, available)...)
+	}
+	if ans.EngineState != "" {
+		if e, err := o.Engine(ctx); err == nil && (ans.EngineState != e.State || ans.EngineCurrent != e.CurrentEngine) {
+			out.find("%s storage status says state=%s current=%s, the database says %s", src, ans.EngineState, ans.EngineCurrent, e)
+		}
+	}
+
+	// queue_stats: re-read while it lags, within the budget.
+	want := countQueue(rows)
+	polls := 1
+	found, sd := false, []string(nil)
+	if ans.Stats != nil {
+		found, sd = compareStats(src+" queue_stats", readsQueue, ans.Stats, want)
+		budget := watchBudget(ctx, statsBudget)
+		start := time.Now()
+		for (len(sd) > 0) && time.Since(start) < budget && ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+			var again adminAnswers
+			if admin.Kind == "cli" {
+				again, herr = cliReads(ctx, env, 0, polls)
+			} else {
+				again, herr = probeReads(ctx, env, 0, polls)
+			}
+			if herr != nil {
+				return errorOutcome(ctx, herr)
+			}
+			polls++
+			if len(again.Errs) > 0 || again.Stats == nil {
+				ans.Errs = append(ans.Errs, again.Errs...)
+				break
+			}
+			ans.Stats = again.Stats
+			found, sd = compareStats(src+" queue_stats", readsQueue, ans.Stats, want)
+		}
+		if len(sd) > 0 {
+			if !found && leaderNote != "" {
+				sd = append(sd, leaderNote)
+			}
+			sd = append(sd, fmt.Sprintf("queue_stats read %d times over %s", polls, statsBudget))
+		}
+		out.Findings = append(out.Findings, sd...)
+	}
+
+	var refusal *results.ErrorInfo
+	if len(ans.Errs) > 0 {
+		refusal = ans.Errs[0]
+	}
+	switch {
+	case len(out.Findings) > 0:
+		out.Verdict, out.Error = matrix.Fail, refusal
+		out.Detail = fmt.Sprintf("%s admin reads disagree with the database (jobs %d available, %d scheduled in %s)", src, id1, id2, readsQueue)
+	case refusal != nil:
+		out.Verdict, out.Error = matrix.Refused, refusal
+		out.Detail = fmt.Sprintf("admin %s refused: %s: %s", refusal.Op, refusal.Class, refusal.Message)
+		if len(ans.Errs) > 1 {
+			for _, e := range ans.Errs[1:] {
+				out.find("also refused: %s: %s: %s", e.Op, e.Class, e.Message)
+			}
+			out.Verdict = matrix.Refused
+		}
+	default:
+		out.Verdict = matrix.Pass
+		out.Detail = fmt.Sprintf("%s get_job, list_jobs (queue; queue+available) and queue_stats [%s, after %d read(s)] agree with the database for jobs %d (available) and %d (scheduled), in %s",
+			src, statString(ans.Stats, readsQueue), polls, id1, id2, env.Engine)
+	}
+	return out
+}
+
+// probeReads runs the admin's reads through its probe; statsOnly>0 re-reads queue_stats only
+// (the poll number names the process).
+func probeReads(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAnswers, error) {
+	var ans adminAnswers
+	steps := []probes.Step{
+		{Op: "get_job", Ref: "get", JobID: id1},
+		{Op: "list_jobs", Ref: "list", Queue: readsQueue, Limit: 100},
+		{Op: "list_jobs", Ref: "list_available", Queue: readsQueue, State: "available", Limit: 100},
+		{Op: "queue_stats", Ref: "stats"},
+	}
+	name := "admin"
+	if statsOnly > 0 {
+		steps, name = steps[3:], fmt.Sprintf("admin-stats-%d", statsOnly)
+	}
+	evs, err := runSteps(ctx, env, "admin", name, steps)
+	if err != nil {
+		return ans, err
+	}
+	for _, s := range steps {
+		e, ok := eventFor(evs, s.Ref)
+		if !ok {
+			return ans, fmt.Errorf("probe %s gave no answer to %s", name, s.Ref)
+		}
+		if e.Event == "error" {
+			ans.Errs = append(ans.Errs, errorInfo(e))
+			continue
+		}
+		switch s.Ref {
+		case "get":
+			if len(e.Job) == 0 || string(e.Job) == "null" {
+				return ans, fmt.Errorf("get_job answered no job")
+			}
+			j, err := parseReadJob(e.Job)
+			if err != nil {
+				return ans, err
+			}
+			ans.Get = []readJob{j}
+		case "list", "list_available":
+			var raws []json.RawMessage
+			if err := json.Unmarshal(e.Jobs, &raws); err != nil {
+				return ans, fmt.Errorf("%s: %w", s.Ref, err)
+			}
+			list := []readJob{}
+			for _, r := range raws {
+				j, err := parseReadJob(r)
+				if err != nil {
+					return ans, err
+				}
+				list = append(list, j)
+			}
+			if s.Ref == "list" {
+				ans.List = list
+			} else {
+				ans.ListAvailable = list
+			}
+		case "stats":
+			st, err := parseReadStats(e.Stats)
+			if err != nil {
+				return ans, err
+			}
+			if st == nil {
+				st = []readStat{}
+			}
+			ans.Stats = st
+		}
+	}
+	return ans, nil
+}
+
+// cliReads runs the same reads with the awa binary: job dump, job list (twice), queue stats,
+// storage status.
+func cliReads(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAnswers, error) {
+	var ans adminAnswers
+	run := func(op, name string, args ...string) (string, bool, error) {
+		r := runCLI(ctx, env, "admin", name, args...)
+		if r.failedToRun() {
+			return "", false, fmt.Errorf("awa %s: %v; stderr: %s", strings.Join(args, " "), r.Err, lastLine(r.Stderr))
+		}
+		if r.Err != nil {
+			ans.Errs = append(ans.Errs, cliError(op, r))
+			return "", false, nil
+		}
+		return r.Stdout, true, nil
+	}
+	if statsOnly == 0 {
+		if s, ok, err := run("get_job", "admin-dump", "job", "dump", strconv.FormatInt(id1, 10)); err != nil {
+			return ans, err
+		} else if ok {
+			j, err := parseCLIJobDump(s)
+			if err != nil {
+				return ans, err
+			}
+			ans.Get = []readJob{j}
+		}
+		for _, c := range []struct {
+			name string
+			args []string
+			dst  *[]readJob
+		}{
+			{"admin-list", []string{"job", "list", "--queue", readsQueue, "--limit", "100"}, &ans.List},
+			{"admin-list-available", []string{"job", "list", "--queue", readsQueue, "--state", "available", "--limit", "100"}, &ans.ListAvailable},
+		} {
+			s, ok, err := run("list_jobs", c.name, c.args...)
+			if err != nil {
+				return ans, err
+			}
+			if ok {
+				l, err := parseCLIJobList(s)
+				if err != nil {
+					return ans, err
+				}
+				if l == nil {
+					l = []readJob{}
+				}
+				*c.dst = l
+			}
+		}
+		if s, ok, err := run("storage_status", "admin-storage-status", "storage", "status"); err != nil {
+			return ans, err
+		} else if ok {
+			state, cur, _, err := parseCLIStorageStatus(s)
+			if err != nil {
+				return ans, err
+			}
+			ans.EngineState, ans.EngineCurrent = state, cur
+		}
+	}
+	name := "admin-stats"
+	if statsOnly > 0 {
+		name = fmt.Sprintf("admin-stats-%d", statsOnly)
+	}
+	s, ok, err := run("queue_stats", name, "queue", "stats")
+	if err != nil {
+		return ans, err
+	}
+	if ok {
+		st, err := parseCLIQueueStats(s)
+		if err != nil {
+			return ans, err
+		}
+		ans.Stats = st
+	}
+	return ans, nil
+}

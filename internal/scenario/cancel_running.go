@@ -1,0 +1,134 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/awacompat/awacompat/internal/oracle"
+	"github.com/awacompat/awacompat/matrix"
+	"github.com/awacompat/awacompat/probes"
+)
+
+const cancelRunningQueue = "awacompat_cancel_running"
+
+// cancelByUniqueKeyRunning: the worker's own probe enqueues a unique job and then starts a
+// worker whose handler holds the job; once the database shows it running (and the handler
+// reported it), the admin cancels it by kind+args.
+//
+// What awa does (awa-model 0.6.9 admin::cancel, both engines): a running job is cancelled at
+// once, without waiting for its handler. Canonical: the row becomes `cancelled`
+// (finalized_at set) and `awa:cancel` is NOTIFYed to the worker. Queue storage: the lease is
+// deleted, a `cancelled` done row is written, the receipt is closed and the worker notified.
+// The handler keeps running until it returns; its late completion must not resurrect the job.
+//
+// So pass means: right after the cancel the database shows the job cancelled, and after the
+// held handler returned and the worker shut down it is still cancelled, attempt 1, one row,
+// handled once. A worker that never claims the job while provably live is inert.
+func cancelByUniqueKeyRunning(ctx context.Context, env Env) Outcome {
+	if env.Probes["admin"].Kind == "cli" {
+		return Outcome{Verdict: matrix.Error, Detail: "cancel_by_unique_key_running needs a python or rust admin: the awa CLI has no cancel-by-unique-key command"}
+	}
+	o, err := withOracle(ctx, env)
+	if err != nil {
+		return errorOutcome(ctx, err)
+	}
+	defer o.Close(context.WithoutCancel(ctx))
+
+	args := cellArgs(env, "cancel_by_unique_key_running", nonce(), 1)
+	worker, err := startProbe(ctx, env, "worker", "worker", []probes.Step{
+		{Op: "enqueue", Ref: "u1", Queue: cancelRunningQueue, Args: args, Unique: &probes.Unique{ByArgs: true}},
+		{Op: "work", Queue: cancelRunningQueue, MaxWorkers: 1, Behavior: "hold", TimeoutMS: deadlineMS(ctx)},
+	})
+	if err != nil {
+		return errorOutcome(ctx, err)
+	}
+	defer stopProbe(ctx, worker)
+	readyAt, err := waitReady(ctx, worker)
+	if err != nil {
+		return workerStartFailed(ctx, env, "worker", worker, err)
+	}
+	var id int64
+	for _, e := range worker.All() {
+		if e.Event == "enqueued" && e.Ref == "u1" && e.JobID != nil {
+			id = *e.JobID
+		}
+	}
+	if id == 0 {
+		return errorOutcome(ctx, fmt.Errorf("worker probe reported no job id for its enqueue"))
+	}
+
+	// Wait until the job is running in the database and its handler is executing.
+	var (
+		jobs  []oracle.Job
+		inert bool
+		live  []oracle.Runtime
+	)
+	held := func() bool {
+		for _, e := range worker.All() {
+			if e.Event == "handled" && e.JobID != nil && *e.JobID == id {
+				return true
+			}
+		}
+		return false
+	}
+	err = waitFor(ctx, watchBudget(ctx, 60*time.Second), worker.Done(), func() (bool, error) {
+		var err error
+		if jobs, err = o.Jobs(ctx, []int64{id}); err != nil {
+			return false, err
+		}
+		if allState(jobs, []int64{id}, "running") && held() {
+			return true, nil
+		}
+		inert, live, err = workerInert(ctx, o, env, "worker", worker, readyAt, time.Time{}, jobs)
+		return inert, err
+	})
+	switch {
+	case inert:
+		return inertOutcome(env, "worker", 1, live)
+	case errors.Is(err, errWatchDeadline), err == nil && !allState(jobs, []int64{id}, "running"):
+		out := Outcome{Verdict: matrix.Fail, Detail: "the worker never held the job running: " + statesString(jobs)}
+		if e := firstError(worker.All()); e != nil {
+			out.Error = e
+		}
+		return out
+	case err != nil:
+		return errorOutcome(ctx, err)
+	}
+	before := statesOf(jobs)
+
+	evs, err := runSteps(ctx, env, "admin", "admin", []probes.Step{{Op: "cancel_by_unique_key", Ref: "c1", Args: args}})
+	if err != nil {
+		return errorOutcome(ctx, err)
+	}
+	answer := answerFrom(evs, "c1", id)
+	atCancel, err := o.Jobs(ctx, []int64{id})
+	if err != nil {
+		return errorOutcome(ctx, err)
+	}
+	findings, refusal, cancelled := judgeCancels("cancel_by_unique_key", []cancelAnswer{answer}, before, atCancel)
+
+	// Release the held handler and let the worker shut down; the cancel must stick.
+	wevs := stopProbe(ctx, worker)
+	final, err := o.Jobs(ctx, []int64{id})
+	if err != nil {
+		return errorOutcome(ctx, err)
+	}
+	row, f := oneRow(final, id)
+	if f != "" {
+		findings = append(findings, f)
+	}
+	if cancelled && row.State != "cancelled" {
+		findings = append(findings, fmt.Sprintf("job %d was cancelled while running, but after its handler returned it is %s: the late completion overwrote the cancel", id, row.State))
+	}
+	if row.ID != 0 && row.Attempt != 1 {
+		findings = append(findings, fmt.Sprintf("job %d is at attempt %d, want 1 (claimed once)", id, row.Attempt))
+	}
+	if n := len(handledByJob(wevs)[id]); n != 1 {
+		findings = append(findings, fmt.Sprintf("the worker reported job %d handled %d times, want 1", id, n))
+	}
+	return cancelVerdict(findings, refusal, cancelled && row.State == "cancelled", fmt.Sprintf(
+		"running job %d (handler holding it) cancelled by kind+args: cancelled at once and still cancelled after the handler returned, attempt 1, in %s", id, env.Engine),
+		"at cancel "+statesString(atCancel)+"; after the worker stopped "+statesString(final))
+}

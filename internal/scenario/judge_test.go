@@ -1,0 +1,380 @@
+package scenario
+
+// Table tests for the pure judging logic of the contract scenarios: no database, no probes.
+
+import (
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/awacompat/awacompat/internal/oracle"
+	"github.com/awacompat/awacompat/internal/results"
+	"github.com/awacompat/awacompat/matrix"
+	"github.com/awacompat/awacompat/probes"
+)
+
+func TestJSONDiff(t *testing.T) {
+	cases := []struct {
+		name string
+		a, b string
+		want string // substring of the difference; "" means equal
+	}{
+		{"equal objects, other key order", `{"a":1,"b":[1,2]}`, `{"b":[1,2],"a":1}`, ""},
+		{"int64 max exact", `{"n":9223372036854775807}`, `{"n":9223372036854775807}`, ""},
+		{"beyond 2^53 differs", `{"n":9007199254740993}`, `{"n":9007199254740992}`, "$.n: 9007199254740993 vs 9007199254740992"},
+		{"float text forms", `{"x":1e-300,"y":2.5e-7}`, `{"x":0.` + strings.Repeat("0", 299) + `1,"y":0.00000025}`, ""},
+		{"huge float as integer digits", `1e300`, `1` + strings.Repeat("0", 300), ""},
+		{"1 equals 1.0", `[1]`, `[1.0]`, ""},
+		{"null vs missing", `{"a":null}`, `{}`, "$.a: null on the left, missing on the right"},
+		{"null vs zero", `{"a":null}`, `{"a":0}`, "$.a: null vs 0"},
+		{"nested array length", `{"a":{"b":[1,2]}}`, `{"a":{"b":[1]}}`, "$.a.b: 2 elements vs 1"},
+		{"string differs", `{"s":"e\u0301"}`, `{"s":"é"}`, "$.s: strings differ"},
+		{"type differs", `{"s":"1"}`, `{"s":1}`, "$.s: string vs number"},
+		{"bool differs", `[true]`, `[false]`, "$[0]: true vs false"},
+		{"not json", `{`, `{}`, "left side is not JSON"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := jsonDiff([]byte(c.a), []byte(c.b))
+			if c.want == "" && got != "" {
+				t.Fatalf("want equal, got %q", got)
+			}
+			if c.want != "" && !strings.Contains(got, c.want) {
+				t.Fatalf("want a difference containing %q, got %q", c.want, got)
+			}
+		})
+	}
+}
+
+func TestFidelityArgsRoundTrip(t *testing.T) {
+	args := fidelityArgs(Env{CellID: "c"}, "n0nce")
+	b := mustJSON(args)
+	if d := jsonDiff(b, b); d != "" {
+		t.Fatal(d)
+	}
+	large := args["large"].(string)
+	if len(large) > fidelityPayload || len(large) < fidelityPayload-4 {
+		t.Fatalf("large payload is %d bytes, want ~%d", len(large), fidelityPayload)
+	}
+	if !json.Valid(b) {
+		t.Fatal("invalid JSON")
+	}
+}
+
+const jobList069 = `ID       KIND                      QUEUE      STATE      ATT   MAX  
+2        awacompat_probe           awacompat_reads scheduled 0     25   
+1        awacompat_probe           awacompat_reads available 0     25   
+
+2 jobs listed.
+`
+
+const queueStats069 = `QUEUE           AVAIL      RUNNING    FAILED     COMPLETED/1H    LAG(s)     PAUSED  
+awacompat_reads 1          0          0          0               13.9       no      
+idle            0          0          0          0               -          no      
+`
+
+func TestParseCLI(t *testing.T) {
+	jobs, err := parseCLIJobList(jobList069)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 2 || jobs[0].ID != 2 || jobs[0].State != "scheduled" || jobs[1].Queue != "awacompat_reads" || *jobs[1].MaxAttempts != 25 || jobs[1].Args != nil {
+		t.Fatalf("job list parsed as %+v", jobs)
+	}
+	if jobs, err := parseCLIJobList("No jobs found.\n"); err != nil || len(jobs) != 0 {
+		t.Fatalf("empty list: %v %v", jobs, err)
+	}
+	if _, err := parseCLIJobList("ID KIND QUEUE STATE ATT MAX\n1 k q available zero 25\n"); err == nil {
+		t.Fatal("bad attempt column accepted")
+	}
+	if _, err := parseCLIJobList("something else\n"); err == nil {
+		t.Fatal("output without a header accepted")
+	}
+
+	stats, err := parseCLIQueueStats(queueStats069)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stats) != 2 || stats[0].Queue != "awacompat_reads" || *stats[0].Available != 1 || stats[0].Scheduled != nil {
+		t.Fatalf("queue stats parsed as %+v", stats)
+	}
+	if stats, err := parseCLIQueueStats("No queues found.\n"); err != nil || stats == nil || len(stats) != 0 {
+		t.Fatalf("no queues: %v %v", stats, err)
+	}
+
+	dump := `{
+  "job": {"id": 7, "kind": "awacompat_probe", "queue": "q", "args": {"n": 1}, "state": "available",
+          "priority": 3, "attempt": 0, "max_attempts": 25, "metadata": {}, "tags": ["a"]},
+  "summary": {}, "timeline": []
+}`
+	j, err := parseCLIJobDump(dump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.ID != 7 || *j.Priority != 3 || !j.HasTags || string(j.Args) != `{"n": 1}` {
+		t.Fatalf("dump parsed as %+v", j)
+	}
+	if _, err := parseCLIJobDump("Error: JobNotFound { id: 9 }"); err == nil {
+		t.Fatal("error text accepted as a dump")
+	}
+
+	state, cur, prep, err := parseCLIStorageStatus(`{"current_engine":"queue_storage","prepared_engine":null,"state":"active"}`)
+	if err != nil || state != "active" || cur != "queue_storage" || prep != "" {
+		t.Fatalf("storage status: %q %q %q %v", state, cur, prep, err)
+	}
+}
+
+func TestCLIError(t *testing.T) {
+	r := cliResult{Stderr: "\x1b[2m2026-11-25T00:00:00Z\x1b[0m INFO migrating\nError: SchemaNotMigrated { expected: 40, found: 43 }\n\n", Err: errors.New("exit status 1")}
+	e := cliError("migrate", r)
+	if e.Class != "CLI" || e.Message != "Error: SchemaNotMigrated { expected: 40, found: 43 }" || e.Op != "migrate" {
+		t.Fatalf("got %+v", e)
+	}
+	if e := cliError("cancel", cliResult{Err: errors.New("signal: killed")}); e.Message != "signal: killed" {
+		t.Fatalf("got %+v", e)
+	}
+	if (cliResult{Err: &exec.ExitError{}}).failedToRun() != true {
+		// An ExitError without a process state has exit code -1: treated as not having run.
+		t.Fatal("ExitError without state should count as failed to run")
+	}
+}
+
+func job(id int64, state string, attempt int) oracle.Job {
+	return oracle.Job{ID: id, Kind: Kind, Queue: "q", State: state, Attempt: attempt, MaxAttempts: 25, Priority: 2,
+		Args: json.RawMessage(`{"n":1}`), Metadata: json.RawMessage(`{}`), Tags: []string{}, Location: "canonical"}
+}
+
+func TestJudgeCancels(t *testing.T) {
+	dbErr := &results.ErrorInfo{Op: "cancel", Class: "DatabaseError", Message: "UPDATE awa.jobs is not supported while queue_storage is active"}
+	cases := []struct {
+		name     string
+		answers  []cancelAnswer
+		before   map[int64]string
+		after    []oracle.Job
+		verdict  matrix.Verdict
+		findings []string
+	}{
+		{"cancelled", []cancelAnswer{{Ref: "c1", JobID: 1, ReturnedID: 1, ReturnedState: "cancelled"}},
+			map[int64]string{1: "scheduled"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Pass, nil},
+		{"refused and untouched", []cancelAnswer{{Ref: "c1", JobID: 1, Err: dbErr}},
+			map[int64]string{1: "scheduled"}, []oracle.Job{job(1, "scheduled", 0)}, matrix.Refused, nil},
+		{"error but cancelled anyway", []cancelAnswer{{Ref: "c1", JobID: 1, Err: dbErr}},
+			map[int64]string{1: "scheduled"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Fail, []string{"yet the job went from scheduled to cancelled"}},
+		{"silent none", []cancelAnswer{{Ref: "c1", JobID: 1, Null: true}, {Ref: "c2", JobID: 2, Null: true}},
+			map[int64]string{1: "scheduled", 2: "available"}, []oracle.Job{job(1, "scheduled", 0), job(2, "available", 0)}, matrix.Fail,
+			[]string{"cancel_by_unique_key returned nothing and the job is still scheduled (job 1)", "returned nothing and the job is still available (job 2)"}},
+		{"none but cancelled", []cancelAnswer{{Ref: "c1", JobID: 1, Null: true}},
+			map[int64]string{1: "available"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Fail, []string{"returned nothing, but job 1 was cancelled"}},
+		{"claims success, db disagrees", []cancelAnswer{{Ref: "c1", JobID: 1, ReturnedID: 1, ReturnedState: "cancelled"}},
+			map[int64]string{1: "running"}, []oracle.Job{job(1, "running", 1)}, matrix.Fail, []string{"reported success, but job 1 is running"}},
+		{"wrong job returned", []cancelAnswer{{Ref: "c1", JobID: 1, ReturnedID: 5, ReturnedState: "cancelled"}},
+			map[int64]string{1: "available"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Fail, []string{"returned job 5, but the job meant was 1"}},
+		{"stored twice", []cancelAnswer{{Ref: "c1", JobID: 1, ReturnedID: 1}},
+			map[int64]string{1: "available"}, []oracle.Job{job(1, "cancelled", 0), job(1, "available", 0)}, matrix.Fail, []string{"stored 2 times"}},
+		{"missing row", []cancelAnswer{{Ref: "c1", JobID: 1, ReturnedID: 1}},
+			map[int64]string{1: "available"}, nil, matrix.Fail, []string{"job 1 is missing"}},
+		{"no answer", []cancelAnswer{{Ref: "c1", JobID: 1, Missing: true}},
+			map[int64]string{1: "available"}, []oracle.Job{job(1, "available", 0)}, matrix.Fail, []string{"gave no answer"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f, refusal, all := judgeCancels("cancel_by_unique_key", c.answers, c.before, c.after)
+			out := cancelVerdict(f, refusal, all, "pass", "states")
+			if out.Verdict != c.verdict {
+				t.Fatalf("verdict %s, want %s (findings %v)", out.Verdict, c.verdict, out.Findings)
+			}
+			joined := strings.Join(out.Findings, "\n")
+			for _, w := range c.findings {
+				if !strings.Contains(joined, w) {
+					t.Errorf("findings %q lack %q", joined, w)
+				}
+			}
+			if c.verdict == matrix.Refused && (out.Error == nil || out.Error.Class != "DatabaseError") {
+				t.Errorf("refused without its error: %+v", out.Error)
+			}
+		})
+	}
+}
+
+func TestUnchangedFindings(t *testing.T) {
+	runAt := time.Date(2030, 1, 1, 0, 0, 0, 123_000_000, time.UTC)
+	j := job(2, "scheduled", 0)
+	j.RunAt = runAt.Add(400 * time.Microsecond) // same millisecond
+	args := map[string]any{"n": 1}
+	if f := unchangedFindings([]oracle.Job{j}, 2, args, "scheduled", runAt); len(f) != 0 {
+		t.Fatalf("unexpected findings %v", f)
+	}
+	j.RunAt = runAt.Add(time.Millisecond)
+	j.State = "cancelled"
+	j.Args = json.RawMessage(`{"n":2}`)
+	if f := unchangedFindings([]oracle.Job{j}, 2, args, "scheduled", runAt); len(f) != 3 {
+		t.Fatalf("want 3 findings (state, args, run_at), got %v", f)
+	}
+}
+
+func TestJudgeDedupe(t *testing.T) {
+	env := Env{Engine: "canonical", Probes: map[string]Probe{"producer": {Kind: "python", Version: "0.5.7"}, "producer2": {Kind: "python", Version: "0.6.9"}}}
+	id := func(n int64) *int64 { return &n }
+	row := func(id int64, key string) oracle.Job { j := job(id, "scheduled", 0); j.UniqueKey = key; return j }
+	cases := []struct {
+		name    string
+		second  probes.Event
+		rows    []oracle.Job
+		verdict matrix.Verdict
+		finding string
+	}{
+		{"conflict, one row", probes.Event{Event: "error", Class: "UniqueConflict", Message: "duplicate"}, []oracle.Job{row(1, "ab")}, matrix.Pass, ""},
+		{"second row with another key", probes.Event{Event: "enqueued", JobID: id(2)}, []oracle.Job{row(1, "ab"), row(2, "cd")}, matrix.Fail,
+			"the unique-key derivation differs across the two versions"},
+		{"succeeded, same id", probes.Event{Event: "enqueued", JobID: id(1)}, []oracle.Job{row(1, "ab")}, matrix.Fail, "succeeded (job 1) without UniqueConflict"},
+		{"wrong class", probes.Event{Event: "error", Class: "DatabaseError", Message: "duplicate key"}, []oracle.Job{row(1, "ab")}, matrix.Fail, "not UniqueConflict"},
+		{"conflict but two rows", probes.Event{Event: "error", Class: "UniqueConflict"}, []oracle.Job{row(1, "ab"), row(3, "ab")}, matrix.Fail, "holds 2 rows"},
+		{"first missing", probes.Event{Event: "error", Class: "UniqueConflict"}, nil, matrix.Fail, "not among the rows"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := judgeDedupe(env, 1, c.second, c.rows)
+			if out.Verdict != c.verdict {
+				t.Fatalf("verdict %s, want %s: %v", out.Verdict, c.verdict, out.Findings)
+			}
+			if c.finding != "" && !strings.Contains(strings.Join(out.Findings, "\n"), c.finding) {
+				t.Fatalf("findings %v lack %q", out.Findings, c.finding)
+			}
+		})
+	}
+}
+
+func TestJudgeRetry(t *testing.T) {
+	args := map[string]any{"n": 1}
+	call := func(attempt int, result string) probes.Event {
+		return probes.Event{Event: "handled", Attempt: attempt, Result: result}
+	}
+	cases := []struct {
+		name    string
+		row     oracle.Job
+		calls   []probes.Event
+		verdict matrix.Verdict
+		finding string
+	}{
+		{"retried then completed", job(1, "completed", 2), []probes.Event{call(1, "retry"), call(2, "completed")}, matrix.Pass, ""},
+		{"completed on attempt 1", job(1, "completed", 1), []probes.Event{call(1, "completed")}, matrix.Fail, "want completed at attempt 2"},
+		{"stuck retryable", job(1, "retryable", 1), []probes.Event{call(1, "retry")}, matrix.Fail, "1 handler calls"},
+		{"third call", job(1, "completed", 2), []probes.Event{call(1, "retry"), call(2, "completed"), call(2, "completed")}, matrix.Fail, "3 handler calls"},
+		{"attempt numbers wrong", job(1, "completed", 2), []probes.Event{call(1, "retry"), call(1, "completed")}, matrix.Fail, "handler call 2"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := judgeRetry(1, []oracle.Job{c.row}, c.calls, args)
+			if out.Verdict != c.verdict {
+				t.Fatalf("verdict %s, want %s: %v", out.Verdict, c.verdict, out.Findings)
+			}
+			if c.finding != "" && !strings.Contains(strings.Join(out.Findings, "\n"), c.finding) {
+				t.Fatalf("findings %v lack %q", out.Findings, c.finding)
+			}
+		})
+	}
+}
+
+func history(versions ...int) []oracle.SchemaRow {
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	var out []oracle.SchemaRow
+	for _, v := range versions {
+		out = append(out, oracle.SchemaRow{Version: v, Description: "v" + string(rune('0'+v%10)), AppliedAt: t0})
+	}
+	return out
+}
+
+func TestJudgeMigrate(t *testing.T) {
+	v40 := history(1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 40)
+	refusal := &results.ErrorInfo{Op: "migrate", Class: "SchemaNotMigrated", Message: "schema not migrated: expected version 40, found 43"}
+	// What 0.5.7 did: keep 1-2, re-apply 3-4 (new applied_at), re-apply 5-11, drop 12 and 40.
+	rewritten := history(1, 2, 3, 4, 5, 6, 7, 9, 10, 11)
+	for i := 2; i < len(rewritten); i++ {
+		rewritten[i].AppliedAt = rewritten[i].AppliedAt.Add(time.Hour)
+	}
+	cases := []struct {
+		name     string
+		after    []oracle.SchemaRow
+		err      *results.ErrorInfo
+		verdict  matrix.Verdict
+		findings []string
+	}{
+		{"no-op", v40, nil, matrix.Pass, nil},
+		{"refused, unchanged", v40, refusal, matrix.Refused, nil},
+		{"rewritten", rewritten, nil, matrix.Hazard, []string{"versions removed: 12, 40", "versions re-applied (description or applied_at changed): 3-7, 9-11", "schema version (MAX) 40 -> 11; rows 12 -> 10"}},
+		{"changed and failed", history(1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 40, 41), refusal, matrix.Hazard, []string{"versions added: 41", "schema version (MAX) 40 -> 41; rows 12 -> 13"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := judgeMigrate("python 0.5.7", v40, c.after, c.err)
+			if out.Verdict != c.verdict {
+				t.Fatalf("verdict %s, want %s: %v", out.Verdict, c.verdict, out.Findings)
+			}
+			if len(c.findings) != len(out.Findings) {
+				t.Errorf("findings %q, want %q", out.Findings, c.findings)
+			}
+			for i := range min(len(c.findings), len(out.Findings)) {
+				if out.Findings[i] != c.findings[i] {
+					t.Errorf("finding %d: %q, want %q", i, out.Findings[i], c.findings[i])
+				}
+			}
+			if c.err != nil && out.Error != c.err {
+				t.Errorf("error not kept: %+v", out.Error)
+			}
+		})
+	}
+	if got := versionRanges([]int{11, 1, 2, 3, 5, 9, 10}); got != "1-3, 5, 9-11" {
+		t.Errorf("versionRanges: %q", got)
+	}
+}
+
+func TestCompareReads(t *testing.T) {
+	i := func(n int) *int { return &n }
+	j1 := job(1, "available", 0)
+	j1.Priority, j1.Tags, j1.Metadata = 3, []string{"a"}, json.RawMessage(`{"k":"v"}`)
+	j2 := job(2, "scheduled", 0)
+	good := readJob{ID: 1, Kind: Kind, Queue: "q", State: "available", Priority: i(3), Attempt: i(0), MaxAttempts: i(25),
+		Args: json.RawMessage(`{"n":1}`), Metadata: json.RawMessage(`{"k":"v"}`), Tags: []string{"a"}, HasTags: true}
+	if d := compareJob("get", good, j1); len(d) != 0 {
+		t.Fatalf("unexpected differences %v", d)
+	}
+	bad := good
+	bad.State, bad.Priority, bad.Args, bad.Tags = "scheduled", i(2), json.RawMessage(`{"n":2}`), nil
+	if d := compareJob("get", bad, j1); len(d) != 4 {
+		t.Fatalf("want 4 differences (state, priority, args, tags), got %v", d)
+	}
+	cliRow := readJob{ID: 2, Kind: Kind, Queue: "q", State: "scheduled", Attempt: i(0), MaxAttempts: i(25)}
+	if d := compareList("list", []readJob{good, cliRow}, []oracle.Job{j1, j2}); len(d) != 0 {
+		t.Fatalf("unexpected differences %v", d)
+	}
+	d := compareList("list", []readJob{good, good, {ID: 9, State: "available"}}, []oracle.Job{j1, j2})
+	joined := strings.Join(d, "\n")
+	for _, w := range []string{"lists job 9", "job 2 (scheduled) is missing", "job 1 listed 2 times"} {
+		if !strings.Contains(joined, w) {
+			t.Errorf("differences %q lack %q", joined, w)
+		}
+	}
+
+	n := func(v int64) *int64 { return &v }
+	want := countQueue([]oracle.Job{j1, j2})
+	if want != (queueCounts{Available: 1, Scheduled: 1}) {
+		t.Fatalf("counts %+v", want)
+	}
+	ok := []readStat{{Queue: "other"}, {Queue: "q", Available: n(1), Scheduled: n(1), Running: n(0), Retryable: n(0), Failed: n(0), TotalQueued: n(2)}}
+	if found, d := compareStats("stats", "q", ok, want); !found || len(d) != 0 {
+		t.Fatalf("found=%v differences %v", found, d)
+	}
+	cliStats := []readStat{{Queue: "q", Available: n(1), Running: n(0), Failed: n(0)}}
+	if found, d := compareStats("stats", "q", cliStats, want); !found || len(d) != 0 {
+		t.Fatalf("CLI stats: found=%v differences %v", found, d)
+	}
+	if found, d := compareStats("stats", "q", []readStat{{Queue: "q", Available: n(0), TotalQueued: n(1)}}, want); !found || len(d) != 2 {
+		t.Fatalf("want 2 differences, got found=%v %v", found, d)
+	}
+	if found, d := compareStats("stats", "q", []readStat{{Queue: "other"}}, want); found || !strings.Contains(d[0], "queue q is missing (queues shown: other)") {
+		t.Fatalf("missing queue: found=%v %v", found, d)
+	}
+}

@@ -1,0 +1,124 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/awacompat/awacompat/internal/oracle"
+	"github.com/awacompat/awacompat/matrix"
+	"github.com/awacompat/awacompat/probes"
+)
+
+const retryQueue = "awacompat_retry"
+
+// retry: the producer enqueues one job; the worker's handler asks for a retry on attempt 1
+// (the shortest retry its SDK allows) and completes attempt 2. Pass: the database shows the
+// job completed at attempt 2, args intact, and the worker reported exactly two handler calls
+// for it, attempt 1 "retry" and attempt 2 "completed".
+func retry(ctx context.Context, env Env) Outcome {
+	o, err := withOracle(ctx, env)
+	if err != nil {
+		return errorOutcome(ctx, err)
+	}
+	defer o.Close(context.WithoutCancel(ctx))
+
+	args := cellArgs(env, "retry", nonce(), 1)
+	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{{Op: "enqueue", Ref: "r1", Queue: retryQueue, Args: args}})
+	if stop != nil {
+		return *stop
+	}
+	id := ids["r1"]
+	worker, err := startProbe(ctx, env, "worker", "worker", []probes.Step{{
+		Op: "work", Queue: retryQueue, MaxWorkers: 1, Behavior: "fail_once", TimeoutMS: deadlineMS(ctx),
+	}})
+	if err != nil {
+		return errorOutcome(ctx, err)
+	}
+	defer stopProbe(ctx, worker)
+	readyAt, err := waitReady(ctx, worker)
+	if err != nil {
+		return workerStartFailed(ctx, env, "worker", worker, err)
+	}
+	var (
+		jobs  []oracle.Job
+		inert bool
+		live  []oracle.Runtime
+	)
+	err = waitFor(ctx, watchBudget(ctx, 60*time.Second), worker.Done(), func() (bool, error) {
+		var err error
+		if jobs, err = o.Jobs(ctx, []int64{id}); err != nil {
+			return false, err
+		}
+		if allState(jobs, []int64{id}, "completed") {
+			return true, nil
+		}
+		inert, live, err = workerInert(ctx, o, env, "worker", worker, readyAt, time.Time{}, jobs)
+		return inert, err
+	})
+	if err != nil && !errors.Is(err, errWatchDeadline) {
+		return errorOutcome(ctx, err)
+	}
+	wevs := stopProbe(ctx, worker)
+	if inert {
+		return inertOutcome(env, "worker", 1, live)
+	}
+	out := judgeRetry(id, jobs, handledByJob(wevs)[id], args)
+	if out.Verdict == matrix.Pass {
+		out.Detail += " in " + env.Engine
+	} else if e := firstError(wevs); e != nil {
+		out.Error = e
+	}
+	return out
+}
+
+// judgeRetry decides retry from the job's rows and the worker's handler calls for it.
+func judgeRetry(id int64, jobs []oracle.Job, hs []probes.Event, args map[string]any) Outcome {
+	var out Outcome
+	row, f := oneRow(jobs, id)
+	if f != "" {
+		out.find("%s", f)
+	} else {
+		if row.State != "completed" || row.Attempt != 2 {
+			out.find("job %d is %s at attempt %d, want completed at attempt 2", id, row.State, row.Attempt)
+		}
+		if d := jsonDiff(row.Args, mustJSON(args)); d != "" {
+			out.find("job %d args differ from what was sent: %s", id, d)
+		}
+	}
+	want := []struct {
+		attempt int
+		result  string
+	}{{1, "retry"}, {2, "completed"}}
+	if len(hs) != len(want) {
+		out.find("the worker reported %d handler calls for job %d (%s), want 2", len(hs), id, callsString(hs))
+	}
+	for i := 0; i < min(len(hs), len(want)); i++ {
+		if hs[i].Attempt != want[i].attempt || hs[i].Result != want[i].result {
+			out.find("handler call %d for job %d was attempt %d -> %s, want attempt %d -> %s", i+1, id, hs[i].Attempt, hs[i].Result, want[i].attempt, want[i].result)
+		}
+	}
+	if len(out.Findings) == 0 {
+		out.Verdict = matrix.Pass
+		out.Detail = fmt.Sprintf("job %d: attempt 1 asked for a retry, attempt 2 completed; the database shows completed at attempt 2, args intact,", id)
+		return out
+	}
+	out.Verdict = matrix.Fail
+	out.Detail = fmt.Sprintf("the retried job ended %s", statesString(jobs))
+	return out
+}
+
+func callsString(hs []probes.Event) string {
+	if len(hs) == 0 {
+		return "none"
+	}
+	s := ""
+	for i, h := range hs {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("attempt %d -> %s", h.Attempt, h.Result)
+	}
+	return s
+}
