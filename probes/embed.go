@@ -12,7 +12,7 @@ import (
 
 // sources holds the probe programs, so the awacompat binary runs them from anywhere.
 //
-//go:embed python/awaprobe.py
+//go:embed python/awaprobe.py rust/Cargo.toml rust/Cargo.lock rust/build.rs rust/src
 var sources embed.FS
 
 // Extract writes the embedded probe sources under root/probes-<hash>/ (once per content) and
