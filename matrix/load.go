@@ -127,7 +127,17 @@ func kindName(n *yaml.Node) string {
 	return "nothing"
 }
 
+// resolve follows YAML aliases (*name) to the anchored node, so a list of artifacts can be
+// written once (&clients) and reused.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
 func (l *loader) str(n *yaml.Node, what string) string {
+	n = resolve(n)
 	if n.Kind != yaml.ScalarNode {
 		l.errf(n, "%s: expected a string, got %s", what, kindName(n))
 		return ""
@@ -136,6 +146,7 @@ func (l *loader) str(n *yaml.Node, what string) string {
 }
 
 func (l *loader) strList(n *yaml.Node, what string) ([]string, []*yaml.Node) {
+	n = resolve(n)
 	if n.Kind == yaml.ScalarNode {
 		return []string{n.Value}, []*yaml.Node{n}
 	}
@@ -430,24 +441,47 @@ func (l *loader) fleets(n *yaml.Node, m *Matrix) {
 	}
 }
 
+// cross reads one block (a mapping of role to artifact list) or a list of blocks.
 func (l *loader) cross(n *yaml.Node, m *Matrix) {
-	if n.Kind != yaml.MappingNode {
-		l.errf(n, "cross: expected a mapping of role to a list of artifacts, got %s", kindName(n))
+	n = resolve(n)
+	if n.Kind == yaml.SequenceNode {
+		for _, item := range n.Content {
+			l.crossBlock(resolve(item), m)
+		}
 		return
 	}
-	m.Cross = map[string][]string{}
+	l.crossBlock(n, m)
+}
+
+func (l *loader) crossBlock(n *yaml.Node, m *Matrix) {
+	if n.Kind != yaml.MappingNode {
+		l.errf(n, "cross: expected a mapping of role to a list of artifacts (or a list of such mappings), got %s", kindName(n))
+		return
+	}
+	block := CrossBlock{Roles: map[string][]string{}}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if k.Value == "scenarios" {
+			var nodes []*yaml.Node
+			block.Scenarios, nodes = l.strList(v, "cross.scenarios")
+			for j, sc := range block.Scenarios {
+				if _, ok := LookupScenario(sc); !ok {
+					l.errf(nodes[j], "cross.scenarios: unknown scenario %q%s", sc, didYouMean(sc, ScenarioNames()))
+				}
+			}
+			continue
+		}
 		names, nodes := l.strList(v, "cross."+k.Value)
 		for j, name := range names {
 			l.roleArtifact(nodes[j], m, k.Value, name, "cross")
 		}
 		if slices.Contains(Roles, k.Value) {
-			m.Cross[k.Value] = names
+			block.Roles[k.Value] = names
 		} else if len(names) == 0 {
 			l.errf(k, "cross: unknown role %q%s", k.Value, didYouMean(k.Value, Roles))
 		}
 	}
+	m.Cross = append(m.Cross, block)
 }
 
 func (l *loader) rules(n *yaml.Node, m *Matrix) {

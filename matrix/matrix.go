@@ -32,8 +32,9 @@ type Matrix struct {
 	Scenarios []string
 	// Fleets are explicit role bindings (role -> artifact name).
 	Fleets []Fleet
-	// Cross binds each role to a list of artifacts; every combination is a fleet.
-	Cross map[string][]string
+	// Cross blocks bind each role to a list of artifacts; every combination within a block is
+	// a fleet.
+	Cross []CrossBlock
 	// Expect rules, first match wins.
 	Expect []Rule
 	// Timeouts for cells.
@@ -69,6 +70,13 @@ type Artifact struct {
 
 // Fleet binds roles to artifact names.
 type Fleet map[string]string
+
+// CrossBlock is one `cross` entry: role -> artifacts, optionally limited to some scenarios.
+type CrossBlock struct {
+	Roles map[string][]string
+	// Scenarios limits the block's fleets to these scenarios (empty: all).
+	Scenarios []string
+}
 
 // SchemaPath is how a database reached the newest schema: Fresh, or upgraded from a release.
 type SchemaPath struct {

@@ -137,8 +137,19 @@ func NewPlan(m *Matrix, opts Options) (*Plan, error) {
 
 // expand produces every cell of the matrix in a stable order.
 func expand(m *Matrix) []Cell {
-	fleets := slices.Clone(m.Fleets)
-	fleets = append(fleets, crossFleets(m.Cross)...)
+	type scoped struct {
+		Fleet
+		scenarios []string // empty: every scenario
+	}
+	var fleets []scoped
+	for _, f := range m.Fleets {
+		fleets = append(fleets, scoped{Fleet: f})
+	}
+	for _, c := range m.Cross {
+		for _, f := range crossFleets(c.Roles) {
+			fleets = append(fleets, scoped{Fleet: f, scenarios: c.Scenarios})
+		}
+	}
 	var cells []Cell
 	seen := map[string]bool{}
 	for _, sp := range m.SchemaPaths {
@@ -149,7 +160,10 @@ func expand(m *Matrix) []Cell {
 					continue
 				}
 				for _, f := range fleets {
-					roles, ok := project(f, sc.Roles, m)
+					if len(f.scenarios) > 0 && !slices.Contains(f.scenarios, scName) {
+						continue
+					}
+					roles, ok := project(f.Fleet, sc, m)
 					if !ok {
 						continue
 					}
@@ -196,14 +210,18 @@ func crossFleets(cross map[string][]string) []Fleet {
 
 // project keeps the fleet's bindings for the scenario's roles; ok is false when the fleet does
 // not bind them all.
-func project(f Fleet, roles []string, m *Matrix) (map[string]Artifact, bool) {
+func project(f Fleet, sc Scenario, m *Matrix) (map[string]Artifact, bool) {
 	out := map[string]Artifact{}
-	for _, r := range roles {
+	for _, r := range sc.Roles {
 		name, ok := f[r]
 		if !ok {
 			return nil, false
 		}
-		out[r] = m.Artifacts[name]
+		a := m.Artifacts[name]
+		if a.Kind == "cli" && !slices.Contains(sc.CLIRoles, r) {
+			return nil, false
+		}
+		out[r] = a
 	}
 	return out, true
 }

@@ -13,6 +13,9 @@ type Scenario struct {
 	// UpgradedOnly scenarios apply to upgraded-from schema paths only (they check the work the
 	// old release left before the upgrade).
 	UpgradedOnly bool
+	// CLIRoles are the roles a cli artifact (the awa binary) can play in this scenario; a
+	// binding of a cli artifact to any other role is not a cell.
+	CLIRoles []string
 }
 
 // Catalog lists every scenario the runner implements, in a stable order.
@@ -31,10 +34,11 @@ var Catalog = []Scenario{
 		Doc:   "producer enqueues jobs with distinctive args (some before, some after the worker starts); the worker claims and completes them",
 	},
 	{
-		Name:  "cancel",
-		Roles: []string{"producer", "admin"},
-		Ops:   []string{"enqueue", "cancel"},
-		Doc:   "producer enqueues two scheduled jobs; admin cancels the first by id (SDK cancel or `awa job cancel`); the first is cancelled, the second untouched",
+		Name:     "cancel",
+		Roles:    []string{"producer", "admin"},
+		Ops:      []string{"enqueue", "cancel"},
+		Doc:      "producer enqueues two scheduled jobs; admin cancels the first by id (SDK cancel or `awa job cancel`); the first is cancelled, the second untouched",
+		CLIRoles: []string{"admin"},
 	},
 	{
 		Name:  "cancel_by_unique_key",
@@ -55,10 +59,11 @@ var Catalog = []Scenario{
 		Doc:   "producer enqueues a unique job; producer2 enqueues the same kind, args and unique options and must get UniqueConflict, leaving one row",
 	},
 	{
-		Name:  "admin_reads",
-		Roles: []string{"producer", "admin"},
-		Ops:   []string{"enqueue", "get_job", "list_jobs", "queue_stats"},
-		Doc:   "admin's get_job, list_jobs (queue; queue+state) and queue_stats (or the CLI's job dump/list, queue stats) agree with the database",
+		Name:     "admin_reads",
+		Roles:    []string{"producer", "admin"},
+		Ops:      []string{"enqueue", "get_job", "list_jobs", "queue_stats"},
+		Doc:      "admin's get_job, list_jobs (queue; queue+state) and queue_stats (or the CLI's job dump/list, queue stats) agree with the database",
+		CLIRoles: []string{"admin"},
 	},
 	{
 		Name:  "fidelity",
@@ -73,10 +78,11 @@ var Catalog = []Scenario{
 		Doc:   "the handler asks for a retry on attempt 1 and completes attempt 2; the job ends completed at attempt 2",
 	},
 	{
-		Name:  "migrate_refusal",
-		Roles: []string{"migrator"},
-		Ops:   []string{"migrate"},
-		Doc:   "the release's own migrate against the newest schema: a no-op (pass), a refusal, or a hazard when it rewrites awa.schema_version",
+		Name:     "migrate_refusal",
+		Roles:    []string{"migrator"},
+		Ops:      []string{"migrate"},
+		Doc:      "the release's own migrate against the newest schema: a no-op (pass), a refusal, or a hazard when it rewrites awa.schema_version",
+		CLIRoles: []string{"migrator"},
 	},
 }
 

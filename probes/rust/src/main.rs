@@ -25,12 +25,11 @@ use tokio::sync::{mpsc, Notify};
 /// The awa release this binary is linked against (from Cargo.lock, see build.rs).
 const AWA_VERSION: &str = env!("AWA_PROBE_AWA_VERSION");
 const PROTOCOL: u64 = 1;
-/// Deadline of a step that has no `timeout_ms` of its own (all but `work`).
+/// Deadline of a non-work step without `timeout_ms` (or with 0). A work step without
+/// `timeout_ms` (or with 0) has no deadline: it ends on its handled count or on stdin.
 const DEFAULT_STEP_TIMEOUT_MS: u64 = 60_000;
-/// `work` without `timeout_ms`.
-const DEFAULT_WORK_TIMEOUT_MS: u64 = 30_000;
 /// How long `Client::shutdown` may drain in-flight handlers when a work step ends.
-const SHUTDOWN_DRAIN: Duration = Duration::from_secs(10);
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
 
 // ---------------------------------------------------------------------------------------------
 // Events
@@ -110,17 +109,17 @@ impl From<awa::AwaError> for StepError {
 }
 
 fn emit_error(op: &str, r: &Value, e: StepError) {
-    emit(
-        "error",
-        &[
-            ("op", json!(op)),
-            ("ref", r.clone()),
-            ("class", json!(e.class)),
-            ("message", json!(e.message)),
-            ("sqlstate", json!(e.sqlstate)),
-            ("variant", e.variant.map(Value::String).unwrap_or(Value::Null)),
-        ],
-    );
+    let mut fields = vec![("op", json!(op))];
+    if !r.is_null() {
+        fields.push(("ref", r.clone()));
+    }
+    fields.extend([
+        ("class", json!(e.class)),
+        ("message", json!(e.message)),
+        ("sqlstate", json!(e.sqlstate)),
+        ("variant", e.variant.map(Value::String).unwrap_or(Value::Null)),
+    ]);
+    emit("error", &fields);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,12 +233,20 @@ struct EnqueueStep {
     #[serde(default)]
     run_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
-    unique: Option<UniqueSpec>,
+    unique: Option<UniqueField>,
     #[serde(default)]
     timeout_ms: Option<u64>,
 }
 
-/// `unique`: the Python SDK's `unique_opts` keys; absent keys take the SDK defaults.
+/// `unique`: an object of the Python SDK's `unique_opts` keys (absent keys take the SDK
+/// defaults), or `true` for all defaults; `false`/null/absent means not unique.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum UniqueField {
+    Flag(bool),
+    Opts(UniqueSpec),
+}
+
 #[derive(Deserialize)]
 struct UniqueSpec {
     #[serde(default)]
@@ -318,7 +325,7 @@ struct RefStep {
 
 #[derive(Deserialize)]
 struct SleepStep {
-    ms: u64,
+    ms: f64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -452,10 +459,10 @@ impl Probe {
         let op = step.op();
         let r = step.reference();
         match step {
-            Step::Sleep(s) => tokio::time::sleep(Duration::from_millis(s.ms)).await,
+            Step::Sleep(s) => tokio::time::sleep(Duration::from_secs_f64(s.ms.max(0.0) / 1000.0)).await,
             Step::Work(w) => self.work(w).await,
             other => {
-                let ms = other.timeout_ms().unwrap_or(DEFAULT_STEP_TIMEOUT_MS);
+                let ms = other.timeout_ms().filter(|ms| *ms > 0).unwrap_or(DEFAULT_STEP_TIMEOUT_MS);
                 let pool = match self.pool() {
                     Ok(p) => p,
                     Err(e) => return emit_error(op, &r, e),
@@ -480,7 +487,17 @@ impl Probe {
         let behavior = parse_behavior(w.behavior.as_deref()).unwrap_or_else(|e| fatal(e));
         let role = parse_storage_role(w.storage_role.as_deref()).unwrap_or_else(|e| fatal(e));
         let limit = w.handled.unwrap_or(0);
-        let timeout = Duration::from_millis(w.timeout_ms.unwrap_or(DEFAULT_WORK_TIMEOUT_MS));
+        // The deadline covers the whole step, client start included; none when absent or 0.
+        let timeout_ms = w.timeout_ms.unwrap_or(0);
+        let deadline = (timeout_ms > 0)
+            .then(|| tokio::time::Instant::now() + Duration::from_millis(timeout_ms));
+        // A `stop` that came while no work step ran is dropped; end of file is sticky.
+        while let Ok(msg) = self.stdin.try_recv() {
+            match msg {
+                StdinMsg::Stop => eprintln!("awa-probe: stdin 'stop' outside a work step: ignored"),
+                StdinMsg::Eof => self.stdin_eof = true,
+            }
+        }
         let pool = match self.pool() {
             Ok(p) => p,
             Err(e) => return emit_error("work", &r, e),
@@ -489,15 +506,14 @@ impl Probe {
         let shared = Arc::new(WorkShared {
             behavior,
             calls: AtomicU64::new(0),
+            ready: AtomicBool::new(false),
             released: AtomicBool::new(false),
-            release: Notify::new(),
+            wake: Notify::new(),
         });
         let (called_tx, mut called_rx) = mpsc::unbounded_channel::<()>();
 
         let mut config = awa::QueueConfig::default();
-        if let Some(n) = w.max_workers {
-            config.max_workers = n;
-        }
+        config.max_workers = w.max_workers.filter(|n| *n > 0).unwrap_or(1);
         let builder = awa::Client::builder(pool).queue(w.queue.clone(), config);
         let builder = apply_storage_role(builder, role, w.storage_role.is_some());
         let handler_shared = shared.clone();
@@ -526,14 +542,27 @@ impl Probe {
                 );
             }
         };
-        if let Err(e) = client.start().await {
+        let started = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, client.start()).await {
+                Ok(res) => res.map_err(StepError::from),
+                Err(_) => Err(StepError::other(
+                    "Timeout",
+                    format!("step deadline of {timeout_ms} ms passed"),
+                )),
+            },
+            None => client.start().await.map_err(StepError::from),
+        };
+        if let Err(e) = started {
             // start() may have spawned services before failing; stop them before reporting.
+            shared.released.store(true, Ordering::SeqCst);
             client.shutdown(SHUTDOWN_DRAIN).await;
-            return emit_error("work", &r, e.into());
+            return emit_error("work", &r, e);
         }
         emit("ready", &[]);
+        // Handlers wait for this, so no `handled` can come before `ready`.
+        shared.ready.store(true, Ordering::SeqCst);
+        shared.wake.notify_waiters();
 
-        let deadline = tokio::time::Instant::now() + timeout;
         let reason = loop {
             if limit > 0 && shared.calls.load(Ordering::SeqCst) >= limit {
                 break "count";
@@ -541,6 +570,12 @@ impl Probe {
             if self.stdin_eof {
                 break "stdin";
             }
+            let until_deadline = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
             tokio::select! {
                 _ = called_rx.recv() => {}
                 msg = self.stdin.recv() => match msg {
@@ -550,13 +585,13 @@ impl Probe {
                         break "stdin";
                     }
                 },
-                _ = tokio::time::sleep_until(deadline) => break "timeout",
+                _ = until_deadline => break "timeout",
             }
         };
 
         // Let held handlers return, then shut the worker down gracefully.
         shared.released.store(true, Ordering::SeqCst);
-        shared.release.notify_waiters();
+        shared.wake.notify_waiters();
         client.shutdown(SHUTDOWN_DRAIN).await;
         emit(
             "stopped",
@@ -575,11 +610,11 @@ fn apply_storage_role(b: awa::ClientBuilder, role: StorageRole, _given: bool) ->
     })
 }
 
-/// 0.5.x has no storage engine knobs: workers are canonical-only. A role other than the
-/// default (`auto`) is ignored with a note.
+/// 0.5.x has no storage engine knobs (workers are canonical-only): a given `storage_role`,
+/// whatever its value, is ignored with a note.
 #[cfg(feature = "awa05")]
-fn apply_storage_role(b: awa::ClientBuilder, role: StorageRole, given: bool) -> awa::ClientBuilder {
-    if given && role != StorageRole::Auto {
+fn apply_storage_role(b: awa::ClientBuilder, _role: StorageRole, given: bool) -> awa::ClientBuilder {
+    if given {
         emit(
             "note",
             &[("message", json!(format!("storage_role ignored: not supported by {AWA_VERSION}")))],
@@ -592,8 +627,20 @@ fn apply_storage_role(b: awa::ClientBuilder, role: StorageRole, given: bool) -> 
 struct WorkShared {
     behavior: Behavior,
     calls: AtomicU64,
+    /// `ready` has been written.
+    ready: AtomicBool,
+    /// The step has ended: held handlers return.
     released: AtomicBool,
-    release: Notify,
+    /// Wakes handlers waiting on `ready` or `released`.
+    wake: Notify,
+}
+
+/// Waits until `flag` is set. The bounded wait picks up a wake-up that lands between the
+/// check and the wait.
+async fn wait_for(flag: &AtomicBool, wake: &Notify) {
+    while !flag.load(Ordering::SeqCst) {
+        let _ = tokio::time::timeout(Duration::from_millis(50), wake.notified()).await;
+    }
 }
 
 /// The handler body. Its future must be Send + Sync + 'static (0.5.x requires Sync).
@@ -604,6 +651,11 @@ async fn handle(
     attempt: i16,
     args: ProbeArgs,
 ) -> Result<awa::JobResult, awa::JobError> {
+    // A job claimed while start() was still returning waits for `ready` (or for the end of a
+    // step whose start failed).
+    while !shared.ready.load(Ordering::SeqCst) && !shared.released.load(Ordering::SeqCst) {
+        let _ = tokio::time::timeout(Duration::from_millis(50), shared.wake.notified()).await;
+    }
     let result = match shared.behavior {
         Behavior::Complete => "completed",
         Behavior::FailOnce if attempt <= 1 => "retry",
@@ -626,11 +678,7 @@ async fn handle(
         // to `retryable` with run_at = now and is promoted on the next maintenance tick).
         "retry" => Ok(awa::JobResult::RetryAfter(Duration::ZERO)),
         "held" => {
-            while !shared.released.load(Ordering::SeqCst) {
-                // Bounded wait: a release that lands between the check and the wait is seen
-                // on the next turn.
-                let _ = tokio::time::timeout(Duration::from_millis(100), shared.release.notified()).await;
-            }
+            wait_for(&shared.released, &shared.wake).await;
             Ok(awa::JobResult::Completed)
         }
         _ => Ok(awa::JobResult::Completed),
@@ -655,7 +703,12 @@ async fn run_db_step(pool: &sqlx::PgPool, step: Step) -> Result<(), StepError> {
                 opts.metadata = m;
             }
             opts.run_at = s.run_at;
-            if let Some(u) = s.unique {
+            let unique = match s.unique {
+                None | Some(UniqueField::Flag(false)) => None,
+                Some(UniqueField::Flag(true)) => Some(UniqueSpec { by_args: None, by_queue: None, by_period: None, states: None }),
+                Some(UniqueField::Opts(u)) => Some(u),
+            };
+            if let Some(u) = unique {
                 let mut uo = awa::UniqueOpts::default();
                 if let Some(v) = u.by_args {
                     uo.by_args = v;
@@ -714,7 +767,8 @@ async fn run_db_step(pool: &sqlx::PgPool, step: Step) -> Result<(), StepError> {
                 state,
                 kind: s.kind.clone(),
                 queue: s.queue.clone(),
-                limit: Some(s.limit.unwrap_or(100)),
+                // None: the SDK's default limit.
+                limit: s.limit,
                 ..Default::default()
             };
             let jobs = awa::admin::list_jobs(pool, &filter).await?;
