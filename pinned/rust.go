@@ -29,11 +29,17 @@ import (
 // <awa> is the release ("0.6.9"), or "<version>-path-<hash of the checkout>" for a local awa
 // checkout. <hash> covers the probe source and the lock file the build starts from.
 //
+// Exact release: the awa facade requires its parts (awa-model, awa-worker, awa-macros,
+// awa-metrics) with caret ranges, so `awa = "=0.6.0"` alone would link awa-model 0.6.9. The
+// copied manifest therefore also pins every awa-* crate of the graph to "=X", and build.rs
+// refuses a lock in which any awa crate has another version.
+//
 // Lock files: probes/rust/locks/awa-<X>.lock, when present, is copied in as Cargo.lock and the
 // build runs with --locked, so a release that built once keeps building with the same
-// dependency versions. Without one, cargo resolves afresh; the resulting lock is left in the
-// cache directory (copy it into probes/rust/locks to pin it). A local checkout starts from the
-// checkout's own Cargo.lock.
+// dependency versions. Without one, cargo resolves afresh (generate-lockfile, repeated while
+// pins are added) and builds --locked; the resulting lock is left in the cache directory (copy
+// it into probes/rust/locks to pin it). A local checkout starts from the checkout's own
+// Cargo.lock and needs no pins (its parts are path dependencies).
 
 // rustcVersion returns "1.95.0" for the rustc that cargo uses in dir.
 func rustcVersion(ctx context.Context, dir string) (string, error) {
@@ -91,16 +97,10 @@ func rewriteManifest(manifest, depLine, binName string) (string, error) {
 	return manifest[:i] + rest, nil
 }
 
-// probeSkip reports whether a path of the probe source stays out of the copy and the hash:
-// build output, the lock files (the one used is hashed on its own) and a development lock.
-func probeSkip(rel string, isDir bool) bool {
-	if isDir {
-		return rel == "target" || rel == "locks" || strings.HasSuffix(rel, "/target")
-	}
-	return rel == "Cargo.lock"
-}
-
-// probeFiles lists the probe's source files (relative, sorted).
+// probeFiles lists the probe's source files (relative, sorted): Cargo.toml, build.rs and src/.
+// Nothing else is copied or hashed (not target/, not the development Cargo.lock, not lock files
+// under locks/, which are hashed on their own when used), so the repository's probes/rust and
+// the copy the awacompat binary extracts from its embedded sources map to the same cache key.
 func probeFiles(src string) ([]string, error) {
 	var files []string
 	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
@@ -108,17 +108,14 @@ func probeFiles(src string) ([]string, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(src, path)
-		if rel == "." {
-			return nil
-		}
 		rel = filepath.ToSlash(rel)
-		if probeSkip(rel, d.IsDir()) {
-			if d.IsDir() {
-				return filepath.SkipDir
+		if d.IsDir() {
+			if rel == "." || rel == "src" || strings.HasPrefix(rel, "src/") {
+				return nil
 			}
-			return nil
+			return filepath.SkipDir
 		}
-		if d.Type().IsRegular() {
+		if d.Type().IsRegular() && (rel == "Cargo.toml" || rel == "build.rs" || strings.HasPrefix(rel, "src/")) {
 			files = append(files, rel)
 		}
 		return nil
@@ -295,12 +292,12 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 		return fail("read Cargo.toml", err)
 	}
 	binName := "awa-probe-" + srcHashOf(key)
-	rewritten, err := rewriteManifest(string(manifest), depLine, binName)
-	if err != nil {
-		return fail("rewrite Cargo.toml", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "Cargo.toml"), []byte(rewritten), 0o644); err != nil {
-		return fail("write Cargo.toml", err)
+	writeManifest := func(pins []string) error {
+		rewritten, err := rewriteManifest(string(manifest), depLine+pinLines(s.Version, pins), binName)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, "Cargo.toml"), []byte(rewritten), 0o644)
 	}
 	if lockBytes != nil {
 		if err := os.WriteFile(filepath.Join(dir, "Cargo.lock"), lockBytes, 0o644); err != nil {
@@ -309,19 +306,64 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 	}
 
 	target := filepath.Join(root, "target")
-	args := []string{"build", "--release", "--features", feature}
-	if locked {
-		args = append(args, "--locked")
+	cargo := func(args ...string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, "cargo", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(),
+			"CARGO_TARGET_DIR="+target,
+			// build.rs prefers the version in Cargo.lock; this is its fallback.
+			"AWA_PROBE_AWA_VERSION="+s.Version,
+			"CARGO_TERM_COLOR=never",
+		)
+		return cmd
 	}
-	cmd := exec.CommandContext(ctx, "cargo", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"CARGO_TARGET_DIR="+target,
-		// build.rs prefers the version in Cargo.lock; this is its fallback.
-		"AWA_PROBE_AWA_VERSION="+s.Version,
-		"CARGO_TERM_COLOR=never",
-	)
-	if err := runLogged(ctx, s, logPath, cmd); err != nil {
+
+	// The awa facade requires its parts (awa-model, awa-worker, ...) with caret ranges, so
+	// `awa = "=0.6.0"` alone links awa-model 0.6.9. A registry build pins every awa crate of
+	// the graph to the release under test: from the lock file when there is one, else by
+	// resolving until no awa crate of another version is left.
+	var pins []string
+	buildArgs := []string{"build", "--release", "--features", feature}
+	switch {
+	case s.Source != "":
+		if err := writeManifest(nil); err != nil {
+			return fail("rewrite Cargo.toml", err)
+		}
+	case locked:
+		pins, err = lockPins(lockBytes, s.Version)
+		if err != nil {
+			return fail("check "+seedLock, err)
+		}
+		if err := writeManifest(pins); err != nil {
+			return fail("rewrite Cargo.toml", err)
+		}
+		buildArgs = append(buildArgs, "--locked")
+	default:
+		for round := 0; ; round++ {
+			if err := writeManifest(pins); err != nil {
+				return fail("rewrite Cargo.toml", err)
+			}
+			if err := runLogged(ctx, s, logPath, cargo("generate-lockfile")); err != nil {
+				_ = os.RemoveAll(dir)
+				return nil, err
+			}
+			b, err := os.ReadFile(filepath.Join(dir, "Cargo.lock"))
+			if err != nil {
+				return fail("read Cargo.lock", err)
+			}
+			more, stray := morePins(parseCargoLock(b), s.Version, pins)
+			if len(stray) == 0 {
+				break
+			}
+			if len(more) == 0 || round == 5 {
+				return fail("pin awa crates", fmt.Errorf("awa %s resolves to other releases of its parts: %s", s.Version, strings.Join(stray, ", ")))
+			}
+			pins = append(pins, more...)
+			sort.Strings(pins)
+		}
+		buildArgs = append(buildArgs, "--locked")
+	}
+	if err := runLogged(ctx, s, logPath, cargo(buildArgs...)); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
@@ -338,11 +380,129 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 	if err != nil {
 		return fail("read "+bin, err)
 	}
-	if err := markOK(dir, fmt.Sprintf("%s\nfeature=%s locked=%v\nbinary=%s\nsha256=%s\n", origin, feature, locked, bin, sum)); err != nil {
+	if err := markOK(dir, fmt.Sprintf("%s\nfeature=%s lockfile=%s pinned=%s\nbinary=%s\nsha256=%s\n", origin, feature, seedLock, strings.Join(pins, ","), bin, sum)); err != nil {
 		return nil, err
 	}
 	in.Checksum = sum
 	return in, nil
+}
+
+// lockPkg is one [[package]] of a Cargo.lock.
+type lockPkg struct {
+	Name, Version, Source string
+	Deps                  []string // names only
+}
+
+// parseCargoLock reads the packages of a Cargo.lock (format v3/v4).
+func parseCargoLock(b []byte) []lockPkg {
+	var pkgs []lockPkg
+	var cur *lockPkg
+	inDeps := false
+	unquote := func(v string) string { return strings.Trim(strings.TrimSpace(v), `",`) }
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "[[package]]":
+			pkgs = append(pkgs, lockPkg{})
+			cur, inDeps = &pkgs[len(pkgs)-1], false
+		case cur == nil:
+		case inDeps:
+			if strings.HasPrefix(line, "]") {
+				inDeps = false
+			} else if f := strings.Fields(unquote(line)); len(f) > 0 {
+				cur.Deps = append(cur.Deps, f[0])
+			}
+		case strings.HasPrefix(line, "name = "):
+			cur.Name = unquote(strings.TrimPrefix(line, "name = "))
+		case strings.HasPrefix(line, "version = "):
+			cur.Version = unquote(strings.TrimPrefix(line, "version = "))
+		case strings.HasPrefix(line, "source = "):
+			cur.Source = unquote(strings.TrimPrefix(line, "source = "))
+		case strings.HasPrefix(line, "dependencies = ["):
+			items := strings.TrimPrefix(line, "dependencies = [")
+			inDeps = !strings.HasSuffix(items, "]")
+			for _, item := range strings.Split(strings.TrimSuffix(items, "]"), ",") {
+				if f := strings.Fields(unquote(item)); len(f) > 0 {
+					cur.Deps = append(cur.Deps, f[0])
+				}
+			}
+		case strings.HasPrefix(line, "["):
+			cur = nil
+		}
+	}
+	return pkgs
+}
+
+// isAwaCrate reports whether a lock package is part of the awa release (registry crates
+// named awa or awa-*; our own awa-probe is a path package).
+func isAwaCrate(p lockPkg) bool {
+	return p.Source != "" && (p.Name == "awa" || strings.HasPrefix(p.Name, "awa-"))
+}
+
+// morePins returns the awa crates of another release than ver ("name version", stray) and,
+// of those, the ones to pin next: those an awa crate already at ver depends on (a part that
+// only a wrong-release part pulls in may vanish once that part is pinned).
+func morePins(pkgs []lockPkg, ver string, pinned []string) (more, stray []string) {
+	have := map[string]bool{}
+	for _, p := range pinned {
+		have[p] = true
+	}
+	wanted := map[string]bool{}
+	for _, p := range pkgs {
+		if isAwaCrate(p) && p.Version == ver {
+			for _, d := range p.Deps {
+				wanted[d] = true
+			}
+		}
+	}
+	for _, p := range pkgs {
+		if !isAwaCrate(p) || p.Version == ver {
+			continue
+		}
+		stray = append(stray, p.Name+" "+p.Version)
+		if wanted[p.Name] && !have[p.Name] && p.Name != "awa" {
+			more = append(more, p.Name)
+			have[p.Name] = true
+		}
+	}
+	sort.Strings(more)
+	return more, stray
+}
+
+// lockPins checks that a stored lock file links only release ver of the awa crates and
+// returns the parts to pin (the manifest must match the lock for --locked).
+func lockPins(lock []byte, ver string) ([]string, error) {
+	var pins, stray []string
+	found := false
+	for _, p := range parseCargoLock(lock) {
+		if !isAwaCrate(p) {
+			continue
+		}
+		if p.Version != ver {
+			stray = append(stray, p.Name+" "+p.Version)
+		} else if p.Name == "awa" {
+			found = true
+		} else {
+			pins = append(pins, p.Name)
+		}
+	}
+	if len(stray) > 0 {
+		return nil, fmt.Errorf("lock file for awa %s links %s", ver, strings.Join(stray, ", "))
+	}
+	if !found {
+		return nil, fmt.Errorf("lock file has no awa %s", ver)
+	}
+	sort.Strings(pins)
+	return pins, nil
+}
+
+// pinLines renders exact requirements for the facade's parts, one per line after the awa line.
+func pinLines(ver string, pins []string) string {
+	var b strings.Builder
+	for _, p := range pins {
+		fmt.Fprintf(&b, "\n%s = %q # pinned by awacompat: awa's own requirement on its parts is a caret range", p, "="+ver)
+	}
+	return b.String()
 }
 
 // srcHashOf shortens a cache key to a name cargo accepts for a binary target.

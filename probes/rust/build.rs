@@ -17,9 +17,23 @@ fn main() {
     println!("cargo:rerun-if-changed=Cargo.toml");
     println!("cargo:rerun-if-env-changed=AWA_PROBE_AWA_VERSION");
 
-    let from_lock = fs::read_to_string(&lock)
-        .ok()
-        .and_then(|text| locked_version(&text, "awa"));
+    let lock_text = fs::read_to_string(&lock).ok();
+    let from_lock = lock_text.as_deref().and_then(|text| locked_version(text, "awa"));
+    // The facade requires its parts (awa-model, awa-worker, ...) with caret ranges: make sure
+    // the lock links every registry awa crate at the facade's exact version.
+    if let (Some(text), Some(v)) = (lock_text.as_deref(), from_lock.as_deref()) {
+        let stray: Vec<String> = registry_awa_crates(text)
+            .into_iter()
+            .filter(|(_, ver)| ver != v)
+            .map(|(name, ver)| format!("{name} {ver}"))
+            .collect();
+        if !stray.is_empty() {
+            panic!(
+                "awa {v} is linked with parts of other releases: {} (pin them with `awa-x = \"={v}\"`)",
+                stray.join(", ")
+            );
+        }
+    }
     let version = match (from_lock, env::var("AWA_PROBE_AWA_VERSION").ok()) {
         (Some(v), _) => v,
         (None, Some(v)) if !v.is_empty() => v,
@@ -65,6 +79,27 @@ fn locked_version(lock: &str, name: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// (name, version) of every registry package named `awa` or `awa-*` in a Cargo.lock text.
+fn registry_awa_crates(lock: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for block in lock.split("[[package]]").skip(1) {
+        let field = |key: &str| {
+            block.lines().find_map(|l| {
+                l.trim()
+                    .strip_prefix(key)
+                    .and_then(|r| r.trim_start().strip_prefix('='))
+                    .map(|r| r.trim().trim_matches('"').to_string())
+            })
+        };
+        let (Some(name), Some(version)) = (field("name"), field("version")) else { continue };
+        let from_registry = field("source").is_some_and(|s| s.starts_with("registry+") || s.starts_with("sparse+"));
+        if from_registry && (name == "awa" || name.starts_with("awa-")) {
+            out.push((name, version));
+        }
+    }
+    out
 }
 
 fn major_minor(version: &str) -> Option<(u64, u64)> {
