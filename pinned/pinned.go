@@ -124,6 +124,10 @@ func (c *Cache) log() *slog.Logger {
 }
 
 // lock serialises work on one cache key within this process.
+//
+// It also takes an exclusive flock on key+".lock", so separate awacompat processes sharing a
+// cache (CI steps, parallel test binaries) never build the same artifact at once: the second
+// waits, then finds the first one's "ok" marker and reuses the result.
 func (c *Cache) lock(key string) func() {
 	c.mu.Lock()
 	if c.locks == nil {
@@ -136,7 +140,11 @@ func (c *Cache) lock(key string) func() {
 	}
 	c.mu.Unlock()
 	m.Lock()
-	return m.Unlock
+	unlockFile := lockFile(key + ".lock")
+	return func() {
+		unlockFile()
+		m.Unlock()
+	}
 }
 
 // Install returns the artifact, installing it first unless the cache holds it.
