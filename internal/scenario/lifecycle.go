@@ -64,27 +64,16 @@ func lifecycle(ctx context.Context, env Env) Outcome {
 		return *out
 	}
 
-	w := env.Probes["worker"]
-	worker, err := probes.Start(ctx, w.Argv, probes.Spec{DatabaseURL: env.URL, Kind: Kind, Steps: []probes.Step{{
-		Op: "work", Queue: lifecycleQueue, MaxWorkers: 2, Behavior: "complete", Handled: 0,
-		TimeoutMS: deadlineMS(ctx),
-	}}}, env.Dir, "worker")
+	worker, err := startProbe(ctx, env, "worker", "worker", []probes.Step{{
+		Op: "work", Queue: lifecycleQueue, MaxWorkers: 2, Behavior: "complete", TimeoutMS: deadlineMS(ctx),
+	}})
 	if err != nil {
 		return errorOutcome(ctx, err)
 	}
-	defer func() {
-		worker.Stop()
-		waitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
-		defer cancel()
-		worker.Wait(waitCtx)
-	}()
+	defer stopProbe(ctx, worker)
 	readyAt, err := waitReady(ctx, worker)
 	if err != nil {
-		evs := worker.All()
-		if e := firstError(evs); e != nil {
-			return Outcome{Verdict: matrix.Refused, Error: e, Detail: fmt.Sprintf("worker refused to start: %s: %s", e.Class, e.Message)}
-		}
-		return errorOutcome(ctx, fmt.Errorf("worker: %w; stderr: %s", err, StderrTail(env.Dir, "worker", 8)))
+		return workerStartFailed(ctx, env, "worker", worker, err)
 	}
 
 	evs, err = enqueue("producer-2", 3)
@@ -96,55 +85,39 @@ func lifecycle(ctx context.Context, env Env) Outcome {
 	}
 	want := []int64{ids["j1"], ids["j2"], ids["j3"]}
 
-	// Watch the database until every job is completed, the worker proves inert, or the
-	// deadline passes.
+	// Watch the database until every job is completed, the engine changes (the runner
+	// reports that), the worker proves inert, or the deadline passes.
 	var (
 		jobs    []oracle.Job
 		live    []oracle.Runtime
 		inert   bool
-		tick    = time.NewTicker(250 * time.Millisecond)
 		engine0 string
 	)
-	defer tick.Stop()
 	if e, err := o.Engine(ctx); err == nil {
 		engine0 = e.Active()
 	}
-watch:
-	for {
-		jobs, err = o.Jobs(ctx, want)
-		if err != nil {
-			return errorOutcome(ctx, err)
+	werr := waitFor(ctx, watchBudget(ctx, time.Hour), worker.Done(), func() (bool, error) {
+		var err error
+		if jobs, err = o.Jobs(ctx, want); err != nil {
+			return false, err
 		}
 		if allState(jobs, want, "completed") {
-			break
+			return true, nil
 		}
 		if e, err := o.Engine(ctx); err == nil && e.Active() != engine0 {
-			break // the runner reports the engine change
+			return true, nil
 		}
-		if untouched(jobs) && time.Since(readyAt) >= env.Inert {
-			live, err = o.Runtimes(ctx, 30*time.Second)
-			if err != nil {
-				return errorOutcome(ctx, err)
-			}
-			if hasRuntime(live, w.Version) && countEvents(worker.All(), "handled") == 0 {
-				inert = true
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			break watch
-		case <-worker.Done():
-			// A worker that exits early is judged below from what it left behind.
-			jobs, _ = o.Jobs(context.WithoutCancel(ctx), want)
-			break watch
-		case <-tick.C:
-		}
+		inert, live, err = workerInert(ctx, o, env, "worker", worker, readyAt, readyAt, jobs)
+		return inert, err
+	})
+	if werr != nil && ctx.Err() == nil && werr != errWatchDeadline {
+		return errorOutcome(ctx, werr)
 	}
-	worker.Stop()
-	waitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
-	wevs, _ := worker.Wait(waitCtx)
-	cancel()
+	wevs := stopProbe(ctx, worker)
+	// A worker that exited early is judged from what it left behind.
+	if j, err := o.Jobs(context.WithoutCancel(ctx), want); err == nil {
+		jobs = j
+	}
 
 	out := Outcome{}
 	judgeJobs(&out, jobs, want, sent, ids, env.Engine)
@@ -160,14 +133,11 @@ watch:
 	}
 	switch {
 	case inert:
-		out.Verdict = matrix.Inert
-		out.Detail = fmt.Sprintf("worker %s %s was live (ready event, runtime heartbeat) for %s and claimed none of %d jobs",
-			w.Kind, w.Version, env.Inert, len(want))
-		out.Findings = append(out.Findings, fmt.Sprintf("live runtimes: %s", runtimesString(live)))
+		return inertOutcome(env, "worker", len(want), live)
 	case allState(jobs, want, "completed") && len(out.Findings) == 0:
 		out.Verdict = matrix.Pass
 		out.Detail = fmt.Sprintf("%d jobs enqueued, each claimed and completed once (attempt 1), args intact, stored in %s", len(want), env.Engine)
-	case ctx.Err() != nil:
+	case ctx.Err() != nil || werr == errWatchDeadline:
 		out.Verdict = matrix.Timeout
 		out.Detail = fmt.Sprintf("deadline passed with jobs in states %s", statesString(jobs))
 	default:

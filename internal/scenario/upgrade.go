@@ -40,56 +40,41 @@ func upgradeBacklog(ctx context.Context, env Env) Outcome {
 		return out
 	}
 	drained := allState(jobs, ids, "completed")
-	var worker *probes.Proc
-	var readyAt time.Time
-	w := env.Probes["worker"]
+	var (
+		worker *probes.Proc
+		inert  bool
+		live   []oracle.Runtime
+		werr   error
+	)
 	if !drained {
-		worker, err = probes.Start(ctx, w.Argv, probes.Spec{DatabaseURL: env.URL, Kind: Kind, Steps: []probes.Step{{
+		worker, err = startProbe(ctx, env, "worker", "worker", []probes.Step{{
 			Op: "work", Queue: migrate.UpgradeQueue, MaxWorkers: 2, Behavior: "complete", TimeoutMS: deadlineMS(ctx),
-		}}}, env.Dir, "worker")
+		}})
 		if err != nil {
 			return errorOutcome(ctx, err)
 		}
-		defer func() {
-			worker.Stop()
-			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
-			defer cancel()
-			worker.Wait(wctx)
-		}()
-		if readyAt, err = waitReady(ctx, worker); err != nil {
-			if e := firstError(worker.All()); e != nil {
-				return Outcome{Verdict: matrix.Refused, Error: e, Detail: fmt.Sprintf("worker refused to start: %s: %s", e.Class, e.Message)}
+		defer stopProbe(ctx, worker)
+		readyAt, err := waitReady(ctx, worker)
+		if err != nil {
+			return workerStartFailed(ctx, env, "worker", worker, err)
+		}
+		werr = waitFor(ctx, watchBudget(ctx, time.Hour), worker.Done(), func() (bool, error) {
+			var err error
+			if jobs, err = o.Jobs(ctx, ids); err != nil {
+				return false, err
 			}
-			return errorOutcome(ctx, fmt.Errorf("worker: %w; stderr: %s", err, StderrTail(env.Dir, "worker", 8)))
-		}
-	}
-	inert := false
-	var live []oracle.Runtime
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for !drained {
-		if jobs, err = o.Jobs(ctx, ids); err != nil {
-			return errorOutcome(ctx, err)
-		}
-		if allState(jobs, ids, "completed") {
-			break
-		}
-		if untouched(jobs) && time.Since(readyAt) >= env.Inert {
-			if live, err = o.Runtimes(ctx, 30*time.Second); err != nil {
-				return errorOutcome(ctx, err)
+			if allState(jobs, ids, "completed") {
+				return true, nil
 			}
-			if hasRuntime(live, w.Version) && countEvents(worker.All(), "handled") == 0 {
-				inert = true
-				break
-			}
+			inert, live, err = workerInert(ctx, o, env, "worker", worker, readyAt, readyAt, jobs)
+			return inert, err
+		})
+		if werr != nil && ctx.Err() == nil && werr != errWatchDeadline {
+			return errorOutcome(ctx, werr)
 		}
-		select {
-		case <-ctx.Done():
-			return Outcome{Verdict: matrix.Timeout, Detail: "pre-upgrade jobs in states " + statesString(jobs)}
-		case <-worker.Done():
-			jobs, _ = o.Jobs(context.WithoutCancel(ctx), ids)
-			drained = true // judged below from what the database holds
-		case <-tick.C:
+		stopProbe(ctx, worker)
+		if j, err := o.Jobs(context.WithoutCancel(ctx), ids); err == nil {
+			jobs = j
 		}
 	}
 	byRef := map[int64]int{}
@@ -113,9 +98,10 @@ func upgradeBacklog(ctx context.Context, env Env) Outcome {
 	}
 	switch {
 	case inert:
-		out.Verdict = matrix.Inert
-		out.Detail = fmt.Sprintf("worker %s %s was live for %s and claimed none of the %d pre-upgrade jobs", w.Kind, w.Version, env.Inert, len(ids))
-		out.find("live runtimes: %s", runtimesString(live))
+		return inertOutcome(env, "worker", len(ids), live)
+	case ctx.Err() != nil || werr == errWatchDeadline:
+		out.Verdict = matrix.Timeout
+		out.Detail = "pre-upgrade jobs in states " + statesString(jobs)
 	case allState(jobs, ids, "completed") && len(out.Findings) == 0:
 		out.Verdict = matrix.Pass
 		if worker == nil {
