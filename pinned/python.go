@@ -2,11 +2,14 @@ package pinned
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // pythonTag returns the "cp311"-style tag of the interpreter, which keys virtualenvs.
@@ -78,7 +81,32 @@ func (c *Cache) installPython(ctx context.Context, s Spec) (*Installed, error) {
 		Reused: reused,
 	}
 	in.Checksum = c.distChecksum(ctx, dir, "awa-pg", "awa_pg")
+	out, err := exec.CommandContext(ctx, in.Probe[0], "-c", "import importlib.metadata as m; print(m.version('awa-pg'))").Output()
+	if err != nil {
+		return nil, &InstallError{Spec: s, Cmd: in.Probe[0] + " -c 'importlib.metadata.version(\"awa-pg\")'", Err: err}
+	}
+	if err := checkVersion(s, "awa-pg", strings.TrimSpace(string(out))); err != nil {
+		return nil, err
+	}
 	return in, nil
+}
+
+// checkVersion insists that what was installed is the version the matrix names: a wheel file
+// or a checkout of another release must not run under a wrong label.
+func checkVersion(s Spec, what, got string) error {
+	if got != s.Version {
+		return &InstallError{Spec: s, Cmd: "check the installed version", Err: fmt.Errorf("%s is %s, but the matrix says %s", what, got, s.Version)}
+	}
+	return nil
+}
+
+// cliVersion runs `awa --version` ("awa 0.6.9") and checks it.
+func cliVersion(ctx context.Context, s Spec, bin string) error {
+	out, err := exec.CommandContext(ctx, bin, "--version").Output()
+	if err != nil {
+		return &InstallError{Spec: s, Cmd: bin + " --version", Err: err}
+	}
+	return checkVersion(s, "the awa binary", strings.TrimPrefix(strings.TrimSpace(string(out)), "awa "))
 }
 
 // installCLI installs the awa binary from PyPI awa-cli==X (or a prebuilt binary file).
@@ -99,6 +127,9 @@ func (c *Cache) installCLI(ctx context.Context, s Spec) (*Installed, error) {
 			return nil, &InstallError{Spec: s, Cmd: "read " + s.Source, Err: err}
 		}
 		abs, _ := filepath.Abs(s.Source)
+		if err := cliVersion(ctx, s, abs); err != nil {
+			return nil, err
+		}
 		return &Installed{Spec: s, AwaBin: abs, Origin: "file:" + abs, Checksum: sum, Dir: filepath.Dir(abs), Reused: true}, nil
 	}
 	tag, err := c.pythonTag(ctx)
@@ -117,6 +148,9 @@ func (c *Cache) installCLI(ctx context.Context, s Spec) (*Installed, error) {
 	}
 	bin := filepath.Join(dir, "bin", "awa")
 	sum, _ := sha256File(bin)
+	if err := cliVersion(ctx, s, bin); err != nil {
+		return nil, err
+	}
 	return &Installed{Spec: s, AwaBin: bin, Origin: origin, Checksum: sum, Dir: dir, Reused: reused}, nil
 }
 
@@ -136,7 +170,57 @@ func pipRequirement(s Spec, dist string) (req, key, origin string, err error) {
 		}
 		return abs, dist + "-" + s.Version + "-whl-" + sum[:12], "file:" + abs, nil
 	}
-	return "", "", "", &InstallError{Spec: s, Cmd: "resolve source", Err: fmt.Errorf("%s: a python source must be a .whl file (local checkouts are built by the maturin path)", s.Source)}
+	// A local awa checkout: pip builds the package directory through its PEP 517 backend
+	// (maturin, for awa-python and awa-cli), which needs the Rust toolchain.
+	pkg, err := checkoutPackage(s.Source, dist)
+	if err != nil {
+		return "", "", "", &InstallError{Spec: s, Cmd: "resolve source", Err: err}
+	}
+	rev, err := checkoutRevision(pkg)
+	if err != nil {
+		return "", "", "", &InstallError{Spec: s, Cmd: "resolve source", Err: err}
+	}
+	return pkg, dist + "-" + s.Version + "-src-" + rev, "path:" + pkg + "@" + rev, nil
+}
+
+// checkoutPackage finds the Python package of dist in a local awa checkout: awa-pg lives in
+// awa-python/, awa-cli in awa-cli/; a directory that is itself the package is taken as is.
+func checkoutPackage(source, dist string) (string, error) {
+	abs, err := filepath.Abs(source)
+	if err != nil {
+		return "", err
+	}
+	st, err := os.Stat(abs)
+	if err != nil || !st.IsDir() {
+		return "", fmt.Errorf("%s: a python source is a .whl file or a local awa checkout directory", source)
+	}
+	sub := map[string]string{"awa-pg": "awa-python", "awa-cli": "awa-cli"}[dist]
+	for _, dir := range []string{filepath.Join(abs, sub), abs} {
+		if exists(filepath.Join(dir, "pyproject.toml")) {
+			return dir, nil
+		}
+	}
+	return "", fmt.Errorf("%s: no pyproject.toml in %s/ or the directory itself", source, sub)
+}
+
+// checkoutRevision keys a checkout build: the git commit plus a hash of any uncommitted
+// change, so an edited checkout is rebuilt and an unchanged one reused. Outside git there is
+// no safe key, so every run rebuilds.
+func checkoutRevision(dir string) (string, error) {
+	head, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		return fmt.Sprintf("nogit-%d", time.Now().UnixNano()), nil
+	}
+	diff, err := exec.Command("git", "-C", dir, "diff", "HEAD", "--", ".").Output()
+	if err != nil {
+		return "", fmt.Errorf("git diff in %s: %w", dir, err)
+	}
+	rev := strings.TrimSpace(string(head))[:12]
+	if len(diff) > 0 {
+		sum := sha256.Sum256(diff)
+		rev += "-dirty-" + hex.EncodeToString(sum[:])[:8]
+	}
+	return rev, nil
 }
 
 // distChecksum returns the sha256 of the distribution's RECORD file, which pins every file the
