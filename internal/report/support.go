@@ -17,7 +17,18 @@ import (
 func Support(w io.Writer, r *results.Results) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "awa %s support against schema version %d%s\n\n", r.Target.Awa, r.Target.SchemaVersion, postgresPhrase(r))
-	writeGridMarkdown(&b, newGrid(r))
+	// One table per schema path keeps each readable: a path is a different database state
+	// (awa.md §0.1), and putting both side by side doubles the columns.
+	paths := schemaPaths(r)
+	for i, path := range paths {
+		if len(paths) > 1 {
+			if i > 0 {
+				b.WriteString("\n")
+			}
+			fmt.Fprintf(&b, "Schema path `%s`:\n\n", path)
+		}
+		writeGridMarkdown(&b, newGrid(onlyPath(r, path)))
+	}
 	b.WriteString("\n✓ as expected, ✗ differs from the expectation; \"(expected X)\" names the expected verdict. " +
 		"When outcomes in one entry differ, each is followed by the other roles of its cells.\n")
 	if note := runNote(r); note != "" {
@@ -81,4 +92,29 @@ func mdCell(s string) string {
 // line.
 func mdText(s string) string {
 	return strings.NewReplacer("<", "&lt;", ">", "&gt;", "\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+}
+
+// schemaPaths lists the schema paths of r's cells in first-seen order of the sorted cells.
+func schemaPaths(r *results.Results) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, c := range r.Cells {
+		if !seen[c.SchemaPath] {
+			seen[c.SchemaPath] = true
+			out = append(out, c.SchemaPath)
+		}
+	}
+	return out
+}
+
+// onlyPath is r restricted to the cells of one schema path.
+func onlyPath(r *results.Results, path string) *results.Results {
+	cp := *r
+	cp.Cells = nil
+	for _, c := range r.Cells {
+		if c.SchemaPath == path {
+			cp.Cells = append(cp.Cells, c)
+		}
+	}
+	return &cp
 }
