@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
@@ -268,40 +269,29 @@ func mustJSON(v any) []byte {
 }
 
 func locations(rows []oracle.Job) string {
-	s := ""
-	for i, r := range rows {
-		if i > 0 {
-			s += ", "
-		}
-		s += r.Location + ":" + r.State
-	}
-	return s
+	return joinEach(rows, ", ", "", func(r oracle.Job) string { return r.Location + ":" + r.State })
 }
 
 func statesString(jobs []oracle.Job) string {
-	if len(jobs) == 0 {
-		return "(no rows)"
-	}
-	s := ""
-	for i, j := range jobs {
-		if i > 0 {
-			s += ", "
-		}
-		s += fmt.Sprintf("%d=%s/attempt %d/%s", j.ID, j.State, j.Attempt, j.Location)
-	}
-	return s
+	return joinEach(jobs, ", ", "(no rows)", func(j oracle.Job) string {
+		return fmt.Sprintf("%d=%s/attempt %d/%s", j.ID, j.State, j.Attempt, j.Location)
+	})
 }
 
 func runtimesString(rts []oracle.Runtime) string {
-	if len(rts) == 0 {
-		return "none"
+	return joinEach(rts, "; ", "none", func(r oracle.Runtime) string {
+		return fmt.Sprintf("awa %s capability=%s role=%s last_seen=%s", r.Version, r.StorageCapability, r.TransitionRole, r.LastSeen.Format(time.RFC3339))
+	})
+}
+
+// joinEach formats each element and joins them with sep; empty is what an empty slice shows.
+func joinEach[T any](xs []T, sep, empty string, f func(T) string) string {
+	if len(xs) == 0 {
+		return empty
 	}
-	s := ""
-	for i, r := range rts {
-		if i > 0 {
-			s += "; "
-		}
-		s += fmt.Sprintf("awa %s capability=%s role=%s last_seen=%s", r.Version, r.StorageCapability, r.TransitionRole, r.LastSeen.Format(time.RFC3339))
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = f(x)
 	}
-	return s
+	return strings.Join(parts, sep)
 }

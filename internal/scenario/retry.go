@@ -110,15 +110,5 @@ func judgeRetry(id int64, jobs []oracle.Job, hs []probes.Event, args map[string]
 }
 
 func callsString(hs []probes.Event) string {
-	if len(hs) == 0 {
-		return "none"
-	}
-	s := ""
-	for i, h := range hs {
-		if i > 0 {
-			s += ", "
-		}
-		s += fmt.Sprintf("attempt %d -> %s", h.Attempt, h.Result)
-	}
-	return s
+	return joinEach(hs, ", ", "none", func(h probes.Event) string { return fmt.Sprintf("attempt %d -> %s", h.Attempt, h.Result) })
 }
