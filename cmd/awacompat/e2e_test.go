@@ -394,3 +394,42 @@ func TestPlanCommand(t *testing.T) {
 		t.Errorf("bad shard: exit %d", code)
 	}
 }
+
+// fetch installs what a matrix needs, says what it did per artifact, and runs nothing; a
+// second fetch finds everything cached.
+func TestFetch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs real artifacts")
+	}
+	m := filepath.Join(t.TempDir(), "m.yaml")
+	os.WriteFile(m, []byte(`version: 1
+target: {awa: "0.6.9"}
+artifacts:
+  py: {kind: python, version: "0.6.9"}
+  cli-old: {kind: cli, version: "0.5.7"}
+scenarios: [lifecycle, cancel]
+cross:
+  - {producer: [py], worker: [py]}
+  - {producer: [py], admin: [cli-old]}
+`), 0o644)
+	runCLI(t, "fetch", m) // warm, whatever the cache held
+	code, stdout, stderr := runCLI(t, "fetch", m)
+	if code != exitOK {
+		t.Fatalf("fetch: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		"[1/3] cli 0.6.9 ... cached (pypi:awa-cli==0.6.9)",
+		"[2/3] cli 0.5.7 ... cached (pypi:awa-cli==0.5.7)",
+		"[3/3] python 0.6.9 ... cached (pypi:awa-pg==0.6.9)",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("fetch output lacks %q:\n%s", want, stdout)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("version: 1\ntarget: {awa: \"0.6.9\"}\nartifacts: {py: {kind: python, version: \"0.0.1\"}}\nscenarios: [lifecycle]\ncross: {producer: [py], worker: [py]}\n"), 0o644)
+	code, stdout, _ = runCLI(t, "fetch", bad)
+	if code != exitInfra || !strings.Contains(stdout, "FAILED") || !strings.Contains(stdout, "awa-pg==0.0.1") {
+		t.Errorf("fetch of a missing release: exit %d\n%s", code, stdout)
+	}
+}
