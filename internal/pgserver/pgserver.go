@@ -14,7 +14,7 @@
 // process group, so a terminal's Ctrl-C reaches only the caller, which decides when to stop.
 // On Linux the postmaster also gets SIGKILL if the caller dies without stopping it (see
 // spawn for the limits); the temporary directory is then left behind ("awacompat-pg-*" under
-// Config.DataParent).
+// Config.DataParent) until a later Start sweeps it (sweep.go).
 //
 // The package never prints; it logs through Config.Log only. It needs a Unix system.
 package pgserver
@@ -137,6 +137,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
 	log := cfg.Log
+	sweepStale(cfg.DataParent, log)
 
 	dir, err := os.MkdirTemp(cfg.DataParent, tempPattern)
 	if err != nil {
