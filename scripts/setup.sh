@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what awacompat needs on a fresh Debian machine and is a no-op when it is there:
 # a PostgreSQL server (initdb + postgres) for the embedded default, python3 with venv.
-# Go, cargo and python3 are expected on the machine (README.md, Requirements).
+# Go, cargo and python3 are expected on the machine (README.md, Quick start).
 set -euo pipefail
 
 have_server() {

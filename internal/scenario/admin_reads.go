@@ -287,7 +287,7 @@ func adminReads(ctx context.Context, env Env) Outcome {
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
-	tag := nonce()
+	tag := nonce(env)
 	runAtText, _ := futureRFC3339(time.Hour)
 	a1, a2 := cellArgs(env, "admin_reads", tag, 1), cellArgs(env, "admin_reads", tag, 2)
 	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{

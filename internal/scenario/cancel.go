@@ -157,7 +157,7 @@ func cancelByID(ctx context.Context, env Env) Outcome {
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
-	tag := nonce()
+	tag := nonce(env)
 	runAtText, runAt := futureRFC3339(time.Hour)
 	a1, a2 := cellArgs(env, "cancel", tag, 1), cellArgs(env, "cancel", tag, 2)
 	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{
@@ -223,7 +223,7 @@ func cancelByUniqueKey(ctx context.Context, env Env) Outcome {
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
-	tag := nonce()
+	tag := nonce(env)
 	runAtText, _ := futureRFC3339(time.Hour)
 	a1, a2 := cellArgs(env, "cancel_by_unique_key", tag, 1), cellArgs(env, "cancel_by_unique_key", tag, 2)
 	uniq := &probes.Unique{ByArgs: true}

@@ -36,7 +36,7 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) Outcome {
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
-	args := cellArgs(env, "cancel_by_unique_key_running", nonce(), 1)
+	args := cellArgs(env, "cancel_by_unique_key_running", nonce(env), 1)
 	worker, err := startProbe(ctx, env, "worker", "worker", []probes.Step{
 		{Op: "enqueue", Ref: "u1", Queue: cancelRunningQueue, Args: args, Unique: &probes.Unique{ByArgs: true}},
 		{Op: "work", Queue: cancelRunningQueue, MaxWorkers: 1, Behavior: "hold", TimeoutMS: deadlineMS(ctx)},

@@ -5,7 +5,7 @@ package scenario
 
 import (
 	"context"
-	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -23,12 +23,12 @@ const stopWait = 20 * time.Second
 // pollEvery is how often scenarios re-read the database while they wait for an effect.
 const pollEvery = 200 * time.Millisecond
 
-// nonce is a fresh random tag per scenario run: with the cell id it makes every payload
-// distinctive, so a row left by anything else can never be mistaken for this cell's.
-func nonce() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+// nonce is the cell's tag: with the cell id it makes every payload distinctive, so a row left
+// by anything else can never be mistaken for this cell's. It is derived from the cell id, not
+// drawn at random, so a cell's rerun (its repro command) sends exactly the same payloads.
+func nonce(env Env) string {
+	sum := sha256.Sum256([]byte(env.CellID))
+	return hex.EncodeToString(sum[:6])
 }
 
 // cellArgs are the distinctive args of job n of a scenario run.

@@ -83,7 +83,7 @@ func fidelity(ctx context.Context, env Env) Outcome {
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
-	tag := nonce()
+	tag := nonce(env)
 	args := fidelityArgs(env, tag)
 	meta := map[string]any{"cell": env.CellID, "trace": map[string]any{"id": "ü-" + tag, "n": int64(1) << 40}, "emoji": "🧪", "null": nil}
 	tags := []string{"awacompat", "fidelity", "ünï-cødé", "emoji-🏷️"}

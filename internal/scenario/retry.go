@@ -24,7 +24,7 @@ func retry(ctx context.Context, env Env) Outcome {
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
-	args := cellArgs(env, "retry", nonce(), 1)
+	args := cellArgs(env, "retry", nonce(env), 1)
 	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{{Op: "enqueue", Ref: "r1", Queue: retryQueue, Args: args}})
 	if stop != nil {
 		return *stop

@@ -24,7 +24,7 @@ func uniqueDedupe(ctx context.Context, env Env) Outcome {
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
-	args := cellArgs(env, "unique_dedupe", nonce(), 1)
+	args := cellArgs(env, "unique_dedupe", nonce(env), 1)
 	// A payload whose key order differs from its sorted order, so a release that hashes the
 	// args as written rather than sorted would show.
 	args["zz_last"] = map[string]any{"b": 2, "a": 1}
