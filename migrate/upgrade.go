@@ -51,7 +51,7 @@ func Upgraded(ctx context.Context, target CLI, url string, u Upgrade) (UpgradeRe
 	for n := 1; n <= UpgradeJobs; n++ {
 		steps = append(steps, probes.Step{Op: "enqueue", Ref: fmt.Sprintf("u%d", n), Queue: UpgradeQueue, Args: UpgradeArgs(u.FromVersion, n)})
 	}
-	evs, err := runProbe(ctx, u.FromArgv, url, steps, u.Dir, "upgrade-from-"+u.FromVersion)
+	evs, err := probes.Run(ctx, u.FromArgv, probes.Spec{DatabaseURL: url, Kind: UpgradeKind, Steps: steps}, u.Dir, "upgrade-from-"+u.FromVersion)
 	if err != nil {
 		return res, fmt.Errorf("prepare with awa %s: %w", u.FromVersion, err)
 	}
@@ -127,36 +127,9 @@ func startWorker(ctx context.Context, u Upgrade, url, role, queue string) (func(
 		defer cancel()
 		p.Wait(wctx)
 	}
-	for {
-		select {
-		case ev, ok := <-p.Events():
-			if !ok {
-				stop()
-				return nil, fmt.Errorf("%s worker exited before it was ready (see %s)", role, u.Dir)
-			}
-			switch ev.Event {
-			case "ready":
-				return stop, nil
-			case "error", "fatal":
-				stop()
-				return nil, fmt.Errorf("%s worker: %s %s", role, ev.Class, ev.Message)
-			}
-		case <-ctx.Done():
-			stop()
-			return nil, ctx.Err()
-		}
+	if _, err := p.WaitReady(ctx); err != nil {
+		stop()
+		return nil, fmt.Errorf("%s worker: %w (see %s)", role, err, u.Dir)
 	}
-}
-
-// runProbe runs a probe to completion.
-func runProbe(ctx context.Context, argv []string, url string, steps []probes.Step, dir, name string) ([]probes.Event, error) {
-	p, err := probes.Start(ctx, argv, probes.Spec{DatabaseURL: url, Kind: UpgradeKind, Steps: steps}, dir, name)
-	if err != nil {
-		return nil, err
-	}
-	evs, err := p.Wait(ctx)
-	if len(evs) == 0 || evs[len(evs)-1].Event != "done" {
-		return evs, fmt.Errorf("probe %s did not finish (%v); see %s", name, err, dir)
-	}
-	return evs, nil
+	return stop, nil
 }

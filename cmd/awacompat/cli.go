@@ -183,11 +183,7 @@ func newCache(dir string, log *slog.Logger) (*pinned.Cache, error) {
 	return &pinned.Cache{Root: dir, ProbesDir: probesDir, Log: log}, nil
 }
 
-func newLogger(stderr io.Writer, verbose bool) *slog.Logger {
-	level := slog.LevelInfo
-	if verbose {
-		level = slog.LevelDebug
-	}
+func newLogger(stderr io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 }
 
@@ -229,7 +225,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case tty:
 		logLevel = slog.LevelWarn
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
+	log := newLogger(stderr, logLevel)
 	cache, err := newCache(*cacheDir, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "awacompat:", err)
@@ -281,19 +277,19 @@ func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return exitUsage
 	}
-	m, p, code := loadPlan(stderr, pos, sel)
+	_, p, code := loadPlan(stderr, pos, sel)
 	if code != exitOK {
 		return code
 	}
-	log := newLogger(stderr, false)
+	log := newLogger(stderr, slog.LevelInfo)
 	cache, err := newCache(*cacheDir, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "awacompat:", err)
 		return exitInfra
 	}
-	specs := []pinned.Spec{{Kind: pinned.CLI, Version: m.Target.Awa, Source: m.Target.Source}}
+	specs := runner.TargetSpecs(p)
 	for _, a := range p.Artifacts {
-		specs = append(specs, pinned.Spec{Kind: pinned.Kind(a.Kind), Version: a.Version, Source: a.Source, Via: a.Via})
+		specs = append(specs, runner.SpecOf(a))
 	}
 	failed := 0
 	for i, s := range specs {

@@ -26,6 +26,7 @@ import (
 	"github.com/awacompat/awacompat/matrix"
 	"github.com/awacompat/awacompat/migrate"
 	"github.com/awacompat/awacompat/pinned"
+	"github.com/awacompat/awacompat/probes"
 )
 
 // Installer installs artifacts; *pinned.Cache is the real one.
@@ -189,16 +190,16 @@ func modeOf(cfg Config) string {
 func (r *run) installAll(ctx context.Context) error {
 	t := r.cfg.Plan.Target
 	start := time.Now()
-	tgt, err := r.cfg.Installer.Install(ctx, pinned.Spec{Kind: pinned.CLI, Version: t.Awa, Source: t.Source})
+	targets := TargetSpecs(r.cfg.Plan)
+	tgt, err := r.cfg.Installer.Install(ctx, targets[0])
 	if err != nil {
 		return &InfraError{fmt.Errorf("install the target's awa CLI %s: %w", t.Awa, err)}
 	}
 	r.cfg.Log.Info("target ready", "awa", t.Awa, "origin", tgt.Origin, "reused", tgt.Reused, "took", time.Since(start).Round(time.Millisecond))
 	r.res.Target.Origin, r.res.Target.Checksum = tgt.Origin, tgt.Checksum
 	r.target = migrate.CLI{Bin: tgt.AwaBin, Version: t.Awa, LogPath: filepath.Join(r.cfg.OutDir, "templates.log")}
-	if needsTargetPython(r.cfg.Plan) {
-		// The staged transition to queue storage needs workers of the target release.
-		r.targetPython, r.targetPyErr = r.cfg.Installer.Install(ctx, pinned.Spec{Kind: pinned.Python, Version: t.Awa})
+	if len(targets) > 1 {
+		r.targetPython, r.targetPyErr = r.cfg.Installer.Install(ctx, targets[1])
 		rec := results.Artifact{Name: "target-python", Kind: "python", Version: t.Awa}
 		if r.targetPyErr != nil {
 			rec.Error = redact.Text(r.targetPyErr.Error())
@@ -217,7 +218,7 @@ func (r *run) installAll(ctx context.Context) error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			start := time.Now()
-			in, err := r.cfg.Installer.Install(ctx, specOf(a))
+			in, err := r.cfg.Installer.Install(ctx, SpecOf(a))
 			rec := results.Artifact{Name: a.Name, Kind: a.Kind, Version: a.Version, InstallMS: time.Since(start).Milliseconds()}
 			r.mu.Lock()
 			defer r.mu.Unlock()
@@ -240,17 +241,21 @@ func (r *run) installAll(ctx context.Context) error {
 	return nil
 }
 
-// needsTargetPython is true when a template moves an upgraded database to queue storage.
-func needsTargetPython(p *matrix.Plan) bool {
+// TargetSpecs are what the run installs of the target release itself: its awa CLI (the
+// migrator) and, when a template moves an upgraded database to queue storage, its python
+// artifact, whose workers the staged transition needs.
+func TargetSpecs(p *matrix.Plan) []pinned.Spec {
+	specs := []pinned.Spec{{Kind: pinned.CLI, Version: p.Target.Awa, Source: p.Target.Source}}
 	for _, t := range p.Templates {
 		if t.SchemaPath.From != "" && t.Engine == "queue_storage" {
-			return true
+			return append(specs, pinned.Spec{Kind: pinned.Python, Version: p.Target.Awa})
 		}
 	}
-	return false
+	return specs
 }
 
-func specOf(a matrix.Artifact) pinned.Spec {
+// SpecOf is what to install for a matrix artifact.
+func SpecOf(a matrix.Artifact) pinned.Spec {
 	return pinned.Spec{Kind: pinned.Kind(a.Kind), Version: a.Version, Source: a.Source, Via: a.Via}
 }
 
@@ -528,7 +533,7 @@ func stderrTails(dir string) string {
 	var b strings.Builder
 	for _, m := range matches {
 		name := strings.TrimSuffix(filepath.Base(m), ".stderr.log")
-		t := scenario.StderrTail(dir, name, 10)
+		t := probes.StderrTail(dir, name, 10)
 		if t == "" {
 			continue
 		}

@@ -307,7 +307,7 @@ func adminReads(ctx context.Context, env Env) Outcome {
 		leaderNote = "no maintenance leader: " + err.Error()
 	} else {
 		defer stopProbe(ctx, leader)
-		if _, err := waitReady(ctx, leader); err != nil {
+		if _, err := leader.WaitReady(ctx); err != nil {
 			leaderNote = "the maintenance leader (a worker of the producer's release) did not start: " + err.Error()
 		}
 	}

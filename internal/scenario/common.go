@@ -220,5 +220,5 @@ func workerStartFailed(ctx context.Context, env Env, name string, w *probes.Proc
 	if e := firstError(w.All()); e != nil {
 		return Outcome{Verdict: matrix.Refused, Error: e, Detail: fmt.Sprintf("%s refused: %s: %s", name, e.Class, e.Message)}
 	}
-	return errorOutcome(ctx, fmt.Errorf("%s: %w; stderr: %s", name, err, StderrTail(env.Dir, name, 8)))
+	return errorOutcome(ctx, fmt.Errorf("%s: %w; stderr: %s", name, err, probes.StderrTail(env.Dir, name, 8)))
 }

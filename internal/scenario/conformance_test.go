@@ -24,6 +24,7 @@ import (
 	"github.com/awacompat/awacompat/matrix"
 	"github.com/awacompat/awacompat/migrate"
 	"github.com/awacompat/awacompat/pinned"
+	"github.com/awacompat/awacompat/probes"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -230,7 +231,7 @@ func allStderr(dir string) string {
 	var b strings.Builder
 	for _, f := range m {
 		name := strings.TrimSuffix(filepath.Base(f), ".stderr.log")
-		fmt.Fprintf(&b, "--- %s\n%s\n", name, StderrTail(dir, name, 12))
+		fmt.Fprintf(&b, "--- %s\n%s\n", name, probes.StderrTail(dir, name, 12))
 	}
 	return b.String()
 }

@@ -35,34 +35,24 @@ func lifecycle(ctx context.Context, env Env) Outcome {
 	defer o.Close(context.WithoutCancel(ctx))
 
 	sent := map[string]map[string]any{}
-	enqueue := func(name string, ns ...int) ([]probes.Event, error) {
+	ids := map[string]int64{}
+	// produce enqueues jobs ns with lifecycle args and records their ids.
+	produce := func(name string, ns ...int) *Outcome {
 		var steps []probes.Step
 		for _, n := range ns {
 			ref := fmt.Sprintf("j%d", n)
 			sent[ref] = lifecycleArgs(env.CellID, n)
 			steps = append(steps, probes.Step{Op: "enqueue", Ref: ref, Queue: lifecycleQueue, Args: sent[ref]})
 		}
-		return runSteps(ctx, env, "producer", name, steps)
-	}
-	ids := map[string]int64{}
-	collect := func(evs []probes.Event) *Outcome {
-		if e := firstError(evs); e != nil {
-			return &Outcome{Verdict: matrix.Refused, Error: e, Detail: fmt.Sprintf("producer %s refused: %s: %s", e.Op, e.Class, e.Message)}
+		got, _, stop := enqueue(ctx, env, "producer", name, steps)
+		for ref, id := range got {
+			ids[ref] = id
 		}
-		for _, e := range evs {
-			if e.Event == "enqueued" && e.JobID != nil {
-				ids[e.Ref] = *e.JobID
-			}
-		}
-		return nil
+		return stop
 	}
 
-	evs, err := enqueue("producer-1", 1, 2)
-	if err != nil {
-		return errorOutcome(ctx, err)
-	}
-	if out := collect(evs); out != nil {
-		return *out
+	if stop := produce("producer-1", 1, 2); stop != nil {
+		return *stop
 	}
 
 	worker, err := startProbe(ctx, env, "worker", "worker", []probes.Step{{
@@ -72,17 +62,13 @@ func lifecycle(ctx context.Context, env Env) Outcome {
 		return errorOutcome(ctx, err)
 	}
 	defer stopProbe(ctx, worker)
-	readyAt, err := waitReady(ctx, worker)
+	readyAt, err := worker.WaitReady(ctx)
 	if err != nil {
 		return workerStartFailed(ctx, env, "worker", worker, err)
 	}
 
-	evs, err = enqueue("producer-2", 3)
-	if err != nil {
-		return errorOutcome(ctx, err)
-	}
-	if out := collect(evs); out != nil {
-		return *out
+	if stop := produce("producer-2", 3); stop != nil {
+		return *stop
 	}
 	want := []int64{ids["j1"], ids["j2"], ids["j3"]}
 
@@ -178,25 +164,6 @@ func judgeJobs(out *Outcome, jobs []oracle.Job, want []int64, sent map[string]ma
 		}
 		if j.Location != engine {
 			out.find("job %d lives in %s storage, but the database runs %s", id, j.Location, engine)
-		}
-	}
-}
-
-func waitReady(ctx context.Context, p *probes.Proc) (time.Time, error) {
-	for {
-		select {
-		case ev, ok := <-p.Events():
-			if !ok {
-				return time.Time{}, fmt.Errorf("exited before it was ready")
-			}
-			if ev.Event == "ready" {
-				return ev.At, nil
-			}
-			if ev.Event == "error" || ev.Event == "fatal" {
-				return time.Time{}, fmt.Errorf("%s before ready: %s %s", ev.Event, ev.Class, ev.Message)
-			}
-		case <-ctx.Done():
-			return time.Time{}, ctx.Err()
 		}
 	}
 }

@@ -37,7 +37,7 @@ func retry(ctx context.Context, env Env) Outcome {
 		return errorOutcome(ctx, err)
 	}
 	defer stopProbe(ctx, worker)
-	readyAt, err := waitReady(ctx, worker)
+	readyAt, err := worker.WaitReady(ctx)
 	if err != nil {
 		return workerStartFailed(ctx, env, "worker", worker, err)
 	}

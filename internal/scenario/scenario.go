@@ -8,10 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"reflect"
-	"strings"
 	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
@@ -98,47 +95,13 @@ func errorOutcome(ctx context.Context, err error) Outcome {
 	return Outcome{Verdict: matrix.Error, Detail: err.Error()}
 }
 
-// runSteps runs one probe to completion and returns its events.
+// runSteps runs role's probe to completion and returns its events (see probes.Run).
 func runSteps(ctx context.Context, env Env, role, name string, steps []probes.Step) ([]probes.Event, error) {
 	p, ok := env.Probes[role]
 	if !ok {
 		return nil, fmt.Errorf("no probe bound to role %s", role)
 	}
-	proc, err := probes.Start(ctx, p.Argv, probes.Spec{DatabaseURL: env.URL, Kind: Kind, Steps: steps}, env.Dir, name)
-	if err != nil {
-		return nil, err
-	}
-	evs, err := proc.Wait(ctx)
-	if err := probeBroken(evs, err, name, env.Dir); err != nil {
-		return evs, err
-	}
-	return evs, nil
-}
-
-// probeBroken reports a probe that did not finish its steps: killed, crashed or fatal.
-func probeBroken(evs []probes.Event, waitErr error, name, dir string) error {
-	for _, e := range evs {
-		if e.Event == "fatal" {
-			return fmt.Errorf("probe %s: fatal: %s", name, e.Message)
-		}
-	}
-	if len(evs) == 0 || evs[len(evs)-1].Event != "done" {
-		return fmt.Errorf("probe %s exited (%v) without finishing its steps; stderr: %s", name, waitErr, StderrTail(dir, name, 8))
-	}
-	return nil
-}
-
-// StderrTail returns the last n lines of a probe's stderr log.
-func StderrTail(dir, name string, n int) string {
-	b, err := os.ReadFile(filepath.Join(dir, name+".stderr.log"))
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return probes.Run(ctx, p.Argv, probes.Spec{DatabaseURL: env.URL, Kind: Kind, Steps: steps}, env.Dir, name)
 }
 
 // firstError returns the first awa error event.

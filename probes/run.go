@@ -1,0 +1,64 @@
+package probes
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Run starts a probe, waits for it, and returns its events; the error is non-nil when the
+// probe did not finish its steps (fatal, crashed, killed). An awa error event is a result,
+// not an error here.
+func Run(ctx context.Context, argv []string, spec Spec, dir, name string) ([]Event, error) {
+	p, err := Start(ctx, argv, spec, dir, name)
+	if err != nil {
+		return nil, err
+	}
+	evs, waitErr := p.Wait(ctx)
+	for _, e := range evs {
+		if e.Event == "fatal" {
+			return evs, fmt.Errorf("probe %s: fatal: %s", name, e.Message)
+		}
+	}
+	if len(evs) == 0 || evs[len(evs)-1].Event != "done" {
+		return evs, fmt.Errorf("probe %s exited (%v) without finishing its steps; stderr: %s", name, waitErr, StderrTail(dir, name, 8))
+	}
+	return evs, nil
+}
+
+// WaitReady waits for a work step's "ready" event and returns when it arrived. An error or
+// fatal event first, the probe exiting, or ctx ending is an error.
+func (p *Proc) WaitReady(ctx context.Context) (time.Time, error) {
+	for {
+		select {
+		case ev, ok := <-p.Events():
+			if !ok {
+				return time.Time{}, fmt.Errorf("exited before it was ready")
+			}
+			switch ev.Event {
+			case "ready":
+				return ev.At, nil
+			case "error", "fatal":
+				return time.Time{}, fmt.Errorf("%s before ready: %s %s", ev.Event, ev.Class, ev.Message)
+			}
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		}
+	}
+}
+
+// StderrTail returns the last n lines of probe name's stderr log in dir.
+func StderrTail(dir, name string, n int) string {
+	b, err := os.ReadFile(filepath.Join(dir, name+".stderr.log"))
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
