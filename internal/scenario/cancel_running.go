@@ -37,18 +37,14 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) Outcome {
 	defer o.Close(context.WithoutCancel(ctx))
 
 	args := cellArgs(env, "cancel_by_unique_key_running", nonce(env), 1)
-	worker, err := startProbe(ctx, env, "worker", "worker", []probes.Step{
+	worker, readyAt, stop := startReady(ctx, env, "worker", "worker", []probes.Step{
 		{Op: "enqueue", Ref: "u1", Queue: cancelRunningQueue, Args: args, Unique: &probes.Unique{ByArgs: true}},
 		{Op: "work", Queue: cancelRunningQueue, MaxWorkers: 1, Behavior: "hold", TimeoutMS: deadlineMS(ctx)},
 	})
-	if err != nil {
-		return errorOutcome(ctx, err)
+	if stop != nil {
+		return *stop
 	}
 	defer stopProbe(ctx, worker)
-	readyAt, err := worker.WaitReady(ctx)
-	if err != nil {
-		return workerStartFailed(ctx, env, "worker", worker, err)
-	}
 	var id int64
 	for _, e := range worker.All() {
 		if e.Event == "enqueued" && e.Ref == "u1" && e.JobID != nil {

@@ -215,6 +215,24 @@ func inertOutcome(env Env, role string, n int, live []oracle.Runtime) Outcome {
 	return out
 }
 
+// startReady starts role's probe with steps that end in a work step and waits for its ready
+// event. On failure the probe is stopped and the Outcome says why (refused, error, timeout);
+// on success the caller defers stopProbe.
+func startReady(ctx context.Context, env Env, role, name string, steps []probes.Step) (*probes.Proc, time.Time, *Outcome) {
+	p, err := startProbe(ctx, env, role, name, steps)
+	if err != nil {
+		out := errorOutcome(ctx, err)
+		return nil, time.Time{}, &out
+	}
+	readyAt, err := p.WaitReady(ctx)
+	if err != nil {
+		out := workerStartFailed(ctx, env, name, p, err)
+		stopProbe(ctx, p)
+		return nil, time.Time{}, &out
+	}
+	return p, readyAt, nil
+}
+
 // workerStartFailed turns a worker that never became ready into a verdict.
 func workerStartFailed(ctx context.Context, env Env, name string, w *probes.Proc, err error) Outcome {
 	if e := firstError(w.All()); e != nil {

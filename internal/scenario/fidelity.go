@@ -112,17 +112,13 @@ func fidelity(ctx context.Context, env Env) Outcome {
 		}
 	}
 
-	worker, err := startProbe(ctx, env, "worker", "worker", []probes.Step{{
+	worker, readyAt, stop := startReady(ctx, env, "worker", "worker", []probes.Step{{
 		Op: "work", Queue: fidelityQueue, MaxWorkers: 1, Behavior: "complete", TimeoutMS: deadlineMS(ctx),
 	}})
-	if err != nil {
-		return errorOutcome(ctx, err)
+	if stop != nil {
+		return *stop
 	}
 	defer stopProbe(ctx, worker)
-	readyAt, err := worker.WaitReady(ctx)
-	if err != nil {
-		return workerStartFailed(ctx, env, "worker", worker, err)
-	}
 	var jobs []oracle.Job
 	inert := false
 	var live []oracle.Runtime

@@ -55,17 +55,13 @@ func lifecycle(ctx context.Context, env Env) Outcome {
 		return *stop
 	}
 
-	worker, err := startProbe(ctx, env, "worker", "worker", []probes.Step{{
+	worker, readyAt, stop := startReady(ctx, env, "worker", "worker", []probes.Step{{
 		Op: "work", Queue: lifecycleQueue, MaxWorkers: 2, Behavior: "complete", TimeoutMS: deadlineMS(ctx),
 	}})
-	if err != nil {
-		return errorOutcome(ctx, err)
+	if stop != nil {
+		return *stop
 	}
 	defer stopProbe(ctx, worker)
-	readyAt, err := worker.WaitReady(ctx)
-	if err != nil {
-		return workerStartFailed(ctx, env, "worker", worker, err)
-	}
 
 	if stop := produce("producer-2", 3); stop != nil {
 		return *stop

@@ -30,17 +30,13 @@ func retry(ctx context.Context, env Env) Outcome {
 		return *stop
 	}
 	id := ids["r1"]
-	worker, err := startProbe(ctx, env, "worker", "worker", []probes.Step{{
+	worker, readyAt, stop := startReady(ctx, env, "worker", "worker", []probes.Step{{
 		Op: "work", Queue: retryQueue, MaxWorkers: 1, Behavior: "fail_once", TimeoutMS: deadlineMS(ctx),
 	}})
-	if err != nil {
-		return errorOutcome(ctx, err)
+	if stop != nil {
+		return *stop
 	}
 	defer stopProbe(ctx, worker)
-	readyAt, err := worker.WaitReady(ctx)
-	if err != nil {
-		return workerStartFailed(ctx, env, "worker", worker, err)
-	}
 	var (
 		jobs  []oracle.Job
 		inert bool

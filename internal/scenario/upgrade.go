@@ -47,17 +47,15 @@ func upgradeBacklog(ctx context.Context, env Env) Outcome {
 		werr   error
 	)
 	if !drained {
-		worker, err = startProbe(ctx, env, "worker", "worker", []probes.Step{{
+		var readyAt time.Time
+		var stop *Outcome
+		worker, readyAt, stop = startReady(ctx, env, "worker", "worker", []probes.Step{{
 			Op: "work", Queue: migrate.UpgradeQueue, MaxWorkers: 2, Behavior: "complete", TimeoutMS: deadlineMS(ctx),
 		}})
-		if err != nil {
-			return errorOutcome(ctx, err)
+		if stop != nil {
+			return *stop
 		}
 		defer stopProbe(ctx, worker)
-		readyAt, err := worker.WaitReady(ctx)
-		if err != nil {
-			return workerStartFailed(ctx, env, "worker", worker, err)
-		}
 		werr = waitFor(ctx, watchBudget(ctx, time.Hour), worker.Done(), func() (bool, error) {
 			var err error
 			if jobs, err = o.Jobs(ctx, ids); err != nil {
