@@ -40,7 +40,7 @@ expect:
 	//   new: python 0.6.9
 	//   old: python 0.5.7
 	// steps:
-	//   1. template fresh.queue_storage: migrate an empty database with awa 0.6.9; put it under queue_storage
+	//   1. template fresh.queue_storage: migrate with awa 0.6.9; put it under queue_storage (awa.storage_auto_finalize_if_fresh); verify queue_storage
 	//   2. cell queue_storage.fresh.lifecycle.producer=old.worker=new
 	//      roles: producer=python 0.5.7, worker=python 0.6.9
 	//      expect: pass (default)
@@ -51,5 +51,5 @@ func ExampleParse_error() {
 	_, err := matrix.Parse("matrix.yaml", []byte("version: 1\ntarget: {awa: \"0.6.9\"}\nartifacts: {}\nscenarios: [lifecycle]\nengines: [canonical, queue-storage]\nfleets: []\n"))
 	fmt.Println(err)
 	// Output:
-	// matrix.yaml:5:22: engines: unknown engine "queue-storage" (did you mean "queue_storage"?) (known: canonical, queue_storage)
+	// matrix.yaml:5:22: engines: unknown engine "queue-storage" (did you mean "queue_storage"?) (known: canonical, queue_storage, queue_storage:columns, queue_storage:ledger)
 }

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	goversion "github.com/hashicorp/go-version"
+	"github.com/awacompat/awacompat/internal/version"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -174,18 +174,20 @@ func (l *loader) duration(n *yaml.Node, what string) time.Duration {
 	return d
 }
 
-func (l *loader) exactVersion(n *yaml.Node, what string) string {
+// exactVersion reads an exact release or pre-release in either spelling (0.6.0-rc.4 or
+// 0.6.0rc4). A number (0.6, unquoted) is refused like any partial version.
+func (l *loader) exactVersion(n *yaml.Node, what string) (version.Version, bool) {
 	s := l.str(n, what)
 	if s == "" {
 		l.errf(n, "%s: version is empty", what)
-		return ""
+		return version.Version{}, false
 	}
-	v, err := goversion.NewSemver(s)
-	if err != nil || strings.ContainsAny(s, "<>=~^*, ") || v.Original() != s {
-		l.errf(n, "%s: %q is not an exact release version like 0.5.7", what, s)
-		return ""
+	v, err := version.Parse(s)
+	if err != nil {
+		l.errf(n, "%s: %v", what, err)
+		return version.Version{}, false
 	}
-	return s
+	return v, true
 }
 
 func (l *loader) matrix(doc *yaml.Node) *Matrix {
@@ -195,15 +197,15 @@ func (l *loader) matrix(doc *yaml.Node) *Matrix {
 		return m
 	}
 	root := doc.Content[0]
-	var version int
-	var artifactsNode, fleetsNode, crossNode, expectNode, targetNode, exclNode *yaml.Node
-	var engineNodes, scenarioNodes, pathNodes []*yaml.Node
+	var fileVersion int
+	var artifactsNode, fleetsNode, crossNode, expectNode, targetNode, exclNode, pathsNode *yaml.Node
+	var engineNodes, scenarioNodes []*yaml.Node
 	l.fields(root, "matrix", map[string]func(*yaml.Node){
 		"version": func(v *yaml.Node) {
 			if n, err := strconv.Atoi(v.Value); err == nil {
-				version = n
+				fileVersion = n
 			}
-			if version != 1 {
+			if fileVersion != 1 {
 				l.errf(v, "version: only version 1 is known, got %s", kindName(v))
 			}
 		},
@@ -211,15 +213,9 @@ func (l *loader) matrix(doc *yaml.Node) *Matrix {
 		"postgres":  func(v *yaml.Node) { l.postgres(v, m) },
 		"artifacts": func(v *yaml.Node) { artifactsNode = v },
 		"engines": func(v *yaml.Node) {
-			m.Engines, engineNodes = l.strList(v, "engines")
+			m.Engines, engineNodes = l.engines(v, "engines")
 		},
-		"schema_paths": func(v *yaml.Node) {
-			var names []string
-			names, pathNodes = l.strList(v, "schema_paths")
-			for i, s := range names {
-				m.SchemaPaths = append(m.SchemaPaths, l.schemaPath(pathNodes[i], s))
-			}
-		},
+		"schema_paths": func(v *yaml.Node) { pathsNode = v },
 		"scenarios": func(v *yaml.Node) {
 			m.Scenarios, scenarioNodes = l.strList(v, "scenarios")
 		},
@@ -232,7 +228,7 @@ func (l *loader) matrix(doc *yaml.Node) *Matrix {
 	if root.Kind != yaml.MappingNode {
 		return m
 	}
-	if version == 0 {
+	if fileVersion == 0 {
 		l.errf(root, "matrix: missing key \"version\" (use version: 1)")
 	}
 	if targetNode == nil {
@@ -246,25 +242,29 @@ func (l *loader) matrix(doc *yaml.Node) *Matrix {
 		l.artifacts(artifactsNode, m)
 	}
 	if len(m.Engines) == 0 {
-		m.Engines = slices.Clone(Engines)
+		m.Engines = []Engine{Canonical, QueueStorage}
 	}
-	for i, e := range m.Engines {
-		if !slices.Contains(Engines, e) {
-			l.errf(engineNodes[i], "engines: unknown engine %q%s (known: %s)", e, didYouMean(e, Engines), strings.Join(Engines, ", "))
-		}
+	l.checkAuthorities(m.Engines, engineNodes, m.Target, "engines")
+	var pathNodes []*yaml.Node
+	if pathsNode != nil {
+		pathNodes = l.schemaPaths(pathsNode, m)
 	}
 	if len(m.SchemaPaths) == 0 {
 		m.SchemaPaths = []SchemaPath{{}}
+		pathNodes = []*yaml.Node{root}
 	}
 	if len(m.Scenarios) == 0 {
 		l.errf(root, "matrix: missing key \"scenarios\" (known: %s)", strings.Join(ScenarioNames(), ", "))
 	}
 	for i, s := range m.Scenarios {
-		if _, ok := LookupScenario(s); !ok {
-			l.errf(scenarioNodes[i], "scenarios: unknown scenario %q%s (known: %s)", s, didYouMean(s, ScenarioNames()), strings.Join(ScenarioNames(), ", "))
-		}
+		l.checkScenario(scenarioNodes[i], s, "scenarios")
 	}
 	for i, p := range m.SchemaPaths {
+		for _, e := range m.PathEngines(p) {
+			if p.From == "" && e == QSColumns {
+				l.errf(pathNodes[i], "schema path fresh with engine %s: a fresh install starts in ring authority ledger, and no official command goes back to columns; columns is the state of an upgraded database (give the fresh path its own engines: {path: fresh, engines: [...]})", e)
+			}
+		}
 		if p.From == "" {
 			continue
 		}
@@ -299,6 +299,61 @@ func (l *loader) matrix(doc *yaml.Node) *Matrix {
 	return m
 }
 
+// schemaPaths reads the list of schema paths: each a name ("fresh", "upgraded-from ARTIFACT")
+// or a mapping {path: NAME, engines: [...], scenarios: [...]} that narrows what runs on it.
+// It returns each path's node, for later messages.
+func (l *loader) schemaPaths(n *yaml.Node, m *Matrix) []*yaml.Node {
+	n = resolve(n)
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = n.Content
+	}
+	var nodes []*yaml.Node
+	seen := map[string]bool{}
+	for _, item := range items {
+		item = resolve(item)
+		var p SchemaPath
+		if item.Kind == yaml.MappingNode {
+			var pathNode *yaml.Node
+			l.fields(item, "schema_paths[]", map[string]func(*yaml.Node){
+				"path": func(v *yaml.Node) { pathNode = v; p = l.schemaPath(v, l.str(v, "schema_paths[].path")) },
+				"engines": func(v *yaml.Node) {
+					p.Engines, _ = l.engines(v, "schema_paths[].engines")
+					if len(p.Engines) == 0 {
+						l.errf(v, "schema_paths[].engines: empty list (omit the key to run every engine)")
+					}
+				},
+				"scenarios": func(v *yaml.Node) {
+					var sn []*yaml.Node
+					p.Scenarios, sn = l.strList(v, "schema_paths[].scenarios")
+					for i, s := range p.Scenarios {
+						l.checkScenario(sn[i], s, "schema_paths[].scenarios")
+					}
+				},
+			})
+			if pathNode == nil {
+				l.errf(item, "schema_paths[]: missing key \"path\" (fresh or \"upgraded-from ARTIFACT\")")
+				continue
+			}
+			engineNodes := make([]*yaml.Node, len(p.Engines))
+			for i := range engineNodes {
+				engineNodes[i] = item
+			}
+			l.checkAuthorities(p.Engines, engineNodes, m.Target, "schema_paths[].engines")
+		} else {
+			p = l.schemaPath(item, l.str(item, "schema_paths"))
+		}
+		if seen[p.Name()] {
+			l.errf(item, "schema_paths: %s given twice", p.Name())
+			continue
+		}
+		seen[p.Name()] = true
+		m.SchemaPaths = append(m.SchemaPaths, p)
+		nodes = append(nodes, item)
+	}
+	return nodes
+}
+
 func (l *loader) schemaPath(n *yaml.Node, s string) SchemaPath {
 	if s == "fresh" {
 		return SchemaPath{}
@@ -306,13 +361,63 @@ func (l *loader) schemaPath(n *yaml.Node, s string) SchemaPath {
 	if from, ok := strings.CutPrefix(s, "upgraded-from "); ok && strings.TrimSpace(from) != "" {
 		return SchemaPath{From: strings.TrimSpace(from)}
 	}
-	l.errf(n, "schema_paths: %q is not \"fresh\" or \"upgraded-from ARTIFACT\"", s)
+	l.errf(n, "schema_paths: %q is not \"fresh\" or \"upgraded-from ARTIFACT\"", clipValue(s))
 	return SchemaPath{}
+}
+
+// engines reads a list of engine names.
+func (l *loader) engines(n *yaml.Node, what string) ([]Engine, []*yaml.Node) {
+	names, nodes := l.strList(n, what)
+	known := make([]string, len(Engines))
+	for i, e := range Engines {
+		known[i] = string(e)
+	}
+	var out []Engine
+	var outNodes []*yaml.Node
+	for i, name := range names {
+		if !slices.Contains(known, name) {
+			l.errf(nodes[i], "%s: unknown engine %q%s (known: %s)", what, clipValue(name), didYouMean(name, known), strings.Join(known, ", "))
+			continue
+		}
+		if slices.Contains(out, Engine(name)) {
+			l.errf(nodes[i], "%s: engine %s given twice", what, name)
+			continue
+		}
+		out = append(out, Engine(name))
+		outNodes = append(outNodes, nodes[i])
+	}
+	return out, outNodes
+}
+
+// checkAuthorities refuses a ring authority on a target whose schema has none.
+func (l *loader) checkAuthorities(engines []Engine, nodes []*yaml.Node, t Target, what string) {
+	if t.Awa == (version.Version{}) || !t.Awa.Less(RingAuthoritySince) {
+		return
+	}
+	for i, e := range engines {
+		if e.Authority() != "" {
+			l.errf(nodes[i], "%s: %s asks for a ring authority, but the schema of the target awa %s has none (ring authority arrived with schema v43, awa %s); use queue_storage", what, e, t.Awa, RingAuthoritySince)
+		}
+	}
+}
+
+func (l *loader) checkScenario(n *yaml.Node, s, what string) {
+	if _, ok := LookupScenario(s); !ok {
+		l.errf(n, "%s: unknown scenario %q%s (known: %s)", what, clipValue(s), didYouMean(s, ScenarioNames()), strings.Join(ScenarioNames(), ", "))
+	}
+}
+
+// clipValue keeps a value quoted in a message short, however long the input.
+func clipValue(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
 }
 
 func (l *loader) target(n *yaml.Node, m *Matrix) {
 	l.fields(n, "target", map[string]func(*yaml.Node){
-		"awa":    func(v *yaml.Node) { m.Target.Awa = l.exactVersion(v, "target.awa") },
+		"awa":    func(v *yaml.Node) { m.Target.Awa, _ = l.exactVersion(v, "target.awa") },
 		"source": func(v *yaml.Node) { m.Target.Source = l.str(v, "target.source") },
 		"schema_version": func(v *yaml.Node) {
 			n, err := strconv.Atoi(v.Value)
@@ -322,7 +427,7 @@ func (l *loader) target(n *yaml.Node, m *Matrix) {
 			m.Target.SchemaVersion = n
 		},
 	})
-	if n.Kind == yaml.MappingNode && m.Target.Awa == "" && !l.hasErrAt(n) {
+	if n.Kind == yaml.MappingNode && m.Target.Awa == (version.Version{}) && !l.hasErrAt(n) {
 		l.errf(n, "target: missing key \"awa\" (an exact release like 0.6.9)")
 	}
 }
@@ -369,9 +474,10 @@ func (l *loader) artifacts(n *yaml.Node, m *Matrix) {
 		}
 		a := Artifact{Name: name, pos: l.pos(k)}
 		what := "artifacts." + name
+		hasVersion := false
 		l.fields(v, what, map[string]func(*yaml.Node){
 			"kind":    func(v *yaml.Node) { a.Kind = l.str(v, what+".kind"); l.checkKind(v, a.Kind, what) },
-			"version": func(v *yaml.Node) { a.Version = l.exactVersion(v, what+".version") },
+			"version": func(v *yaml.Node) { a.Version, hasVersion = l.exactVersion(v, what+".version") },
 			"source":  func(v *yaml.Node) { a.Source = l.str(v, what+".source") },
 			"via": func(v *yaml.Node) {
 				a.Via = l.str(v, what+".via")
@@ -384,7 +490,7 @@ func (l *loader) artifacts(n *yaml.Node, m *Matrix) {
 			if a.Kind == "" {
 				l.errf(v, "%s: missing key \"kind\" (one of %s)", what, strings.Join(Kinds, ", "))
 			}
-			if a.Version == "" && !l.hasErrAt(v) {
+			if !hasVersion && !l.hasErrAt(v) {
 				l.errf(v, "%s: missing key \"version\"", what)
 			}
 			if a.Via != "" && a.Kind != "cli" {
@@ -546,21 +652,22 @@ func (l *loader) match(n *yaml.Node, m *Matrix, what string) Match {
 		k, v := n.Content[i], n.Content[i+1]
 		switch k.Value {
 		case "engine":
-			mt.Engines, _ = l.strList(v, what+".engine")
-			for _, e := range mt.Engines {
-				if !slices.Contains(Engines, e) {
-					l.errf(v, "%s.engine: unknown engine %q%s", what, e, didYouMean(e, Engines))
-				}
+			es, _ := l.engines(v, what+".engine")
+			for _, e := range es {
+				mt.Engines = append(mt.Engines, string(e))
 			}
 		case "scenario":
-			mt.Scenarios, _ = l.strList(v, what+".scenario")
-			for _, s := range mt.Scenarios {
-				if _, ok := LookupScenario(s); !ok {
-					l.errf(v, "%s.scenario: unknown scenario %q%s", what, s, didYouMean(s, ScenarioNames()))
-				}
+			var sn []*yaml.Node
+			mt.Scenarios, sn = l.strList(v, what+".scenario")
+			for i, s := range mt.Scenarios {
+				l.checkScenario(sn[i], s, what+".scenario")
 			}
 		case "schema_path":
-			mt.SchemaPath, _ = l.strList(v, what+".schema_path")
+			var pn []*yaml.Node
+			mt.SchemaPath, pn = l.strList(v, what+".schema_path")
+			for i, p := range mt.SchemaPath {
+				l.checkPathName(pn[i], m, p, what+".schema_path")
+			}
 		default:
 			if !slices.Contains(Roles, k.Value) {
 				keys := append([]string{"engine", "scenario", "schema_path"}, Roles...)
@@ -595,13 +702,34 @@ func (l *loader) artifactMatch(n *yaml.Node, m *Matrix, what string) ArtifactMat
 		})
 	}
 	if am.Constraint != "" {
-		c, err := goversion.NewConstraint(am.Constraint)
+		c, err := version.ParseConstraint(am.Constraint)
 		if err != nil {
-			l.errf(n, "%s: %q is not a version constraint like \"<0.6.0\" or \">=0.6.2, <0.7\"", what, am.Constraint)
+			l.errf(n, "%s: %v", what, err)
+		} else {
+			am.constraint = &c
 		}
-		am.constraints = c
 	}
 	return am
+}
+
+// checkPathName validates a `when.schema_path` value: fresh, upgraded (any upgraded path), or
+// a path the matrix runs, in either spelling (upgraded-from X or upgraded-from-X).
+func (l *loader) checkPathName(n *yaml.Node, m *Matrix, name, what string) {
+	var known []string
+	for _, p := range m.SchemaPaths {
+		if p.From == "" {
+			known = append(known, "fresh")
+			continue
+		}
+		if !slices.Contains(known, "upgraded") {
+			known = append(known, "upgraded")
+		}
+		known = append(known, "upgraded-from "+p.From)
+	}
+	if slices.Contains(known, name) || slices.ContainsFunc(m.SchemaPaths, func(p SchemaPath) bool { return p.Name() == name }) {
+		return
+	}
+	l.errf(n, "%s: %q is not a schema path of this matrix%s (known: %s)", what, clipValue(name), didYouMean(name, known), strings.Join(known, ", "))
 }
 
 func (l *loader) exclusions(n *yaml.Node, m *Matrix) {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	goversion "github.com/hashicorp/go-version"
+	"github.com/awacompat/awacompat/internal/version"
 )
 
 // Matrix is a loaded, validated matrix.yaml.
@@ -24,8 +24,8 @@ type Matrix struct {
 	Postgres Postgres
 	// Artifacts by name.
 	Artifacts map[string]Artifact
-	// Engines to run, in file order.
-	Engines []string
+	// Engines to run, in file order (a schema path may narrow them).
+	Engines []Engine
 	// SchemaPaths to run, in file order.
 	SchemaPaths []SchemaPath
 	// Scenarios to run, in file order.
@@ -45,9 +45,12 @@ type Matrix struct {
 
 // Target names the current release.
 type Target struct {
-	// Awa is the exact release, e.g. "0.6.9". Its CLI (awa-cli on PyPI) migrates.
-	Awa string
-	// Source optionally overrides where the target CLI comes from (a local checkout or a binary).
+	// Awa is the exact release or pre-release, e.g. 0.6.9 or 0.7.0-alpha.1. Its CLI (awa-cli
+	// on PyPI) migrates.
+	Awa version.Version
+	// Source optionally overrides where the target CLI comes from (a local checkout or a
+	// binary). --target-source (or AWACOMPAT_TARGET_SOURCE) sets it; artifacts whose source is
+	// TargetSource are built from the same place.
 	Source string
 	// SchemaVersion, when non-zero, is asserted against awa.schema_version after migrating.
 	SchemaVersion int
@@ -62,11 +65,19 @@ type Postgres struct {
 type Artifact struct {
 	Name    string
 	Kind    string // python, rust or cli
-	Version string
-	Source  string // optional local checkout or prebuilt file
-	Via     string // cli only: pypi (default) or cargo
-	pos     Pos
+	Version version.Version
+	// Source is empty (the registry), a local checkout or prebuilt file, or TargetSource
+	// until ResolveTargetSource replaces it with the target's checkout.
+	Source string
+	// FromTarget is true when Source was TargetSource: the artifact is built from the target's
+	// own checkout (the release candidate's clients).
+	FromTarget bool
+	Via        string // cli only: pypi (default) or cargo
+	pos        Pos
 }
+
+// TargetSource is the artifact source that means "the target's own checkout".
+const TargetSource = "target"
 
 // Fleet binds roles to artifact names.
 type Fleet map[string]string
@@ -80,9 +91,13 @@ type CrossBlock struct {
 
 // SchemaPath is how a database reached the newest schema: Fresh, or upgraded from a release.
 type SchemaPath struct {
-	// From is empty for a fresh install, else the artifact name (a cli artifact) whose migrate
-	// ran first.
+	// From is empty for a fresh install, else the artifact name (a python or rust artifact)
+	// whose migrate ran first.
 	From string
+	// Engines and Scenarios, when set, narrow the matrix's engines and scenarios on this path
+	// (a `{path, engines, scenarios}` entry); empty means all of them.
+	Engines   []Engine
+	Scenarios []string
 }
 
 // Name is "fresh" or "upgraded-from-<artifact>".
@@ -135,10 +150,10 @@ type Match struct {
 
 // ArtifactMatch matches an artifact by name, kind and version constraint.
 type ArtifactMatch struct {
-	Name        string
-	Kind        string
-	Constraint  string
-	constraints goversion.Constraints
+	Name       string
+	Kind       string
+	Constraint string
+	constraint *version.Constraint
 }
 
 // Matches reports whether the artifact satisfies m.
@@ -149,27 +164,10 @@ func (m ArtifactMatch) Matches(a Artifact) bool {
 	if m.Kind != "" && m.Kind != a.Kind {
 		return false
 	}
-	if m.constraints != nil {
-		v, err := goversion.NewVersion(a.Version)
-		if err != nil || !m.constraints.Check(v) {
-			return false
-		}
+	if m.constraint != nil && !m.constraint.Check(a.Version) {
+		return false
 	}
 	return true
-}
-
-func (m ArtifactMatch) String() string {
-	var parts []string
-	if m.Name != "" {
-		parts = append(parts, m.Name)
-	}
-	if m.Kind != "" {
-		parts = append(parts, m.Kind)
-	}
-	if m.Constraint != "" {
-		parts = append(parts, m.Constraint)
-	}
-	return strings.Join(parts, " ")
 }
 
 // Verdict is what a cell did, or is expected to do.
@@ -193,8 +191,47 @@ const (
 // Verdicts lists every verdict a rule may expect.
 var Verdicts = []Verdict{Pass, Fail, Inert, Refused, EngineChanged, Hazard, Error, Timeout}
 
-// Engines awa has.
-var Engines = []string{"canonical", "queue_storage"}
+// Engine is the storage state a template is put in and every cell re-verifies: "canonical",
+// "queue_storage", or queue storage with its ring authority named,
+// "queue_storage:columns" or "queue_storage:ledger" (schema v43 and later: awa.md §0.1, §3.7).
+// Plain "queue_storage" takes whatever authority the schema path leaves (a fresh v43 install
+// starts in ledger, an upgraded one in columns) and records it.
+type Engine string
+
+// The engine states.
+const (
+	Canonical    Engine = "canonical"
+	QueueStorage Engine = "queue_storage"
+	QSColumns    Engine = "queue_storage:columns"
+	QSLedger     Engine = "queue_storage:ledger"
+)
+
+// Base is the storage engine without the authority: "canonical" or "queue_storage".
+func (e Engine) Base() string {
+	base, _, _ := strings.Cut(string(e), ":")
+	return base
+}
+
+// Authority is the ring authority the engine asks for: "columns", "ledger", or "" (any).
+func (e Engine) Authority() string {
+	_, auth, _ := strings.Cut(string(e), ":")
+	return auth
+}
+
+// Matches reports whether a `when.engine` or selector value names this engine: its full name,
+// or its base engine (queue_storage matches every authority).
+func (e Engine) Matches(name string) bool { return string(e) == name || e.Base() == name }
+
+// Engines are the engine states a matrix may ask for.
+var Engines = []Engine{Canonical, QueueStorage, QSColumns, QSLedger}
+
+// BaseEngines are awa's two storage engines; the coverage check wants every contract
+// operation under both.
+var BaseEngines = []string{"canonical", "queue_storage"}
+
+// RingAuthoritySince is the first release whose schema (v43) has a ring authority; asking for
+// one on an older target is an error.
+var RingAuthoritySince = version.MustParse("0.7.0-alpha.1")
 
 // Roles a fleet can bind. producer2 is a second producer (unique_dedupe: does the first
 // producer's unique job block the second's?).
@@ -220,4 +257,23 @@ func (m *Matrix) ArtifactNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// ResolveTargetSource sets the target's source, src (from --target-source or
+// AWACOMPAT_TARGET_SOURCE) overriding target.source when it is not empty, and points every
+// artifact whose source is TargetSource at it. Artifacts left naming TargetSource (no source
+// anywhere) make NewPlan fail with a message that says how to give one.
+func (m *Matrix) ResolveTargetSource(src string) {
+	if src != "" {
+		m.Target.Source = src
+	}
+	if m.Target.Source == "" {
+		return
+	}
+	for name, a := range m.Artifacts {
+		if a.Source == TargetSource {
+			a.Source, a.FromTarget = m.Target.Source, true
+			m.Artifacts[name] = a
+		}
+	}
 }

@@ -3,6 +3,7 @@ package matrix
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,8 +160,19 @@ cross: {producer: [py], worker: [py]}
 	}{
 		{"unknown top key", base + "colour: red\n", "m.yaml:7:1: matrix: unknown key \"colour\""},
 		{"unknown artifact key", strings.Replace(base, `version: "0.5.7"}`, `version: "0.5.7", flavour: x}`, 1), "m.yaml:4:40: artifacts.py: unknown key \"flavour\""},
-		{"bad version", strings.Replace(base, `"0.5.7"`, `"0.5.x"`, 1), "m.yaml:4:31: artifacts.py.version: \"0.5.x\" is not an exact release version"},
-		{"range as version", strings.Replace(base, `"0.5.7"`, `">=0.5"`, 1), "m.yaml:4:31: artifacts.py.version: \">=0.5\" is not an exact release version"},
+		{"bad version", strings.Replace(base, `"0.5.7"`, `"0.5.x"`, 1), "m.yaml:4:31: artifacts.py.version: \"0.5.x\" is not an exact release like 0.6.9 or a pre-release like 0.6.0-rc.4 (0.6.0rc4)"},
+		{"range as version", strings.Replace(base, `"0.5.7"`, `">=0.5"`, 1), "m.yaml:4:31: artifacts.py.version: \">=0.5\" is not an exact release"},
+		{"partial version", strings.Replace(base, `"0.5.7"`, `"0.6"`, 1), "m.yaml:4:31: artifacts.py.version: \"0.6\" is not an exact release"},
+		{"unquoted partial version", strings.Replace(base, `"0.5.7"`, `0.6`, 1), "m.yaml:4:31: artifacts.py.version: \"0.6\" is not an exact release"},
+		{"v prefix", strings.Replace(base, `"0.5.7"`, `"v0.6.9"`, 1), "artifacts.py.version: \"v0.6.9\" is not an exact release"},
+		{"build metadata", strings.Replace(base, `"0.5.7"`, `"0.6.9+local.1"`, 1), "artifacts.py.version: \"0.6.9+local.1\" is not an exact release"},
+		{"pre-release target", strings.Replace(base, `awa: "0.6.9"`, `awa: "0.7.0rc"`, 1), "m.yaml:2:15: target.awa: \"0.7.0rc\" is not an exact release"},
+		{"authority on a v40 target", base + "engines: [canonical, \"queue_storage:ledger\"]\n", "m.yaml:7:22: engines: queue_storage:ledger asks for a ring authority, but the schema of the target awa 0.6.9 has none"},
+		{"fresh in columns", strings.Replace(base, `awa: "0.6.9"`, `awa: "0.7.0-alpha.1"`, 1) + "engines: [canonical, \"queue_storage:columns\"]\n", "schema path fresh with engine queue_storage:columns: a fresh install starts in ring authority ledger"},
+		{"unknown when.schema_path", base + "expect:\n  - when: {schema_path: upgraded-from py}\n    verdict: pass\n    because: x\n", "m.yaml:8:25: expect[1].when.schema_path: \"upgraded-from py\" is not a schema path of this matrix (known: fresh)"},
+		{"schema path entry without path", base + "schema_paths: [{engines: [canonical]}]\n", "m.yaml:7:16: schema_paths[]: missing key \"path\""},
+		{"schema path given twice", base + "schema_paths: [fresh, {path: fresh}]\n", "schema_paths: fresh given twice"},
+		{"source target without a source", strings.Replace(base, `version: "0.5.7"}`, `version: "0.5.7", source: target}`, 1), "artifact py is built from the target's checkout (source: target), but the target has no source: give --target-source PATH"},
 		{"unknown engine", base + "engines: [canonical, queue_storag]\n", "m.yaml:7:22: engines: unknown engine \"queue_storag\" (did you mean \"queue_storage\"?)"},
 		{"unknown artifact in cross", strings.Replace(base, "worker: [py]", "worker: [pyy]", 1), "m.yaml:6:34: cross: unknown artifact \"pyy\" (did you mean \"py\"?)"},
 		{"unknown artifact kind", strings.Replace(base, "kind: python", "kind: pyton", 1), "m.yaml:4:14: artifacts.py.kind: unknown kind \"pyton\" (did you mean \"python\"?)"},
@@ -206,5 +218,130 @@ fleets:
 	_, err := Parse("m.yaml", []byte(y))
 	if err == nil || !strings.Contains(err.Error(), "m.yaml:7:16: fleets: a cli artifact cannot be a producer") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestPreReleaseSpellings(t *testing.T) {
+	m, err := Parse("m.yaml", []byte(`version: 1
+target: {awa: "0.7.0a1"}
+artifacts:
+  py-rc4: {kind: python, version: "0.6.0rc4"}
+  rs-rc4: {kind: rust, version: "0.6.0-rc.4"}
+  py-057: {kind: python, version: "0.5.7"}
+scenarios: [cancel]
+cross: {producer: [py-rc4, rs-rc4, py-057], admin: [py-rc4]}
+expect:
+  - when: {producer: "<0.6.0"}
+    verdict: refused
+    because: x
+  - when: {producer: ">=0.6.0-rc.1, <0.6.0"}
+    verdict: fail
+    because: y
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Target.Awa.String() != "0.7.0-alpha.1" || m.Artifacts["py-rc4"].Version != m.Artifacts["rs-rc4"].Version {
+		t.Fatalf("target %s, py %s, rs %s: the two spellings must load as one canonical version", m.Target.Awa, m.Artifacts["py-rc4"].Version, m.Artifacts["rs-rc4"].Version)
+	}
+	p, err := NewPlan(m, Options{Only: []string{"producer=0.6.0rc*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	p.Print(&b)
+	for _, want := range []string{"target: awa 0.7.0-alpha.1", "py-rc4: python 0.6.0-rc.4", "producer=python 0.6.0-rc.4", "expect: fail (rule 2"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("plan lacks %q:\n%s", want, b.String())
+		}
+	}
+	for _, c := range p.Cells {
+		if c.Roles["producer"].Name == "py-057" || c.Expect.Verdict != Fail {
+			t.Errorf("cell %s: expect %s; a 0.6.0 pre-release is neither <0.6.0 nor the 0.5 line", c.ID, c.Expect.Verdict)
+		}
+	}
+	if len(p.Cells) != 4 {
+		t.Errorf("%d cells selected by the PEP 440 glob, want 4 (2 producers x 2 engines)", len(p.Cells))
+	}
+}
+
+func TestEngineStatesAndSchemaPathEntries(t *testing.T) {
+	m, err := Parse("m.yaml", []byte(`version: 1
+target: {awa: "0.7.0-alpha.1"}
+artifacts:
+  py-062: {kind: python, version: "0.6.2"}
+  py-057: {kind: python, version: "0.5.7"}
+  py-next: {kind: python, version: "0.7.0-alpha.1", source: target}
+engines: [canonical, queue_storage]
+schema_paths:
+  - fresh
+  - {path: "upgraded-from py-062", engines: [canonical, "queue_storage:columns", "queue_storage:ledger"]}
+  - {path: "upgraded-from py-057", engines: [canonical], scenarios: [target_migrate]}
+scenarios: [target_migrate, lifecycle]
+cross: {producer: [py-062], worker: [py-next]}
+expect:
+  - when: {engine: queue_storage, scenario: lifecycle}
+    verdict: pass
+    because: every authority is queue_storage
+  - when: {engine: "queue_storage:ledger"}
+    verdict: fail
+    because: never reached for lifecycle
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewPlan(m, Options{}); err == nil || !strings.Contains(err.Error(), "--target-source") {
+		t.Fatalf("source: target with no target source: %v", err)
+	}
+	m.ResolveTargetSource("/src/awa")
+	if a := m.Artifacts["py-next"]; a.Source != "/src/awa" || !a.FromTarget {
+		t.Fatalf("py-next after ResolveTargetSource: %+v", a)
+	}
+	p, err := NewPlan(m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range p.Cells {
+		ids = append(ids, c.ID)
+		if c.Engine.Base() == "queue_storage" && c.Scenario == "lifecycle" && c.Expect.Rule != 1 {
+			t.Errorf("%s: rule %d, want 1 (engine: queue_storage matches every authority)", c.ID, c.Expect.Rule)
+		}
+	}
+	want := []string{
+		"canonical.fresh.target_migrate",
+		"canonical.fresh.lifecycle.producer=py-062.worker=py-next",
+		"queue_storage.fresh.target_migrate",
+		"queue_storage.fresh.lifecycle.producer=py-062.worker=py-next",
+		"canonical.upgraded-from-py-062.target_migrate",
+		"canonical.upgraded-from-py-062.lifecycle.producer=py-062.worker=py-next",
+		"queue_storage:columns.upgraded-from-py-062.target_migrate",
+		"queue_storage:columns.upgraded-from-py-062.lifecycle.producer=py-062.worker=py-next",
+		"queue_storage:ledger.upgraded-from-py-062.target_migrate",
+		"queue_storage:ledger.upgraded-from-py-062.lifecycle.producer=py-062.worker=py-next",
+		"canonical.upgraded-from-py-057.target_migrate",
+	}
+	if strings.Join(ids, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("cells:\n%s\nwant:\n%s", strings.Join(ids, "\n"), strings.Join(want, "\n"))
+	}
+	steps := map[string][]BuildStep{}
+	for _, tpl := range p.Templates {
+		steps[tpl.Name()] = tpl.Steps
+	}
+	for name, want := range map[string][]BuildStep{
+		"fresh.queue_storage":                       {{OpMigrate, TargetRelease}, {OpAutoFinalize, TargetRelease}},
+		"upgraded-from-py-062.canonical":            {{OpOldRelease, "py-062"}, {OpMigrate, TargetRelease}},
+		"upgraded-from-py-062.queue_storage:columns": {{OpOldRelease, "py-062"}, {OpStagedTransition, "py-062"}, {OpMigrate, TargetRelease}},
+		"upgraded-from-py-062.queue_storage:ledger":  {{OpOldRelease, "py-062"}, {OpStagedTransition, "py-062"}, {OpMigrate, TargetRelease}, {OpFlipAuthority, TargetRelease}},
+		"upgraded-from-py-057.canonical":            {{OpOldRelease, "py-057"}, {OpMigrate, TargetRelease}},
+	} {
+		if fmt.Sprint(steps[name]) != fmt.Sprint(want) {
+			t.Errorf("template %s steps %v, want %v", name, steps[name], want)
+		}
+	}
+	// An upgrade from a release without the staged transition's commands migrates first.
+	old := NewTemplate(SchemaPath{From: "py-057"}, QueueStorage, m.Artifacts["py-057"])
+	if fmt.Sprint(old.Steps) != fmt.Sprint([]BuildStep{{OpOldRelease, "py-057"}, {OpMigrate, TargetRelease}, {OpStagedTransition, TargetRelease}}) {
+		t.Errorf("0.5.7 to queue_storage: %v", old.Steps)
 	}
 }

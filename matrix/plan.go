@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/awacompat/awacompat/internal/version"
 )
 
 // Plan is what a run will do: the templates to build and the cells to run in them.
@@ -23,20 +25,11 @@ type Plan struct {
 	Total int
 }
 
-// Template is one migrated database per (schema path, engine) that cells clone.
-type Template struct {
-	SchemaPath SchemaPath
-	Engine     string
-}
-
-// Name is "<schema path>.<engine>".
-func (t Template) Name() string { return t.SchemaPath.Name() + "." + t.Engine }
-
 // Cell is one combination of schema path × engine × scenario × role bindings.
 type Cell struct {
 	// ID is stable across runs and plans of the same matrix.
 	ID         string
-	Engine     string
+	Engine     Engine
 	SchemaPath SchemaPath
 	Scenario   string
 	// Roles binds each role the scenario uses to an artifact.
@@ -44,8 +37,8 @@ type Cell struct {
 	Expect Expectation
 }
 
-// Template is the template the cell clones.
-func (c Cell) Template() Template { return Template{SchemaPath: c.SchemaPath, Engine: c.Engine} }
+// TemplateName is the name of the template the cell clones.
+func (c Cell) TemplateName() string { return c.SchemaPath.Name() + "." + string(c.Engine) }
 
 // RoleNames returns the bound roles in canonical order.
 func (c Cell) RoleNames() []string {
@@ -82,6 +75,11 @@ type Options struct {
 // NewPlan expands m into cells, applies the selection, and attaches expectations. It does no
 // I/O and is deterministic.
 func NewPlan(m *Matrix, opts Options) (*Plan, error) {
+	for _, a := range m.Artifacts {
+		if a.Source == TargetSource {
+			return nil, fmt.Errorf("%s: artifact %s is built from the target's checkout (source: target), but the target has no source: give --target-source PATH (or AWACOMPAT_TARGET_SOURCE, or target.source)", m.File, a.Name)
+		}
+	}
 	if err := checkCoverage(m); err != nil {
 		return nil, err
 	}
@@ -115,10 +113,9 @@ func NewPlan(m *Matrix, opts Options) (*Plan, error) {
 	seenT := map[string]bool{}
 	seenA := map[string]bool{}
 	for _, c := range p.Cells {
-		t := c.Template()
-		if !seenT[t.Name()] {
-			seenT[t.Name()] = true
-			p.Templates = append(p.Templates, t)
+		if name := c.TemplateName(); !seenT[name] {
+			seenT[name] = true
+			p.Templates = append(p.Templates, NewTemplate(c.SchemaPath, c.Engine, m.Artifacts[c.SchemaPath.From]))
 		}
 		for _, a := range c.Roles {
 			seenA[a.Name] = true
@@ -152,11 +149,22 @@ func expand(m *Matrix) []Cell {
 	}
 	var cells []Cell
 	seen := map[string]bool{}
+	add := func(c Cell) {
+		c.ID = cellID(c)
+		if !seen[c.ID] {
+			seen[c.ID] = true
+			cells = append(cells, c)
+		}
+	}
 	for _, sp := range m.SchemaPaths {
-		for _, eng := range m.Engines {
-			for _, scName := range m.Scenarios {
+		for _, eng := range m.PathEngines(sp) {
+			for _, scName := range m.PathScenarios(sp) {
 				sc, _ := LookupScenario(scName)
 				if sc.UpgradedOnly && sp.From == "" {
+					continue
+				}
+				if len(sc.Roles) == 0 {
+					add(Cell{Engine: eng, SchemaPath: sp, Scenario: scName, Roles: map[string]Artifact{}})
 					continue
 				}
 				for _, f := range fleets {
@@ -167,13 +175,7 @@ func expand(m *Matrix) []Cell {
 					if !ok {
 						continue
 					}
-					c := Cell{Engine: eng, SchemaPath: sp, Scenario: scName, Roles: roles}
-					c.ID = cellID(c)
-					if seen[c.ID] {
-						continue
-					}
-					seen[c.ID] = true
-					cells = append(cells, c)
+					add(Cell{Engine: eng, SchemaPath: sp, Scenario: scName, Roles: roles})
 				}
 			}
 		}
@@ -226,8 +228,24 @@ func project(f Fleet, sc Scenario, m *Matrix) (map[string]Artifact, bool) {
 	return out, true
 }
 
+// PathEngines are the engines that run on schema path p: its own list, else the matrix's.
+func (m *Matrix) PathEngines(p SchemaPath) []Engine {
+	if len(p.Engines) > 0 {
+		return p.Engines
+	}
+	return m.Engines
+}
+
+// PathScenarios are the scenarios that run on schema path p: its own list, else the matrix's.
+func (m *Matrix) PathScenarios(p SchemaPath) []string {
+	if len(p.Scenarios) > 0 {
+		return p.Scenarios
+	}
+	return m.Scenarios
+}
+
 func cellID(c Cell) string {
-	parts := []string{c.Engine, c.SchemaPath.Name(), c.Scenario}
+	parts := []string{string(c.Engine), c.SchemaPath.Name(), c.Scenario}
 	for _, r := range Roles {
 		if a, ok := c.Roles[r]; ok {
 			parts = append(parts, r+"="+a.Name)
@@ -246,7 +264,7 @@ func expectationFor(m *Matrix, c Cell) Expectation {
 }
 
 func ruleMatches(w Match, c Cell) bool {
-	if len(w.Engines) > 0 && !slices.Contains(w.Engines, c.Engine) {
+	if len(w.Engines) > 0 && !slices.ContainsFunc(w.Engines, c.Engine.Matches) {
 		return false
 	}
 	if len(w.Scenarios) > 0 && !slices.Contains(w.Scenarios, c.Scenario) {
@@ -276,15 +294,23 @@ func schemaPathMatches(p string, sp SchemaPath) bool {
 }
 
 // checkCoverage refuses a matrix whose contract operations would run under one engine only,
-// unless an exclusion says why.
+// unless an exclusion says why. It looks at what the matrix expands to, so a schema path that
+// narrows its engines counts.
 func checkCoverage(m *Matrix) error {
-	if slices.Contains(m.Engines, "canonical") && slices.Contains(m.Engines, "queue_storage") {
-		return nil
+	ran := map[string]map[string]bool{} // scenario -> base engines it runs under
+	for _, c := range expand(m) {
+		if ran[c.Scenario] == nil {
+			ran[c.Scenario] = map[string]bool{}
+		}
+		ran[c.Scenario][c.Engine.Base()] = true
 	}
 	var missing []string
 	for _, sc := range m.Scenarios {
-		for _, eng := range Engines {
-			if slices.Contains(m.Engines, eng) {
+		if s, _ := LookupScenario(sc); len(s.Ops) == 0 || ran[sc] == nil {
+			continue
+		}
+		for _, eng := range BaseEngines {
+			if ran[sc][eng] {
 				continue
 			}
 			excused := slices.ContainsFunc(m.Exclusions, func(e Exclusion) bool {
@@ -399,7 +425,7 @@ func (t term) matches(c Cell) bool {
 	case "id":
 		return glob(t.value, c.ID)
 	case "engine":
-		return glob(t.value, c.Engine)
+		return glob(t.value, string(c.Engine)) || glob(t.value, c.Engine.Base())
 	case "scenario":
 		return glob(t.value, c.Scenario)
 	case "schema_path":
@@ -407,13 +433,28 @@ func (t term) matches(c Cell) bool {
 	case "kind":
 		return anyRole(func(a Artifact) bool { return glob(t.value, a.Kind) })
 	case "version":
-		return anyRole(func(a Artifact) bool { return glob(t.value, a.Version) })
+		return anyRole(func(a Artifact) bool { return globVersion(t.value, a.Version) })
 	case "artifact":
 		return anyRole(func(a Artifact) bool { return glob(t.value, a.Name) })
 	default:
 		a, ok := c.Roles[t.key]
-		return ok && (glob(t.value, a.Name) || glob(t.value, a.Version))
+		return ok && (glob(t.value, a.Name) || globVersion(t.value, a.Version))
 	}
+}
+
+// globVersion matches a version pattern against either spelling (0.6.0-rc.* or 0.6.0rc*).
+func globVersion(pattern string, v version.Version) bool {
+	return glob(pattern, v.String()) || glob(pattern, v.PEP440())
+}
+
+// Artifact returns the plan's artifact called name.
+func (p *Plan) Artifact(name string) (Artifact, bool) {
+	for _, a := range p.Artifacts {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Artifact{}, false
 }
 
 // Print writes the plan as numbered steps, for people and golden files.
@@ -447,15 +488,7 @@ func (p *Plan) Print(w io.Writer) error {
 	b.WriteString("steps:\n")
 	for _, t := range p.Templates {
 		step++
-		how := "migrate an empty database with awa " + p.Target.Awa
-		if t.SchemaPath.From != "" {
-			how = "migrate with " + t.SchemaPath.From + ", enqueue work with it, then migrate with awa " + p.Target.Awa
-		}
-		engine := "put it under " + t.Engine
-		if t.SchemaPath.From != "" && t.Engine == "queue_storage" {
-			engine = "move it to queue_storage by the staged transition (storage prepare, queue_storage_target worker, enter-mixed-transition, canonical_drain worker, finalize --wait)"
-		}
-		fmt.Fprintf(&b, "%3d. template %s: %s; %s\n", step, t.Name(), how, engine)
+		fmt.Fprintf(&b, "%3d. template %s: %s\n", step, t.Name(), strings.Join(p.TemplateSteps(t), "; "))
 	}
 	for _, c := range p.Cells {
 		step++
@@ -464,6 +497,9 @@ func (p *Plan) Print(w io.Writer) error {
 		for _, r := range c.RoleNames() {
 			a := c.Roles[r]
 			roles = append(roles, fmt.Sprintf("%s=%s %s", r, a.Kind, a.Version))
+		}
+		if len(roles) == 0 {
+			roles = []string{"none (the template's own steps)"}
 		}
 		fmt.Fprintf(&b, "     roles: %s\n", strings.Join(roles, ", "))
 		e := c.Expect

@@ -21,6 +21,11 @@ type Scenario struct {
 // Catalog lists every scenario the runner implements, in a stable order.
 var Catalog = []Scenario{
 	{
+		Name: "target_migrate",
+		Ops:  nil, // the template's own steps: no client operation, no role
+		Doc:  "the target's migrate on this schema path: it reached the target's schema with the engine and ring authority asked for (and the old release's jobs still there), or awa refused it before writing anything (ADR-037: finalize first); a refusal that wrote something is a hazard",
+	},
+	{
 		Name:         "upgrade_backlog",
 		Roles:        []string{"worker"},
 		Ops:          []string{"claim", "complete"},

@@ -1,12 +1,12 @@
-// Package migrate brings a database to the newest schema with the target release's awa CLI and
-// puts it under a storage engine with awa's official commands, then verifies both by reading
-// the database.
+// Package migrate builds the template databases cells clone: it carries out a template's steps
+// (matrix.Template.Steps: an old release's migrate and work, the target's migrate, awa's
+// staged transition to queue storage, the fresh-install auto-finalize, the ring-authority
+// flip) with awa's official commands, records the state each step left, and verifies the
+// engine and ring authority by reading the database.
 //
-// Engines (awa.md §3.7):
-//   - canonical: what `awa migrate` leaves on a fresh database. Nothing to do but verify.
-//   - queue_storage: awa.storage_auto_finalize_if_fresh('awa'), the function awa documents for
-//     external tooling right after a fresh migrate (docs/queue-storage-substrate.md, "Fresh
-//     install"); it is what the first default worker would do, without needing one.
+// The target's migrate may be refused by awa (the ADR-037 gate on an unfinalized upgraded
+// schema): that is a *RefusedError, the schema path's outcome, checked by the oracle to have
+// written nothing.
 //
 // Every awa command runs with DATABASE_URL in its environment, never on its command line, so a
 // password never shows in a process list or a log.
@@ -15,16 +15,14 @@ package migrate
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 
-	"github.com/awacompat/awacompat/internal/oracle"
 	"github.com/awacompat/awacompat/internal/redact"
-	"github.com/jackc/pgx/v5"
 )
 
 // CLI runs one awa binary.
@@ -42,10 +40,29 @@ type CommandError struct {
 	Cmd    string
 	Err    error
 	Output string
+	// ExitCode is the command's exit status (-1 when it did not exit normally: killed,
+	// timed out, not started).
+	ExitCode int
+	// AwaError is the error awa itself printed ("Error: ..." in 0.5/0.6, "error: ..." in
+	// 0.7) on a normal exit 1, without that prefix; "" when the command failed any other way
+	// (a crash, a signal, output that is not awa's). Only such an error is awa refusing.
+	AwaError string
 }
 
 func (e *CommandError) Error() string {
 	return fmt.Sprintf("%s: %v\n%s", e.Cmd, e.Err, e.Output)
+}
+
+// awaErrorLine finds the error line awa prints before exiting 1.
+func awaErrorLine(stderr string) string {
+	for _, line := range strings.Split(stderr, "\n") {
+		for _, prefix := range []string{"Error: ", "error: "} {
+			if msg, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok && msg != "" {
+				return msg
+			}
+		}
+	}
+	return ""
 }
 
 // Run runs `awa ARGS...` against url and returns its stdout. Output (stdout and stderr) is also
@@ -70,7 +87,15 @@ func (c CLI) Run(ctx context.Context, url string, args ...string) (string, error
 		}
 	}
 	if err != nil {
-		return stdout.String(), &CommandError{Cmd: shown, Err: err, Output: tail(redact.Text(stderr.String()+stdout.String()), 15)}
+		ce := &CommandError{Cmd: shown, Err: err, Output: tail(redact.Text(stderr.String()+stdout.String()), 15), ExitCode: -1}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ctx.Err() == nil {
+			ce.ExitCode = ee.ExitCode()
+		}
+		if ce.ExitCode == 1 {
+			ce.AwaError = redact.Text(awaErrorLine(stderr.String()))
+		}
+		return stdout.String(), ce
 	}
 	return stdout.String(), nil
 }
@@ -83,102 +108,36 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// Migrate runs `awa migrate`.
-func (c CLI) Migrate(ctx context.Context, url string) error {
-	_, err := c.Run(ctx, url, "migrate")
-	if err != nil {
-		return fmt.Errorf("migrate with awa %s: %w", c.Version, err)
-	}
-	return nil
+// StorageStatus is what `awa storage status` prints (the fields awacompat reads).
+type StorageStatus struct {
+	State          string `json:"state"`
+	CurrentEngine  string `json:"current_engine"`
+	PreparedEngine string `json:"prepared_engine"`
 }
 
-// Status runs `awa storage status` and decodes its JSON.
-func (c CLI) Status(ctx context.Context, url string) (map[string]any, error) {
-	out, err := c.Run(ctx, url, "storage", "status")
-	if err != nil {
-		return nil, fmt.Errorf("storage status with awa %s: %w", c.Version, err)
-	}
-	var st map[string]any
+// ParseStorageStatus reads `awa storage status` output: JSON, possibly after log lines.
+func ParseStorageStatus(out string) (StorageStatus, error) {
+	var st StorageStatus
 	start := strings.Index(out, "{")
 	if start < 0 {
-		return nil, fmt.Errorf("storage status with awa %s: no JSON in output %q", c.Version, tail(out, 5))
+		return st, fmt.Errorf("storage status: no JSON in output %q", tail(out, 5))
 	}
 	if err := json.Unmarshal([]byte(out[start:]), &st); err != nil {
-		return nil, fmt.Errorf("storage status with awa %s: %w", c.Version, err)
+		return st, fmt.Errorf("storage status: %w", err)
 	}
 	return st, nil
 }
 
-// Result is what a template database ended up as.
-type Result struct {
-	SchemaVersion int           `json:"schema_version"`
-	Engine        oracle.Engine `json:"engine"`
-}
-
-// SetEngine puts a freshly migrated database under engine and verifies it.
-func SetEngine(ctx context.Context, c CLI, url, engine string) (Result, error) {
-	switch engine {
-	case "canonical":
-		// awa migrate leaves a fresh database canonical; nothing to change.
-	case "queue_storage":
-		if err := autoFinalize(ctx, url); err != nil {
-			return Result{}, err
-		}
-	default:
-		return Result{}, fmt.Errorf("set engine: unknown engine %q", engine)
-	}
-	return Verify(ctx, c, url, engine)
-}
-
-// autoFinalize calls awa.storage_auto_finalize_if_fresh('awa'), awa's own function for a fresh
-// install, and insists it returned true.
-func autoFinalize(ctx context.Context, url string) error {
-	conn, err := pgx.Connect(ctx, url)
+// StorageStatus runs `awa storage status` and decodes it.
+func (c CLI) StorageStatus(ctx context.Context, url string) (StorageStatus, error) {
+	out, err := c.Run(ctx, url, "storage", "status")
 	if err != nil {
-		return fmt.Errorf("set engine queue_storage: connect: %w", err)
+		return StorageStatus{}, fmt.Errorf("storage status with awa %s: %w", c.Version, err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var ok bool
-	if err := conn.QueryRow(ctx, `SELECT awa.storage_auto_finalize_if_fresh('awa')`).Scan(&ok); err != nil {
-		return fmt.Errorf("set engine queue_storage: awa.storage_auto_finalize_if_fresh: %w", err)
+	st, err := ParseStorageStatus(out)
+	if err != nil {
+		return st, fmt.Errorf("awa %s: %w", c.Version, err)
 	}
-	if !ok {
-		return fmt.Errorf("set engine queue_storage: awa.storage_auto_finalize_if_fresh('awa') returned false: the database is not a fresh canonical install")
-	}
-	return nil
+	return st, nil
 }
 
-// Verify checks, with `awa storage status` and by reading the database, that url is under
-// engine, and returns the schema version.
-func Verify(ctx context.Context, c CLI, url, engine string) (Result, error) {
-	o, err := oracle.Open(ctx, url)
-	if err != nil {
-		return Result{}, err
-	}
-	defer o.Close(context.WithoutCancel(ctx))
-	var r Result
-	if r.SchemaVersion, err = o.SchemaVersion(ctx); err != nil {
-		return r, err
-	}
-	if r.Engine, err = o.Engine(ctx); err != nil {
-		return r, err
-	}
-	want := map[string]string{"canonical": "canonical", "queue_storage": "active"}[engine]
-	if r.Engine.State != want || r.Engine.Active() != engine {
-		return r, fmt.Errorf("verify engine %s: database is %s", engine, r.Engine)
-	}
-	st, err := c.Status(ctx, url)
-	if err != nil {
-		return r, err
-	}
-	if st["state"] != want {
-		return r, fmt.Errorf("verify engine %s: awa storage status says state=%v", engine, st["state"])
-	}
-	return r, nil
-}
-
-// LogPath joins dir and name, creating dir.
-func LogPath(dir, name string) string {
-	_ = os.MkdirAll(dir, 0o755)
-	return filepath.Join(dir, name)
-}

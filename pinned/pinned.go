@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/awacompat/awacompat/internal/version"
 )
 
 // Kind is the form an artifact takes.
@@ -33,8 +35,10 @@ const (
 
 // Spec says which artifact to install.
 type Spec struct {
-	Kind    Kind
-	Version string // exact release, e.g. "0.5.7"
+	Kind Kind
+	// Version is the exact release or pre-release: pip gets its PEP 440 spelling
+	// (awa-pg==0.6.0rc4), cargo its semver one (awa = "=0.6.0-rc.4").
+	Version version.Version
 	// Source is empty for the registry, or a local awa source checkout (directory), or a
 	// prebuilt file (a wheel for python, a binary for cli).
 	Source string

@@ -9,7 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
+
+	"github.com/awacompat/awacompat/internal/version"
 )
 
 // pythonTag returns the "cp311"-style tag of the interpreter, which keys virtualenvs.
@@ -92,9 +93,11 @@ func (c *Cache) installPython(ctx context.Context, s Spec) (*Installed, error) {
 }
 
 // checkVersion insists that what was installed is the version the matrix names: a wheel file
-// or a checkout of another release must not run under a wrong label.
+// or a checkout of another release must not run under a wrong label. The two spellings of a
+// release are the same version (pip reports 0.6.0rc4 for the release cargo calls 0.6.0-rc.4).
 func checkVersion(s Spec, what, got string) error {
-	if got != s.Version {
+	v, err := version.Parse(got)
+	if err != nil || v != s.Version {
 		return &InstallError{Spec: s, Cmd: "check the installed version", Err: fmt.Errorf("%s is %s, but the matrix says %s", what, got, s.Version)}
 	}
 	return nil
@@ -157,7 +160,8 @@ func (c *Cache) installCLI(ctx context.Context, s Spec) (*Installed, error) {
 // pipRequirement turns a spec into a pip requirement, a cache key and an origin label.
 func pipRequirement(s Spec, dist string) (req, key, origin string, err error) {
 	if s.Source == "" {
-		return dist + "==" + s.Version, dist + "-" + s.Version, "pypi:" + dist + "==" + s.Version, nil
+		pep := s.Version.PEP440()
+		return dist + "==" + pep, dist + "-" + s.Version.String(), "pypi:" + dist + "==" + pep, nil
 	}
 	if strings.HasSuffix(s.Source, ".whl") {
 		abs, err := filepath.Abs(s.Source)
@@ -168,7 +172,7 @@ func pipRequirement(s Spec, dist string) (req, key, origin string, err error) {
 		if err != nil {
 			return "", "", "", &InstallError{Spec: s, Cmd: "read " + abs, Err: err}
 		}
-		return abs, dist + "-" + s.Version + "-whl-" + sum[:12], "file:" + abs, nil
+		return abs, dist + "-" + s.Version.String() + "-whl-" + sum[:12], "file:" + abs, nil
 	}
 	// A local awa checkout: pip builds the package directory through its PEP 517 backend
 	// (maturin, for awa-python and awa-cli), which needs the Rust toolchain.
@@ -180,7 +184,7 @@ func pipRequirement(s Spec, dist string) (req, key, origin string, err error) {
 	if err != nil {
 		return "", "", "", &InstallError{Spec: s, Cmd: "resolve source", Err: err}
 	}
-	return pkg, dist + "-" + s.Version + "-src-" + rev, "path:" + pkg + "@" + rev, nil
+	return pkg, dist + "-" + s.Version.String() + "-src-" + rev, "path:" + pkg + "@" + rev, nil
 }
 
 // checkoutPackage finds the Python package of dist in a local awa checkout: awa-pg lives in
@@ -203,22 +207,49 @@ func checkoutPackage(source, dist string) (string, error) {
 	return "", fmt.Errorf("%s: no pyproject.toml in %s/ or the directory itself", source, sub)
 }
 
-// checkoutRevision keys a checkout build: the git commit plus a hash of any uncommitted
-// change, so an edited checkout is rebuilt and an unchanged one reused. Outside git there is
-// no safe key, so every run rebuilds.
+// checkoutRevision keys a build from a local awa checkout: the commit plus a hash of every
+// uncommitted change in the whole checkout (tracked edits and untracked files), so an edited
+// checkout is rebuilt and an unchanged one reused. The whole checkout counts, not only the
+// package directory: awa-python and awa-cli build awa-model and awa-worker through path
+// dependencies. Outside git, every file is hashed instead.
 func checkoutRevision(dir string) (string, error) {
-	head, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	top, err := exec.Command("git", "-C", dir, "rev-parse", "--show-toplevel").Output()
 	if err != nil {
-		return fmt.Sprintf("nogit-%d", time.Now().UnixNano()), nil
+		sum, err := hashCheckout(dir)
+		if err != nil {
+			return "", fmt.Errorf("fingerprint %s: %w", dir, err)
+		}
+		return "tree-" + sum[:12], nil
 	}
-	diff, err := exec.Command("git", "-C", dir, "diff", "HEAD", "--", ".").Output()
+	root := strings.TrimSpace(string(top))
+	head, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
 	if err != nil {
-		return "", fmt.Errorf("git diff in %s: %w", dir, err)
+		return "", fmt.Errorf("git rev-parse HEAD in %s: %w", root, err)
+	}
+	diff, err := exec.Command("git", "-C", root, "diff", "HEAD", "--binary").Output()
+	if err != nil {
+		return "", fmt.Errorf("git diff in %s: %w", root, err)
+	}
+	untracked, err := exec.Command("git", "-C", root, "ls-files", "--others", "--exclude-standard", "-z").Output()
+	if err != nil {
+		return "", fmt.Errorf("git ls-files in %s: %w", root, err)
+	}
+	h := sha256.New()
+	h.Write(diff)
+	for _, name := range strings.Split(strings.TrimRight(string(untracked), "\x00"), "\x00") {
+		if name == "" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			continue // a file that vanished meanwhile, or a directory symlink
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", name, len(b))
+		h.Write(b)
 	}
 	rev := strings.TrimSpace(string(head))[:12]
-	if len(diff) > 0 {
-		sum := sha256.Sum256(diff)
-		rev += "-dirty-" + hex.EncodeToString(sum[:])[:8]
+	if len(diff) > 0 || len(untracked) > 0 {
+		rev += "-dirty-" + hex.EncodeToString(h.Sum(nil))[:8]
 	}
 	return rev, nil
 }

@@ -13,7 +13,7 @@ import (
 	"sort"
 	"strings"
 
-	goversion "github.com/hashicorp/go-version"
+	"github.com/awacompat/awacompat/internal/version"
 )
 
 // The Rust probe (probes/rust) is compiled once per (awa release, rustc, probe source):
@@ -59,16 +59,11 @@ func rustcVersion(ctx context.Context, dir string) (string, error) {
 // rustFeature picks the probe's API-line feature for an awa version: awa05 below 0.6, else
 // awa06. Pre-releases count by their core version (0.6.0-rc.3 is on the 0.6 line); the
 // probe's build.rs applies the same rule and refuses a mismatch.
-func rustFeature(ver string) (string, error) {
-	v, err := goversion.NewVersion(ver)
-	if err != nil {
-		return "", fmt.Errorf("awa version %q: %w", ver, err)
+func rustFeature(v version.Version) string {
+	if v.Major == 0 && v.Minor < 6 {
+		return "awa05"
 	}
-	seg := v.Segments()
-	if seg[0] == 0 && seg[1] < 6 {
-		return "awa05", nil
-	}
-	return "awa06", nil
+	return "awa06"
 }
 
 // awaDepLine matches the probe manifest's awa dependency line.
@@ -198,10 +193,8 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 	if !exists(filepath.Join(src, "Cargo.toml")) {
 		return nil, &InstallError{Spec: s, Cmd: "read " + src, Err: fmt.Errorf("%w: no Cargo.toml in %s", errNoSource, src)}
 	}
-	feature, err := rustFeature(s.Version)
-	if err != nil {
-		return nil, &InstallError{Spec: s, Cmd: "resolve version", Err: err}
-	}
+	feature := rustFeature(s.Version)
+	cargoVer := s.Version.Cargo()
 	rustc, err := rustcVersion(ctx, src)
 	if err != nil {
 		return nil, &InstallError{Spec: s, Cmd: "rustc --version", Err: err}
@@ -211,10 +204,10 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 	var depLine, awaKey, origin, seedLock string
 	locked := false
 	if s.Source == "" {
-		depLine = fmt.Sprintf("awa = %q", "="+s.Version)
-		awaKey = s.Version
-		origin = "crates.io:awa=" + s.Version
-		if l := filepath.Join(src, "locks", "awa-"+s.Version+".lock"); exists(l) {
+		depLine = fmt.Sprintf("awa = %q", "="+cargoVer)
+		awaKey = cargoVer
+		origin = "crates.io:awa=" + cargoVer
+		if l := filepath.Join(src, "locks", "awa-"+cargoVer+".lock"); exists(l) {
 			seedLock, locked = l, true
 		}
 	} else {
@@ -226,12 +219,12 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 		if !exists(filepath.Join(crate, "Cargo.toml")) {
 			return nil, &InstallError{Spec: s, Cmd: "read " + crate, Err: fmt.Errorf("%w: %s is not an awa checkout (no awa/Cargo.toml)", errNoSource, checkout)}
 		}
-		sum, err := hashCheckout(checkout)
+		rev, err := checkoutRevision(checkout)
 		if err != nil {
-			return nil, &InstallError{Spec: s, Cmd: "hash " + checkout, Err: err}
+			return nil, &InstallError{Spec: s, Cmd: "fingerprint " + checkout, Err: err}
 		}
 		depLine = fmt.Sprintf("awa = { path = %q }", crate)
-		awaKey = s.Version + "-path-" + sum[:12]
+		awaKey = cargoVer + "-path-" + rev
 		origin = "path:" + crate
 		if l := filepath.Join(checkout, "Cargo.lock"); exists(l) {
 			seedLock = l
@@ -293,7 +286,7 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 	}
 	binName := "awa-probe-" + srcHashOf(key)
 	writeManifest := func(pins []string) error {
-		rewritten, err := rewriteManifest(string(manifest), depLine+pinLines(s.Version, pins), binName)
+		rewritten, err := rewriteManifest(string(manifest), depLine+pinLines(cargoVer, pins), binName)
 		if err != nil {
 			return err
 		}
@@ -312,7 +305,7 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 		cmd.Env = append(os.Environ(),
 			"CARGO_TARGET_DIR="+target,
 			// build.rs prefers the version in Cargo.lock; this is its fallback.
-			"AWA_PROBE_AWA_VERSION="+s.Version,
+			"AWA_PROBE_AWA_VERSION="+cargoVer,
 			"CARGO_TERM_COLOR=never",
 		)
 		return cmd
@@ -330,7 +323,7 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 			return fail("rewrite Cargo.toml", err)
 		}
 	case locked:
-		pins, err = lockPins(lockBytes, s.Version)
+		pins, err = lockPins(lockBytes, cargoVer)
 		if err != nil {
 			return fail("check "+seedLock, err)
 		}
@@ -351,12 +344,12 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 			if err != nil {
 				return fail("read Cargo.lock", err)
 			}
-			more, stray := morePins(parseCargoLock(b), s.Version, pins)
+			more, stray := morePins(parseCargoLock(b), cargoVer, pins)
 			if len(stray) == 0 {
 				break
 			}
 			if len(more) == 0 || round == 5 {
-				return fail("pin awa crates", fmt.Errorf("awa %s resolves to other releases of its parts: %s", s.Version, strings.Join(stray, ", ")))
+				return fail("pin awa crates", fmt.Errorf("awa %s resolves to other releases of its parts: %s", cargoVer, strings.Join(stray, ", ")))
 			}
 			pins = append(pins, more...)
 			sort.Strings(pins)
@@ -525,9 +518,9 @@ func (c *Cache) installCLICargo(ctx context.Context, s Spec) (*Installed, error)
 	var dir, origin string
 	var args []string
 	if s.Source == "" {
-		dir = filepath.Join(c.Root, "cli", "cargo-"+s.Version+"-"+rustc)
-		origin = "crates.io:awa-cli=" + s.Version
-		args = []string{"install", "awa-cli", "--version", "=" + s.Version, "--locked"}
+		dir = filepath.Join(c.Root, "cli", "cargo-"+s.Version.Cargo()+"-"+rustc)
+		origin = "crates.io:awa-cli=" + s.Version.Cargo()
+		args = []string{"install", "awa-cli", "--version", "=" + s.Version.Cargo(), "--locked"}
 	} else {
 		checkout, err := filepath.Abs(s.Source)
 		if err != nil {
@@ -537,11 +530,11 @@ func (c *Cache) installCLICargo(ctx context.Context, s Spec) (*Installed, error)
 		if !exists(filepath.Join(crate, "Cargo.toml")) {
 			return nil, &InstallError{Spec: s, Cmd: "read " + crate, Err: fmt.Errorf("%w: %s is not an awa checkout (no awa-cli/Cargo.toml)", errNoSource, checkout)}
 		}
-		sum, err := hashCheckout(checkout)
+		rev, err := checkoutRevision(checkout)
 		if err != nil {
-			return nil, &InstallError{Spec: s, Cmd: "hash " + checkout, Err: err}
+			return nil, &InstallError{Spec: s, Cmd: "fingerprint " + checkout, Err: err}
 		}
-		dir = filepath.Join(c.Root, "cli", "cargo-"+s.Version+"-path-"+sum[:12]+"-"+rustc)
+		dir = filepath.Join(c.Root, "cli", "cargo-"+s.Version.Cargo()+"-path-"+rev+"-"+rustc)
 		origin = "path:" + crate
 		args = []string{"install", "--path", crate, "--locked"}
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/awacompat/awacompat/internal/version"
 )
 
 func TestRustFeature(t *testing.T) {
@@ -18,13 +20,9 @@ func TestRustFeature(t *testing.T) {
 		"0.5.7": "awa05", "0.5.0": "awa05", "0.4.1": "awa05",
 		"0.6.0": "awa06", "0.6.0-rc.3": "awa06", "0.6.9": "awa06", "0.7.0-alpha.1": "awa06", "1.0.0": "awa06",
 	} {
-		got, err := rustFeature(ver)
-		if err != nil || got != want {
-			t.Errorf("rustFeature(%q) = %q, %v; want %q", ver, got, err, want)
+		if got := rustFeature(version.MustParse(ver)); got != want {
+			t.Errorf("rustFeature(%q) = %q; want %q", ver, got, want)
 		}
-	}
-	if _, err := rustFeature("not-a-version"); err == nil {
-		t.Error("rustFeature accepted a bad version")
 	}
 }
 
@@ -66,7 +64,7 @@ func TestInstallRustProbe(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
-	s := Spec{Kind: Rust, Version: "0.6.9"}
+	s := Spec{Kind: Rust, Version: version.MustParse("0.6.9")}
 
 	first, err := (&Cache{Root: DefaultRoot(), ProbesDir: probes}).Install(ctx, s)
 	if err != nil {

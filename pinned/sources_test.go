@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/awacompat/awacompat/internal/version"
 )
 
 func testCache(t *testing.T) *Cache {
@@ -34,7 +36,7 @@ func TestInstallWheelFile(t *testing.T) {
 	}
 	c := testCache(t)
 	ctx := context.Background()
-	in, err := c.Install(ctx, Spec{Kind: Python, Version: "0.6.9", Source: wheels[0]})
+	in, err := c.Install(ctx, Spec{Kind: Python, Version: version.MustParse("0.6.9"), Source: wheels[0]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +49,7 @@ func TestInstallWheelFile(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), `"awa_version": "0.6.9"`) && !strings.Contains(string(out), `"awa_version":"0.6.9"`) {
 		t.Fatalf("probe from the wheel: %v\n%s", err, out)
 	}
-	_, err = c.Install(ctx, Spec{Kind: Python, Version: "0.6.8", Source: wheels[0]})
+	_, err = c.Install(ctx, Spec{Kind: Python, Version: version.MustParse("0.6.8"), Source: wheels[0]})
 	if err == nil || !strings.Contains(err.Error(), "awa-pg is 0.6.9, but the matrix says 0.6.8") {
 		t.Fatalf("a mislabelled wheel: %v", err)
 	}
@@ -60,7 +62,7 @@ func TestInstallCLIBinaryFile(t *testing.T) {
 	}
 	c := testCache(t)
 	ctx := context.Background()
-	reg, err := c.Install(ctx, Spec{Kind: CLI, Version: "0.6.9"})
+	reg, err := c.Install(ctx, Spec{Kind: CLI, Version: version.MustParse("0.6.9")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,14 +74,14 @@ func TestInstallCLIBinaryFile(t *testing.T) {
 	if err := os.WriteFile(bin, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	in, err := c.Install(ctx, Spec{Kind: CLI, Version: "0.6.9", Source: bin})
+	in, err := c.Install(ctx, Spec{Kind: CLI, Version: version.MustParse("0.6.9"), Source: bin})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if in.AwaBin != bin || in.Origin != "file:"+bin || in.Checksum != reg.Checksum || in.Checksum == "" {
 		t.Errorf("installed %+v, registry checksum %s", in, reg.Checksum)
 	}
-	if _, err := c.Install(ctx, Spec{Kind: CLI, Version: "0.5.7", Source: bin}); err == nil || !strings.Contains(err.Error(), "the awa binary is 0.6.9, but the matrix says 0.5.7") {
+	if _, err := c.Install(ctx, Spec{Kind: CLI, Version: version.MustParse("0.5.7"), Source: bin}); err == nil || !strings.Contains(err.Error(), "the awa binary is 0.6.9, but the matrix says 0.5.7") {
 		t.Fatalf("a mislabelled binary: %v", err)
 	}
 }
@@ -101,20 +103,31 @@ func TestCheckoutKey(t *testing.T) {
 	git("init", "-q")
 	git("add", ".")
 	git("commit", "-qm", "x")
-	_, key1, origin, err := pipRequirement(Spec{Kind: Python, Version: "0.7.0", Source: repo}, "awa-pg")
+	_, key1, origin, err := pipRequirement(Spec{Kind: Python, Version: version.MustParse("0.7.0"), Source: repo}, "awa-pg")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(origin, "path:"+pkg+"@") || strings.Contains(key1, "dirty") {
 		t.Fatalf("origin %q key %q", origin, key1)
 	}
-	_, key2, _, _ := pipRequirement(Spec{Kind: Python, Version: "0.7.0", Source: repo}, "awa-pg")
+	_, key2, _, _ := pipRequirement(Spec{Kind: Python, Version: version.MustParse("0.7.0"), Source: repo}, "awa-pg")
 	os.WriteFile(filepath.Join(pkg, "pyproject.toml"), []byte("[project]\nname = \"y\"\n"), 0o644)
-	_, key3, _, _ := pipRequirement(Spec{Kind: Python, Version: "0.7.0", Source: repo}, "awa-pg")
+	_, key3, _, _ := pipRequirement(Spec{Kind: Python, Version: version.MustParse("0.7.0"), Source: repo}, "awa-pg")
 	if key1 != key2 || key3 == key1 || !strings.Contains(key3, "-dirty-") {
 		t.Fatalf("keys: unchanged %q %q, edited %q", key1, key2, key3)
 	}
-	if _, _, _, err := pipRequirement(Spec{Kind: Python, Version: "0.7.0", Source: t.TempDir()}, "awa-pg"); err == nil || !strings.Contains(err.Error(), "no pyproject.toml") {
+	// A change outside the package directory counts too (awa-python builds awa-model through
+	// a path dependency), and so does a new untracked file.
+	git("checkout", "-q", "--", ".")
+	os.MkdirAll(filepath.Join(repo, "awa-model"), 0o755)
+	os.WriteFile(filepath.Join(repo, "awa-model", "lib.rs"), []byte("// new\n"), 0o644)
+	_, key4, _, _ := pipRequirement(Spec{Kind: Python, Version: version.MustParse("0.7.0"), Source: repo}, "awa-pg")
+	os.WriteFile(filepath.Join(repo, "awa-model", "lib.rs"), []byte("// changed\n"), 0o644)
+	_, key5, _, _ := pipRequirement(Spec{Kind: Python, Version: version.MustParse("0.7.0"), Source: repo}, "awa-pg")
+	if key4 == key1 || key5 == key4 || !strings.Contains(key4, "-dirty-") {
+		t.Fatalf("keys: clean %q, untracked file outside the package %q, then edited %q", key1, key4, key5)
+	}
+	if _, _, _, err := pipRequirement(Spec{Kind: Python, Version: version.MustParse("0.7.0"), Source: t.TempDir()}, "awa-pg"); err == nil || !strings.Contains(err.Error(), "no pyproject.toml") {
 		t.Fatalf("a directory without a package: %v", err)
 	}
 }

@@ -93,16 +93,23 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// selection holds the flags shared by plan and run.
+// selection holds the flags shared by plan, run and fetch: which cells, and where the target
+// comes from.
 type selection struct {
-	only, skip multiFlag
-	shard      string
+	only, skip   multiFlag
+	shard        string
+	targetSource string
 }
 
+// targetSourceEnv supplies --target-source when the flag is not given, so one matrix file
+// serves every machine and CI.
+const targetSourceEnv = "AWACOMPAT_TARGET_SOURCE"
+
 func (s *selection) register(fs *flag.FlagSet) {
-	fs.Var(&s.only, "only", "keep cells matching `EXPR` (key=value[,key=value]; repeatable; keys: id engine scenario schema_path kind version artifact producer worker admin migrator)")
+	fs.Var(&s.only, "only", "keep cells matching `EXPR` (key=value[,key=value]; repeatable; keys: id engine scenario schema_path kind version artifact producer worker admin producer2 migrator)")
 	fs.Var(&s.skip, "skip", "drop cells matching `EXPR` (as --only)")
 	fs.StringVar(&s.shard, "shard", "", "run the `i/n`-th stable partition of the cells")
+	fs.StringVar(&s.targetSource, "target-source", os.Getenv(targetSourceEnv), "the target's awa checkout (or prebuilt awa binary) at `PATH`, overriding target.source; artifacts with source: target are built from it (default $"+targetSourceEnv+")")
 }
 
 func (s *selection) options() matrix.Options {
@@ -120,6 +127,7 @@ func loadPlan(stderr io.Writer, pos []string, sel selection) (*matrix.Matrix, *m
 		fmt.Fprintln(stderr, err)
 		return nil, nil, exitUsage
 	}
+	m.ResolveTargetSource(sel.targetSource)
 	p, err := matrix.NewPlan(m, sel.options())
 	if err != nil {
 		fmt.Fprintln(stderr, "awacompat:", err)
@@ -287,9 +295,12 @@ func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "awacompat:", err)
 		return exitInfra
 	}
-	specs := runner.TargetSpecs(p)
+	specs := []pinned.Spec{runner.TargetCLISpec(p)}
 	for _, a := range p.Artifacts {
 		specs = append(specs, runner.SpecOf(a))
+	}
+	for _, rs := range runner.ReleaseSpecs(p) {
+		specs = append(specs, rs.Spec)
 	}
 	failed := 0
 	for i, s := range specs {

@@ -32,12 +32,15 @@ type Job struct {
 	Location string `json:"location"`
 }
 
-// Engine is the row of awa.storage_transition_state.
+// Engine is the row of awa.storage_transition_state, with the queue-storage ring authority.
 type Engine struct {
 	State          string `json:"state"`
 	CurrentEngine  string `json:"current_engine"`
 	PreparedEngine string `json:"prepared_engine,omitempty"`
 	Epoch          int64  `json:"transition_epoch"`
+	// Authority is awa.ring_cursor_authority's "columns" or "ledger" (schema v43 and later;
+	// "" when the schema has no such table).
+	Authority string `json:"ring_authority,omitempty"`
 }
 
 // Active is the engine new work routes to: "canonical" or "queue_storage".
@@ -53,7 +56,26 @@ func (e Engine) String() string {
 	if e.PreparedEngine != "" {
 		s += " prepared=" + e.PreparedEngine
 	}
+	if e.Authority != "" {
+		s += " authority=" + e.Authority
+	}
 	return s
+}
+
+// Name is the engine as matrix.yaml names it: "canonical", "queue_storage" or, when the
+// schema has a ring authority, "queue_storage:columns" / "queue_storage:ledger". A database
+// in the middle of a transition (prepared, mixed_transition) names its state.
+func (e Engine) Name() string {
+	switch {
+	case e.State == "canonical" && e.CurrentEngine == "canonical":
+		return "canonical"
+	case e.State == "active" && e.Active() == "queue_storage":
+		if e.Authority != "" {
+			return "queue_storage:" + e.Authority
+		}
+		return "queue_storage"
+	}
+	return e.State + ":" + e.Active()
 }
 
 // Runtime is one awa.runtime_instances row.
@@ -127,17 +149,31 @@ func (o *Oracle) SchemaVersion(ctx context.Context) (int, error) {
 	return v, nil
 }
 
-// Engine reads awa.storage_transition_state.
+// Engine reads awa.storage_transition_state and, where the schema has one, the queue-storage
+// schema's ring authority (awa.ring_cursor_authority, v43).
 func (o *Oracle) Engine(ctx context.Context) (Engine, error) {
 	var e Engine
 	err := o.read(ctx, func(tx pgx.Tx) error {
-		var prepared *string
+		var prepared, authority *string
 		err := tx.QueryRow(ctx, `SELECT state, current_engine, prepared_engine, transition_epoch
 			FROM awa.storage_transition_state WHERE singleton`).Scan(&e.State, &e.CurrentEngine, &prepared, &e.Epoch)
+		if err != nil {
+			return err
+		}
 		if prepared != nil {
 			e.PreparedEngine = *prepared
 		}
-		return err
+		var hasAuthority bool
+		if err := tx.QueryRow(ctx, `SELECT to_regclass('awa.ring_cursor_authority') IS NOT NULL`).Scan(&hasAuthority); err != nil || !hasAuthority {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT authority FROM awa.ring_cursor_authority WHERE singleton`).Scan(&authority); err != nil && err != pgx.ErrNoRows {
+			return err
+		}
+		if authority != nil {
+			e.Authority = *authority
+		}
+		return nil
 	})
 	if err != nil {
 		return e, fmt.Errorf("oracle: engine state: %w", err)

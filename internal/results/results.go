@@ -77,8 +77,25 @@ type Template struct {
 	Engine        string `json:"engine"`
 	SchemaVersion int    `json:"schema_version"`
 	EngineState   string `json:"engine_state"`
+	// RingAuthority is the queue-storage ring authority the template ended in ("columns",
+	// "ledger"; "" on a schema without one).
+	RingAuthority string         `json:"ring_authority,omitempty"`
+	DurationMS    int64          `json:"duration_ms"`
+	Steps         []TemplateStep `json:"steps,omitempty"`
+	// Outcome is "built", "refused" (awa refused the target's migrate: the schema path's
+	// answer, given to every cell of the template) or "error".
+	Outcome string `json:"outcome"`
+	Error   string `json:"error,omitempty"`
+}
+
+// TemplateStep is one step of building a template and the state it left.
+type TemplateStep struct {
+	Op            string `json:"op"`
+	By            string `json:"by"`
 	DurationMS    int64  `json:"duration_ms"`
-	Error         string `json:"error,omitempty"`
+	SchemaVersion int    `json:"schema_version"`
+	EngineState   string `json:"engine_state"`
+	RingAuthority string `json:"ring_authority,omitempty"`
 }
 
 // Role is the artifact bound to one role of a cell.

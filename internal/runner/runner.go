@@ -23,6 +23,7 @@ import (
 	"github.com/awacompat/awacompat/internal/report"
 	"github.com/awacompat/awacompat/internal/results"
 	"github.com/awacompat/awacompat/internal/scenario"
+	"github.com/awacompat/awacompat/internal/version"
 	"github.com/awacompat/awacompat/matrix"
 	"github.com/awacompat/awacompat/migrate"
 	"github.com/awacompat/awacompat/pinned"
@@ -94,14 +95,22 @@ type run struct {
 	dbs       *databases
 	installed map[string]*pinned.Installed // by artifact name
 	failed    map[string]error             // install failures by artifact name
-	templates map[string]string            // template name -> database name
-	tplErr    map[string]error
-	target    migrate.CLI
-	// targetPython is the target release's python artifact, installed only when a staged
-	// transition needs its workers.
-	targetPython *pinned.Installed
-	targetPyErr  error
-	mu           sync.Mutex
+	templates map[string]*template         // by template name
+	// releases are what template steps run, by matrix.BuildStep.By: the target (its CLI,
+	// and its probe when a staged transition needs its workers) and each upgraded-from
+	// artifact (its probe, and its CLI when it finalizes queue storage itself).
+	releases   map[string]migrate.Release
+	releaseErr map[string]error
+	mu         sync.Mutex
+}
+
+// template is one template database as built (or not).
+type template struct {
+	db  string
+	res migrate.Result
+	// err is why it could not be built; a *migrate.RefusedError when awa refused the
+	// target's migrate (the schema path's answer, given to each of its cells).
+	err error
 }
 
 // Run executes the plan. results.json is always written to cfg.OutDir. The error is non-nil
@@ -113,12 +122,13 @@ func Run(ctx context.Context, cfg Config) (res *results.Results, err error) {
 		res: &results.Results{
 			Schema: results.SchemaVersion, Tool: cfg.Tool, Matrix: cfg.Matrix.File,
 			StartedAt: time.Now().UTC(), Shards: []string{cfg.Plan.Shard},
-			Target: results.Target{Awa: cfg.Plan.Target.Awa, ExpectedSchemaVersion: cfg.Plan.Target.SchemaVersion},
+			Target: results.Target{Awa: cfg.Plan.Target.Awa.String(), ExpectedSchemaVersion: cfg.Plan.Target.SchemaVersion},
 		},
-		installed: map[string]*pinned.Installed{},
-		failed:    map[string]error{},
-		templates: map[string]string{},
-		tplErr:    map[string]error{},
+		installed:  map[string]*pinned.Installed{},
+		failed:     map[string]error{},
+		templates:  map[string]*template{},
+		releases:   map[string]migrate.Release{},
+		releaseErr: map[string]error{},
 	}
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return r.res, &InfraError{fmt.Errorf("create output folder: %w", err)}
@@ -185,73 +195,143 @@ func modeOf(cfg Config) string {
 	return "url"
 }
 
-// installAll installs the target CLI (a failure is fatal) and every artifact the plan needs
-// (a failure marks the cells that need it), two at a time.
+// installAll installs the target CLI (a failure is fatal: nothing can run), every artifact
+// the plan's cells need and what the templates' steps need of other releases (a failure marks
+// the cells or templates that need it), two at a time.
 func (r *run) installAll(ctx context.Context) error {
 	t := r.cfg.Plan.Target
 	start := time.Now()
-	targets := TargetSpecs(r.cfg.Plan)
-	tgt, err := r.cfg.Installer.Install(ctx, targets[0])
+	tgt, err := r.cfg.Installer.Install(ctx, TargetCLISpec(r.cfg.Plan))
 	if err != nil {
 		return &InfraError{fmt.Errorf("install the target's awa CLI %s: %w", t.Awa, err)}
 	}
 	r.cfg.Log.Info("target ready", "awa", t.Awa, "origin", tgt.Origin, "reused", tgt.Reused, "took", time.Since(start).Round(time.Millisecond))
 	r.res.Target.Origin, r.res.Target.Checksum = tgt.Origin, tgt.Checksum
-	r.target = migrate.CLI{Bin: tgt.AwaBin, Version: t.Awa, LogPath: filepath.Join(r.cfg.OutDir, "templates.log")}
-	if len(targets) > 1 {
-		r.targetPython, r.targetPyErr = r.cfg.Installer.Install(ctx, targets[1])
-		rec := results.Artifact{Name: "target-python", Kind: "python", Version: t.Awa}
-		if r.targetPyErr != nil {
-			rec.Error = redact.Text(r.targetPyErr.Error())
-		} else {
-			rec.Origin, rec.Checksum, rec.Reused = r.targetPython.Origin, r.targetPython.Checksum, r.targetPython.Reused
-		}
-		r.res.Artifacts = append(r.res.Artifacts, rec)
-	}
+	r.releases[matrix.TargetRelease] = migrate.Release{Name: matrix.TargetRelease, Version: t.Awa, CLI: r.cli(tgt.AwaBin, t.Awa)}
 
+	type job struct {
+		name string // artifact name, or the release record's name
+		spec pinned.Spec
+		done func(*pinned.Installed, error)
+	}
+	var jobs []job
+	for _, a := range r.cfg.Plan.Artifacts {
+		jobs = append(jobs, job{a.Name, SpecOf(a), func(in *pinned.Installed, err error) {
+			if err != nil {
+				r.failed[a.Name] = err
+			} else {
+				r.installed[a.Name] = in
+			}
+		}})
+	}
+	for _, rs := range ReleaseSpecs(r.cfg.Plan) {
+		jobs = append(jobs, job{rs.Record, rs.Spec, func(in *pinned.Installed, err error) {
+			if err != nil {
+				r.releaseErr[rs.Release] = fmt.Errorf("%s: %w", rs.Record, err)
+				return
+			}
+			rel := r.releases[rs.Release]
+			if rs.Spec.Kind == pinned.CLI {
+				rel.CLI = r.cli(in.AwaBin, rs.Spec.Version)
+			} else {
+				rel.Probe = in.Probe
+			}
+			r.releases[rs.Release] = rel
+		}})
+	}
 	sem := make(chan struct{}, 2)
 	var wg sync.WaitGroup
-	for _, a := range r.cfg.Plan.Artifacts {
+	recs := make([]results.Artifact, len(jobs))
+	for i, j := range jobs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			start := time.Now()
-			in, err := r.cfg.Installer.Install(ctx, SpecOf(a))
-			rec := results.Artifact{Name: a.Name, Kind: a.Kind, Version: a.Version, InstallMS: time.Since(start).Milliseconds()}
+			in, err := r.cfg.Installer.Install(ctx, j.spec)
+			rec := results.Artifact{Name: j.name, Kind: string(j.spec.Kind), Version: j.spec.Version.String(), InstallMS: time.Since(start).Milliseconds()}
+			if err != nil {
+				rec.Error = redact.Text(err.Error())
+				r.cfg.Log.Error("install failed", "artifact", j.name, "err", err)
+			} else {
+				rec.Origin, rec.Checksum, rec.Reused = in.Origin, in.Checksum, in.Reused
+				r.cfg.Log.Info("artifact ready", "artifact", j.name, "origin", in.Origin, "reused", in.Reused, "took", time.Since(start).Round(time.Millisecond))
+			}
 			r.mu.Lock()
 			defer r.mu.Unlock()
-			if err != nil {
-				r.failed[a.Name] = err
-				rec.Error = redact.Text(err.Error())
-				r.cfg.Log.Error("install failed", "artifact", a.Name, "err", err)
-			} else {
-				r.installed[a.Name] = in
-				rec.Origin, rec.Checksum, rec.Reused = in.Origin, in.Checksum, in.Reused
-				r.cfg.Log.Info("artifact ready", "artifact", a.Name, "origin", in.Origin, "reused", in.Reused, "took", time.Since(start).Round(time.Millisecond))
-			}
-			r.res.Artifacts = append(r.res.Artifacts, rec)
+			j.done(in, err)
+			recs[i] = rec
 		}()
 	}
 	wg.Wait()
+	// In plan order, not completion order: a run's record is deterministic.
+	r.res.Artifacts = append(r.res.Artifacts, recs...)
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	// An upgraded-from artifact's own probe runs its templates' old-release steps (and the
+	// workers of its staged transition).
+	for _, t := range r.cfg.Plan.Templates {
+		if from := t.SchemaPath.From; from != "" {
+			rel := r.releases[from]
+			rel.Name, rel.Version = from, r.cfg.Matrix.Artifacts[from].Version
+			if in, ok := r.installed[from]; ok {
+				rel.Probe = in.Probe
+			}
+			r.releases[from] = rel
+		}
 	}
 	return nil
 }
 
-// TargetSpecs are what the run installs of the target release itself: its awa CLI (the
-// migrator) and, when a template moves an upgraded database to queue storage, its python
-// artifact, whose workers the staged transition needs.
-func TargetSpecs(p *matrix.Plan) []pinned.Spec {
-	specs := []pinned.Spec{{Kind: pinned.CLI, Version: p.Target.Awa, Source: p.Target.Source}}
+func (r *run) cli(bin string, v version.Version) migrate.CLI {
+	return migrate.CLI{Bin: bin, Version: v.String(), LogPath: filepath.Join(r.cfg.OutDir, "templates.log")}
+}
+
+// TargetCLISpec is the target's awa CLI, the migrator that defines the newest schema.
+func TargetCLISpec(p *matrix.Plan) pinned.Spec {
+	return pinned.Spec{Kind: pinned.CLI, Version: p.Target.Awa, Source: p.Target.Source}
+}
+
+// ReleaseSpec is something a template step needs installed of a release.
+type ReleaseSpec struct {
+	// Release is the matrix.BuildStep.By it serves; Record names it in results.json.
+	Release, Record string
+	Spec            pinned.Spec
+}
+
+// ReleaseSpecs are what the plan's template steps need besides the target CLI and the
+// matrix's artifacts: the target's python artifact when the target runs a staged transition
+// (its workers), and the awa CLI of an upgraded-from release that finalizes queue storage
+// with its own commands. A release built from a checkout gets them from the same checkout.
+func ReleaseSpecs(p *matrix.Plan) []ReleaseSpec {
+	var out []ReleaseSpec
+	seen := map[string]bool{}
 	for _, t := range p.Templates {
-		if t.SchemaPath.From != "" && t.Engine == "queue_storage" {
-			return append(specs, pinned.Spec{Kind: pinned.Python, Version: p.Target.Awa})
+		for _, s := range t.Steps {
+			if s.Op != matrix.OpStagedTransition || seen[s.By] {
+				continue
+			}
+			seen[s.By] = true
+			if s.By == matrix.TargetRelease {
+				out = append(out, ReleaseSpec{Release: s.By, Record: "target-python", Spec: pinned.Spec{Kind: pinned.Python, Version: p.Target.Awa, Source: checkoutOnly(p.Target.Source)}})
+				continue
+			}
+			a, _ := p.Artifact(s.By)
+			out = append(out, ReleaseSpec{Release: s.By, Record: s.By + "-cli", Spec: pinned.Spec{Kind: pinned.CLI, Version: a.Version, Source: checkoutOnly(a.Source)}})
 		}
 	}
-	return specs
+	return out
+}
+
+// checkoutOnly keeps a source that is a local checkout (a directory); a prebuilt file is of
+// one kind only, so the release's other kinds come from the registry.
+func checkoutOnly(src string) string {
+	if st, err := os.Stat(src); err == nil && st.IsDir() {
+		return src
+	}
+	return ""
 }
 
 // SpecOf is what to install for a matrix artifact.
@@ -259,66 +339,79 @@ func SpecOf(a matrix.Artifact) pinned.Spec {
 	return pinned.Spec{Kind: pinned.Kind(a.Kind), Version: a.Version, Source: a.Source, Via: a.Via}
 }
 
-// buildTemplates migrates one template per (schema path, engine). A template that cannot be
-// built is an infrastructure failure: the target's own migrate or engine switch broke.
+// buildTemplates builds every template of the plan. A template that cannot be built fails its
+// own cells (each gets the failing step's command and output, or awa's refusal); the others
+// still run. Only a failed target.schema_version assertion stops the run: the target is not
+// what the matrix says.
 func (r *run) buildTemplates(ctx context.Context) error {
 	for i, t := range r.cfg.Plan.Templates {
 		start := time.Now()
-		rec := results.Template{Name: t.Name(), SchemaPath: t.SchemaPath.Name(), Engine: t.Engine}
-		db, res, err := r.buildTemplate(ctx, i, t)
-		rec.DurationMS = time.Since(start).Milliseconds()
-		rec.SchemaVersion, rec.EngineState = res.SchemaVersion, res.Engine.String()
-		if err != nil {
-			rec.Error = redact.Text(err.Error())
-			r.res.Templates = append(r.res.Templates, rec)
-			return &InfraError{fmt.Errorf("template %s: %w", t.Name(), err)}
-		}
+		tpl := r.buildTemplate(ctx, i, t)
+		r.templates[t.Name()] = tpl
+		rec := templateRecord(t, tpl, time.Since(start))
 		r.res.Templates = append(r.res.Templates, rec)
-		r.templates[t.Name()] = db
-		r.res.Target.SchemaVersion = res.SchemaVersion
-		r.cfg.Log.Info("template ready", "template", t.Name(), "schema_version", res.SchemaVersion, "engine", res.Engine.String(), "took", time.Since(start).Round(time.Millisecond))
-		if want := r.cfg.Plan.Target.SchemaVersion; want != 0 && res.SchemaVersion != want {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if tpl.err != nil {
+			r.cfg.Log.Warn("template not built", "template", t.Name(), "outcome", rec.Outcome, "err", tpl.err)
+			continue
+		}
+		r.res.Target.SchemaVersion = tpl.res.SchemaVersion
+		r.cfg.Log.Info("template ready", "template", t.Name(), "schema_version", tpl.res.SchemaVersion, "engine", tpl.res.Engine.String(), "took", time.Since(start).Round(time.Millisecond))
+		if want := r.cfg.Plan.Target.SchemaVersion; want != 0 && tpl.res.SchemaVersion != want {
 			return &InfraError{fmt.Errorf("awa %s migrated to schema version %d, but %s asserts target.schema_version %d",
-				r.cfg.Plan.Target.Awa, res.SchemaVersion, r.cfg.Matrix.File, want)}
+				r.cfg.Plan.Target.Awa, tpl.res.SchemaVersion, r.cfg.Matrix.File, want)}
 		}
 	}
 	return nil
 }
 
-func (r *run) buildTemplate(ctx context.Context, i int, t matrix.Template) (string, migrate.Result, error) {
+func templateRecord(t matrix.Template, tpl *template, took time.Duration) results.Template {
+	rec := results.Template{
+		Name: t.Name(), SchemaPath: t.SchemaPath.Name(), Engine: string(t.Engine), DurationMS: took.Milliseconds(),
+		SchemaVersion: tpl.res.SchemaVersion, EngineState: tpl.res.Engine.String(), RingAuthority: tpl.res.Engine.Authority,
+		Outcome: "built",
+	}
+	for _, s := range tpl.res.Steps {
+		rec.Steps = append(rec.Steps, results.TemplateStep{
+			Op: string(s.Op), By: s.By, DurationMS: s.DurationMS,
+			SchemaVersion: s.After.SchemaVersion, EngineState: s.After.Engine.String(), RingAuthority: s.After.Engine.Authority,
+		})
+	}
+	var refused *migrate.RefusedError
+	switch {
+	case errors.As(tpl.err, &refused):
+		rec.Outcome, rec.Error = "refused", redact.Text(tpl.err.Error())
+	case tpl.err != nil:
+		rec.Outcome, rec.Error = "error", redact.Text(tpl.err.Error())
+	}
+	return rec
+}
+
+// buildTemplate creates the template database and carries out the template's steps.
+func (r *run) buildTemplate(ctx context.Context, i int, t matrix.Template) *template {
+	tpl := &template{}
+	for _, s := range t.Steps {
+		if err, bad := r.releaseErr[s.By]; bad {
+			tpl.err = fmt.Errorf("step %s needs %w", s.Op, err)
+			return tpl
+		}
+		if err, bad := r.failed[s.By]; bad {
+			tpl.err = fmt.Errorf("step %s needs artifact %s, which did not install: %w", s.Op, s.By, err)
+			return tpl
+		}
+	}
 	db, err := r.dbs.create(ctx, fmt.Sprintf("tpl%d", i+1), "")
 	if err != nil {
-		return "", migrate.Result{}, err
+		tpl.err = err
+		return tpl
 	}
-	url := r.srv.URL(db)
-	if t.SchemaPath.From == "" {
-		if err := r.target.Migrate(ctx, url); err != nil {
-			return db, migrate.Result{}, err
-		}
-		res, err := migrate.SetEngine(ctx, r.target, url, t.Engine)
-		return db, res, err
-	}
-	from := r.cfg.Matrix.Artifacts[t.SchemaPath.From]
-	in, ok := r.installed[from.Name]
-	if !ok {
-		return db, migrate.Result{}, fmt.Errorf("artifact %s did not install: %v", from.Name, r.failed[from.Name])
-	}
-	u := migrate.Upgrade{FromArgv: in.Probe, FromVersion: from.Version, Dir: filepath.Join(r.cfg.OutDir, "templates", t.Name())}
-	up, err := migrate.Upgraded(ctx, r.target, url, u)
-	if err != nil {
-		return db, migrate.Result{}, err
-	}
-	r.cfg.Log.Info("upgraded template migrated", "template", t.Name(), "from", from.Name, "from_schema_version", up.FromSchemaVersion)
-	if t.Engine == "canonical" {
-		res, err := migrate.Verify(ctx, r.target, url, "canonical")
-		return db, res, err
-	}
-	if r.targetPython == nil {
-		return db, migrate.Result{}, fmt.Errorf("the target's python artifact (awa-pg %s) did not install: %v", r.cfg.Plan.Target.Awa, r.targetPyErr)
-	}
-	u.TargetArgv = r.targetPython.Probe
-	res, err := migrate.StagedQueueStorage(ctx, r.target, url, u)
-	return db, res, err
+	tpl.db = db
+	tpl.res, tpl.err = migrate.Build{
+		Template: t, Releases: r.releases, URL: r.srv.URL(db), Dir: filepath.Join(r.cfg.OutDir, "templates", t.Name()),
+	}.Run(ctx)
+	return tpl
 }
 
 // runCells runs the cells with bounded parallelism.
@@ -417,20 +510,30 @@ func judge(e matrix.Expectation, out scenario.Outcome) (ok bool, unexpected stri
 
 func cellRecord(c matrix.Cell) results.Cell {
 	rec := results.Cell{
-		ID: c.ID, Engine: c.Engine, SchemaPath: c.SchemaPath.Name(), Scenario: c.Scenario,
+		ID: c.ID, Engine: string(c.Engine), SchemaPath: c.SchemaPath.Name(), Scenario: c.Scenario,
 		Roles:    map[string]results.Role{},
 		Expected: string(c.Expect.Verdict), ExpectedError: c.Expect.Error,
 		Rule: c.Expect.Rule, Because: c.Expect.Because, Basis: c.Expect.Basis,
 	}
 	for role, a := range c.Roles {
-		rec.Roles[role] = results.Role{Artifact: a.Name, Kind: a.Kind, Version: a.Version}
+		rec.Roles[role] = results.Role{Artifact: a.Name, Kind: a.Kind, Version: a.Version.String()}
 	}
 	return rec
 }
 
 // execute clones the template, runs the scenario, checks the engine, and drops the clone.
 func (r *run) execute(ctx context.Context, i int, c matrix.Cell, dir string, rec *results.Cell) scenario.Outcome {
-	env := scenario.Env{CellID: c.ID, Engine: c.Engine, Dir: dir, Probes: map[string]scenario.Probe{}, Inert: r.cfg.Matrix.Timeouts.Inert, Log: r.cfg.Log}
+	tpl, ok := r.templates[c.TemplateName()]
+	if !ok {
+		return scenario.Outcome{Verdict: matrix.Error, Detail: "template " + c.TemplateName() + " was not built"}
+	}
+	if tpl.err != nil {
+		return templateOutcome(c, tpl)
+	}
+	env := scenario.Env{
+		CellID: c.ID, Engine: c.Engine.Base(), Dir: dir, Probes: map[string]scenario.Probe{}, Inert: r.cfg.Matrix.Timeouts.Inert, Log: r.cfg.Log,
+		Template: scenario.TemplateInfo{Engine: c.Engine, Built: tpl.res.State, Steps: tpl.res.Steps},
+	}
 	if c.SchemaPath.From != "" {
 		env.UpgradedFrom = r.cfg.Matrix.Artifacts[c.SchemaPath.From].Version
 	}
@@ -439,18 +542,14 @@ func (r *run) execute(ctx context.Context, i int, c matrix.Cell, dir string, rec
 			return scenario.Outcome{Verdict: matrix.Error, Detail: fmt.Sprintf("artifact %s (%s %s) did not install: %v", a.Name, a.Kind, a.Version, err)}
 		}
 		in := r.installed[a.Name]
-		env.Probes[role] = scenario.Probe{Argv: in.Probe, AwaBin: in.AwaBin, Kind: a.Kind, Version: a.Version}
-	}
-	tpl, ok := r.templates[c.Template().Name()]
-	if !ok {
-		return scenario.Outcome{Verdict: matrix.Error, Detail: "template " + c.Template().Name() + " was not built"}
+		env.Probes[role] = scenario.Probe{Argv: in.Probe, AwaBin: in.AwaBin, Kind: a.Kind, Version: a.Version.String()}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return scenario.Outcome{Verdict: matrix.Error, Detail: err.Error()}
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.cfg.Matrix.Timeouts.Cell)
 	defer cancel()
-	db, err := r.dbs.create(cctx, fmt.Sprintf("c%d_%d", i+1, time.Now().UnixNano()%1e6), tpl)
+	db, err := r.dbs.create(cctx, fmt.Sprintf("c%d_%d", i+1, time.Now().UnixNano()%1e6), tpl.db)
 	if err != nil {
 		return scenario.Outcome{Verdict: matrix.Error, Detail: err.Error()}
 	}
@@ -461,7 +560,7 @@ func (r *run) execute(ctx context.Context, i int, c matrix.Cell, dir string, rec
 		out.Detail = fmt.Sprintf("cell did not finish within %s: %s", r.cfg.Matrix.Timeouts.Cell, out.Detail)
 	}
 	if out.Verdict != matrix.Error {
-		r.checkEngine(context.WithoutCancel(ctx), c, env.URL, &out)
+		r.checkEngine(context.WithoutCancel(ctx), c, tpl.res.Engine, env.URL, &out)
 	}
 	cleanup := context.WithoutCancel(ctx)
 	ok, _ = judge(c.Expect, out)
@@ -475,9 +574,41 @@ func (r *run) execute(ctx context.Context, i int, c matrix.Cell, dir string, rec
 	return out
 }
 
-// checkEngine re-reads the engine: a cell whose engine changed underneath it is reported as
-// that, never as a pass.
-func (r *run) checkEngine(ctx context.Context, c matrix.Cell, url string, out *scenario.Outcome) {
+// templateOutcome is the verdict of a cell whose template was not built: awa refusing the
+// target's migrate on this schema path is the path's answer, so every cell of it is refused
+// (a hazard when the refused migrate wrote something); any other failure is an error with the
+// failing step's command and output. The scenario itself did not run.
+func templateOutcome(c matrix.Cell, tpl *template) scenario.Outcome {
+	var refused *migrate.RefusedError
+	if !errors.As(tpl.err, &refused) {
+		return scenario.Outcome{Verdict: matrix.Error, Detail: fmt.Sprintf("template %s could not be built, so the scenario did not run: %v", c.TemplateName(), tpl.err)}
+	}
+	out := scenario.Outcome{
+		Error: &results.ErrorInfo{Op: "migrate", Class: "CLI", Message: refused.Message},
+	}
+	for _, s := range tpl.res.Steps {
+		out.Findings = append(out.Findings, fmt.Sprintf("template step %s by %s: schema v%d, %s", s.Op, s.By, s.After.SchemaVersion, s.After.Engine))
+	}
+	what := "the scenario did not run"
+	if c.Scenario == "target_migrate" {
+		what = "the schema path ends here"
+	}
+	if len(refused.Changes) > 0 {
+		out.Verdict = matrix.Hazard
+		out.Findings = append(out.Findings, refused.Changes...)
+		out.Detail = fmt.Sprintf("%s, and still wrote: %s; %s", refused.Cmd, strings.Join(refused.Changes, "; "), what)
+		return out
+	}
+	out.Verdict = matrix.Refused
+	out.Findings = append(out.Findings, "the oracle read awa.schema_version, the storage transition state and the ring authority before and after the refused migrate: unchanged")
+	out.Detail = fmt.Sprintf("awa refused the target's migrate on this schema path before writing anything (%s): %s; %s", refused.Cmd, refused.Message, what)
+	return out
+}
+
+// checkEngine re-reads the engine: a cell whose engine state changed underneath it (the
+// engine, the transition state, or the ring authority: the auto-flip hazard of awa.md §3.7)
+// is reported as that, never as a pass.
+func (r *run) checkEngine(ctx context.Context, c matrix.Cell, built oracle.Engine, url string, out *scenario.Outcome) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	o, err := oracle.Open(ctx, url)
@@ -491,11 +622,10 @@ func (r *run) checkEngine(ctx context.Context, c matrix.Cell, url string, out *s
 		*out = scenario.Outcome{Verdict: matrix.Error, Detail: "engine check: " + err.Error(), Findings: out.Findings}
 		return
 	}
-	want := map[string]string{"canonical": "canonical", "queue_storage": "active"}[c.Engine]
-	if e.Active() != c.Engine || e.State != want {
+	if e.Name() != built.Name() {
 		out.Findings = append(out.Findings, fmt.Sprintf("scenario verdict before the engine check: %s (%s)", out.Verdict, out.Detail))
 		out.Verdict = matrix.EngineChanged
-		out.Detail = fmt.Sprintf("the database started under %s and ended %s", c.Engine, e)
+		out.Detail = fmt.Sprintf("the database started as %s and ended %s", built, e)
 		return
 	}
 	out.Findings = append(out.Findings, "engine unchanged: "+e.String())

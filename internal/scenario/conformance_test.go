@@ -21,6 +21,7 @@ import (
 
 	"github.com/awacompat/awacompat/internal/oracle"
 	"github.com/awacompat/awacompat/internal/pgserver"
+	"github.com/awacompat/awacompat/internal/version"
 	"github.com/awacompat/awacompat/matrix"
 	"github.com/awacompat/awacompat/migrate"
 	"github.com/awacompat/awacompat/pinned"
@@ -94,7 +95,7 @@ func TestConformance(t *testing.T) {
 	cache := &pinned.Cache{Root: pinned.DefaultRoot(), ProbesDir: probesDir, Log: log}
 	icx, cancel := context.WithTimeout(ctx, 45*time.Minute) // a cold Rust build is slow
 	defer cancel()
-	cliArt, err := cache.Install(icx, pinned.Spec{Kind: pinned.CLI, Version: conformanceVersion})
+	cliArt, err := cache.Install(icx, pinned.Spec{Kind: pinned.CLI, Version: version.MustParse(conformanceVersion)})
 	if err != nil {
 		t.Fatalf("install the awa CLI %s: %v", conformanceVersion, err)
 	}
@@ -105,7 +106,7 @@ func TestConformance(t *testing.T) {
 	}
 	var langs []lang
 	for _, k := range []pinned.Kind{pinned.Python, pinned.Rust} {
-		in, err := cache.Install(icx, pinned.Spec{Kind: k, Version: conformanceVersion})
+		in, err := cache.Install(icx, pinned.Spec{Kind: k, Version: version.MustParse(conformanceVersion)})
 		langs = append(langs, lang{name: string(k), art: in, err: err})
 	}
 
@@ -119,18 +120,21 @@ func TestConformance(t *testing.T) {
 	var cloneMu sync.Mutex
 	mcli := migrate.CLI{Bin: cliArt.AwaBin, Version: conformanceVersion, LogPath: filepath.Join(t.TempDir(), "templates.log")}
 	templates := map[string]string{}
-	for _, eng := range matrix.Engines {
+	built := map[string]migrate.State{}
+	for _, eng := range matrix.BaseEngines {
 		name := "conf_tpl_" + eng
 		if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 			t.Fatal(err)
 		}
-		if err := mcli.Migrate(ctx, srv.URL(name)); err != nil {
+		res, err := migrate.Build{
+			Template: matrix.NewTemplate(matrix.SchemaPath{}, matrix.Engine(eng), matrix.Artifact{}),
+			Releases: map[string]migrate.Release{matrix.TargetRelease: {Name: matrix.TargetRelease, Version: version.MustParse(conformanceVersion), CLI: mcli}},
+			URL:      srv.URL(name),
+		}.Run(ctx)
+		if err != nil {
 			t.Fatalf("template %s: %v", name, err)
 		}
-		if _, err := migrate.SetEngine(ctx, mcli, srv.URL(name), eng); err != nil {
-			t.Fatalf("template %s: %v", name, err)
-		}
-		templates[eng] = name
+		templates[eng], built[eng] = name, res.State
 	}
 	clone := func(t *testing.T, eng string) string {
 		cloneMu.Lock()
@@ -159,6 +163,7 @@ func TestConformance(t *testing.T) {
 		env := Env{
 			CellID: fmt.Sprintf("conformance.%s.%s.%s", eng, sc, variant), Engine: eng, URL: url,
 			Dir: t.TempDir(), Probes: map[string]Probe{}, Inert: 10 * time.Second, Log: log,
+			Template: TemplateInfo{Engine: matrix.Engine(eng), Built: built[eng]},
 		}
 		for _, role := range sc0.Roles {
 			env.Probes[role] = bind(role)
@@ -177,8 +182,8 @@ func TestConformance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := map[string]string{"canonical": "canonical", "queue_storage": "active"}[eng]; e.State != want || e.Active() != eng {
-			t.Errorf("engine changed under the scenario: %s", e)
+		if err := migrate.CheckEngine(matrix.Engine(eng), e); err != nil {
+			t.Errorf("engine changed under the scenario: %v", err)
 		}
 
 		want, finding := matrix.Pass, ""
@@ -195,7 +200,7 @@ func TestConformance(t *testing.T) {
 		t.Logf("%s: %s", out.Verdict, out.Detail)
 	}
 
-	for _, eng := range matrix.Engines {
+	for _, eng := range matrix.BaseEngines {
 		for _, sc := range conformanceScenarios {
 			for _, l := range langs {
 				t.Run(eng+"/"+sc+"/"+l.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
+	awaversion "github.com/awacompat/awacompat/internal/version"
 	"github.com/awacompat/awacompat/matrix"
 	"github.com/awacompat/awacompat/probes"
 )
@@ -199,7 +200,7 @@ func untouched(jobs []oracle.Job) bool {
 
 func hasRuntime(rts []oracle.Runtime, version string) bool {
 	for _, r := range rts {
-		if r.Version == version {
+		if r.Version == version || awaversion.Equal(r.Version, version) {
 			return true
 		}
 	}

@@ -13,7 +13,9 @@ import (
 
 	"github.com/awacompat/awacompat/internal/oracle"
 	"github.com/awacompat/awacompat/internal/results"
+	"github.com/awacompat/awacompat/internal/version"
 	"github.com/awacompat/awacompat/matrix"
+	"github.com/awacompat/awacompat/migrate"
 	"github.com/awacompat/awacompat/probes"
 )
 
@@ -33,7 +35,10 @@ type Probe struct {
 // Env is everything a scenario needs for one cell.
 type Env struct {
 	CellID string
+	// Engine is the storage engine, "canonical" or "queue_storage" (matrix.Engine.Base).
 	Engine string
+	// Template is the cell's template as it was built and verified.
+	Template TemplateInfo
 	// URL is the cell's own database.
 	URL string
 	// Dir receives the probes' specs and output.
@@ -43,9 +48,19 @@ type Env struct {
 	// Inert is how long a live worker must leave jobs unclaimed to be called inert.
 	Inert time.Duration
 	// UpgradedFrom is the version whose migrate and jobs came before the target's migrate
-	// (upgraded-from schema paths; empty for fresh).
-	UpgradedFrom string
+	// (upgraded-from schema paths; zero for fresh).
+	UpgradedFrom version.Version
 	Log          *slog.Logger
+}
+
+// TemplateInfo is what the runner knows of the cell's template.
+type TemplateInfo struct {
+	// Engine is the engine state the matrix asked for.
+	Engine matrix.Engine
+	// Built is the state the template was verified in after its last step.
+	Built migrate.State
+	// Steps say how it got there, for the cell's findings.
+	Steps []migrate.StepRecord
 }
 
 // Outcome is a scenario's verdict with its evidence.
@@ -83,6 +98,8 @@ func Run(ctx context.Context, name string, env Env) Outcome {
 		return migrateRefusal(ctx, env)
 	case "upgrade_backlog":
 		return upgradeBacklog(ctx, env)
+	case "target_migrate":
+		return targetMigrate(ctx, env)
 	}
 	return Outcome{Verdict: matrix.Error, Detail: "scenario " + name + " is not implemented"}
 }

@@ -16,7 +16,7 @@ import (
 // still available and the cell's worker must complete them; under queue_storage the staged
 // transition's canonical_drain worker already did, and the cell confirms it.
 func upgradeBacklog(ctx context.Context, env Env) Outcome {
-	if env.UpgradedFrom == "" {
+	if env.UpgradedFrom.IsZero() {
 		return Outcome{Verdict: matrix.Error, Detail: "upgrade_backlog runs on upgraded-from schema paths only"}
 	}
 	// Unscoped: the pre-upgrade jobs were created before the cell.
