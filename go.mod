@@ -3,7 +3,6 @@ module github.com/awacompat/awacompat
 go 1.26.8
 
 require (
-	github.com/hashicorp/go-version v1.9.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/rhysd/actionlint v1.7.12
 	go.yaml.in/yaml/v3 v3.0.6

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -157,6 +158,84 @@ func TestRunInstallFailureIsCellError(t *testing.T) {
 	}
 	if len(cells) != 4 {
 		t.Errorf("got %d cells, want 4", len(cells))
+	}
+}
+
+// A template that cannot be built fails its own cells (with the failing step in the detail)
+// and only those: the other templates' cells run, and the exit code says "a cell differs",
+// not "infrastructure failed".
+func TestRunTemplateFailureIsItsCellsError(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real awa wheels against PostgreSQL")
+	}
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "run", "testdata/template-failure.yaml", "--out", out)
+	if code != exitMismatch {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitMismatch, stdout, stderr)
+	}
+	r, cells := cellsByID(t, out)
+	if len(cells) != 8 {
+		t.Errorf("got %d cells, want 8", len(cells))
+	}
+	for id, c := range cells {
+		switch {
+		case strings.Contains(id, "upgraded-from-py-missing"):
+			if c.Actual != "error" || c.OK {
+				t.Errorf("%s: %s, want error", id, c.Actual)
+			}
+			for _, s := range []string{"template upgraded-from-py-missing.", "could not be built", "old_release", "py-missing", "awa-pg==0.0.1"} {
+				if !strings.Contains(c.Detail, s) {
+					t.Errorf("%s: detail lacks %q:\n%s", id, s, c.Detail)
+				}
+			}
+		case c.Actual != "pass" || !c.OK:
+			t.Errorf("%s: %s (%s), want pass: the other templates' cells run", id, c.Actual, c.Detail)
+		}
+	}
+	outcomes := map[string]string{}
+	for _, tpl := range r.Templates {
+		outcomes[tpl.Name] = tpl.Outcome
+		if tpl.Outcome == "built" && (len(tpl.Steps) == 0 || tpl.Steps[0].Op != "migrate" || tpl.Steps[0].SchemaVersion != 40) {
+			t.Errorf("template %s: steps %+v, want the target's migrate to v40 first", tpl.Name, tpl.Steps)
+		}
+	}
+	want := map[string]string{"fresh.canonical": "built", "fresh.queue_storage": "built", "upgraded-from-py-missing.canonical": "error", "upgraded-from-py-missing.queue_storage": "error"}
+	if fmt.Sprint(outcomes) != fmt.Sprint(want) {
+		t.Errorf("template outcomes %v, want %v", outcomes, want)
+	}
+}
+
+// Pre-releases in both spellings install and run: the PEP 440 wheel from PyPI and the semver
+// crate from crates.io, as producer and admin under both engines.
+func TestRunPreReleases(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs a real pre-release wheel and builds the pre-release crate")
+	}
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "run", "testdata/prerelease.yaml", "--out", out)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr (tail):\n%s", code, stdout, tailLines(stderr, 40))
+	}
+	r, cells := cellsByID(t, out)
+	if len(cells) != 16 {
+		t.Errorf("got %d cells, want 16", len(cells))
+	}
+	origins := map[string]string{}
+	for _, a := range r.Artifacts {
+		origins[a.Name] = a.Origin
+		if a.Version != "0.6.0-rc.4" {
+			t.Errorf("artifact %s recorded as %s, want the canonical 0.6.0-rc.4", a.Name, a.Version)
+		}
+	}
+	if origins["py-rc4"] != "pypi:awa-pg==0.6.0rc4" || origins["rs-rc4"] != "crates.io:awa=0.6.0-rc.4" {
+		t.Errorf("origins %v: pip must get the PEP 440 spelling, cargo the semver one", origins)
+	}
+	for id, c := range cells {
+		for role, a := range c.Roles {
+			if a.Version != "0.6.0-rc.4" {
+				t.Errorf("%s: %s recorded as %s", id, role, a.Version)
+			}
+		}
 	}
 }
 

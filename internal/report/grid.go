@@ -6,9 +6,8 @@ import (
 	"slices"
 	"strings"
 
-	goversion "github.com/hashicorp/go-version"
-
 	"github.com/awacompat/awacompat/internal/results"
+	"github.com/awacompat/awacompat/internal/version"
 )
 
 // The verdict matrix shared by the support table, the Markdown summary and the HTML report.
@@ -126,6 +125,9 @@ func newGrid(r *results.Results) *grid {
 		for role, a := range c.Roles {
 			rows[rowKey{a.Kind, a.Version, a.Artifact, role}] = true
 		}
+		if len(c.Roles) == 0 {
+			rows[targetRow(r)] = true
+		}
 	}
 	g := &grid{}
 	colKeys := mapKeys(cols)
@@ -151,6 +153,9 @@ func newGrid(r *results.Results) *grid {
 	for i := range r.Cells {
 		c := &r.Cells[i]
 		col := colIndex[colKey{c.Engine, c.SchemaPath, c.Scenario}]
+		if len(c.Roles) == 0 {
+			g.Rows[rowIndex[targetRow(r)]].Cells[col].add(c, "")
+		}
 		for _, role := range roleNames(c) {
 			a := c.Roles[role]
 			gc := &g.Rows[rowIndex[rowKey{a.Kind, a.Version, a.Artifact, role}]].Cells[col]
@@ -219,6 +224,15 @@ func partners(c *results.Cell, role string, labels map[string]string) string {
 	return strings.Join(out, " + ")
 }
 
+// targetRow is the row of the cells that bind no role (target_migrate): the target's own
+// migrate on each schema path.
+func targetRow(r *results.Results) rowKey {
+	return rowKey{Kind: "target", Version: r.Target.Awa, Artifact: targetArtifact, Role: "migrate"}
+}
+
+// targetArtifact is the artifact name the target's row is labelled under.
+const targetArtifact = "\x00target"
+
 // artifactLabels names each artifact "kind version", adding the artifact's name when two
 // artifacts share a kind and version (a registry release and a local build, say).
 func artifactLabels(r *results.Results) map[string]string {
@@ -234,7 +248,7 @@ func artifactLabels(r *results.Results) map[string]string {
 			arts[a.Artifact] = a
 		}
 	}
-	out := map[string]string{}
+	out := map[string]string{targetArtifact: "target awa " + r.Target.Awa}
 	for name, a := range arts {
 		l := a.Kind + " " + a.Version
 		if len(byLabel[l]) > 1 {
@@ -246,9 +260,9 @@ func artifactLabels(r *results.Results) map[string]string {
 }
 
 var (
-	engineOrder = []string{"canonical", "queue_storage"}
+	engineOrder = []string{"canonical", "queue_storage", "queue_storage:columns", "queue_storage:ledger"}
 	pathOrder   = []string{"fresh"}
-	kindOrder   = []string{"python", "rust", "cli"}
+	kindOrder   = []string{"target", "python", "rust", "cli"}
 	roleOrder   = []string{"producer", "worker", "admin", "migrator"}
 )
 
@@ -275,14 +289,15 @@ func compareRows(a, b rowKey) int {
 	)
 }
 
-// compareVersions orders release versions numerically (0.10 after 0.9), anything else by name.
+// compareVersions orders versions as releases order (0.10 after 0.9, 0.6.0-rc.4 before 0.6.0),
+// anything else by name.
 func compareVersions(a, b string) int {
-	va, errA := goversion.NewVersion(a)
-	vb, errB := goversion.NewVersion(b)
+	va, errA := version.Parse(a)
+	vb, errB := version.Parse(b)
 	if errA != nil || errB != nil {
 		return cmp.Compare(a, b)
 	}
-	return cmp.Or(va.Compare(vb), cmp.Compare(a, b))
+	return cmp.Or(version.Compare(va, vb), cmp.Compare(a, b))
 }
 
 // roleNames lists a cell's roles in the canonical role order.
