@@ -329,11 +329,11 @@ expect:
 		steps[tpl.Name()] = tpl.Steps
 	}
 	for name, want := range map[string][]BuildStep{
-		"fresh.queue_storage":                       {{OpMigrate, TargetRelease}, {OpAutoFinalize, TargetRelease}},
-		"upgraded-from-py-062.canonical":            {{OpOldRelease, "py-062"}, {OpMigrate, TargetRelease}},
+		"fresh.queue_storage":                        {{OpMigrate, TargetRelease}, {OpAutoFinalize, TargetRelease}},
+		"upgraded-from-py-062.canonical":             {{OpOldRelease, "py-062"}, {OpMigrate, TargetRelease}},
 		"upgraded-from-py-062.queue_storage:columns": {{OpOldRelease, "py-062"}, {OpStagedTransition, "py-062"}, {OpMigrate, TargetRelease}},
 		"upgraded-from-py-062.queue_storage:ledger":  {{OpOldRelease, "py-062"}, {OpStagedTransition, "py-062"}, {OpMigrate, TargetRelease}, {OpFlipAuthority, TargetRelease}},
-		"upgraded-from-py-057.canonical":            {{OpOldRelease, "py-057"}, {OpMigrate, TargetRelease}},
+		"upgraded-from-py-057.canonical":             {{OpOldRelease, "py-057"}, {OpMigrate, TargetRelease}},
 	} {
 		if fmt.Sprint(steps[name]) != fmt.Sprint(want) {
 			t.Errorf("template %s steps %v, want %v", name, steps[name], want)

@@ -140,4 +140,3 @@ func (c CLI) StorageStatus(ctx context.Context, url string) (StorageStatus, erro
 	}
 	return st, nil
 }
-
