@@ -5,10 +5,8 @@ package scenario
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
@@ -129,15 +127,6 @@ func firstError(evs []probes.Event) *results.ErrorInfo {
 		}
 	}
 	return nil
-}
-
-// jsonEqual compares two JSON documents by value.
-func jsonEqual(a, b []byte) bool {
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	return reflect.DeepEqual(x, y)
 }
 
 // withOracle opens the oracle on the cell's database, scoped to what the cell creates from
