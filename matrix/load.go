@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"slices"
@@ -37,9 +38,29 @@ func (es Errors) Error() string {
 	return b.String()
 }
 
-// Load reads and validates the matrix file at path.
+// MaxFileSize bounds matrix.yaml: a matrix is a page of text, not data.
+const MaxFileSize = 1 << 20
+
+// Load reads and validates the matrix file at path. Only a regular file is read (a FIFO or a
+// device would block or never end), and only up to MaxFileSize.
 func Load(path string) (*Matrix, error) {
-	b, err := os.ReadFile(path)
+	// Stat before opening: opening a FIFO blocks until a writer comes.
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("read matrix: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("read matrix %s: not a regular file (%s)", path, st.Mode().Type())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read matrix: %w", err)
+	}
+	defer f.Close()
+	if st.Size() > MaxFileSize {
+		return nil, fmt.Errorf("read matrix %s: %d bytes, more than the %d a matrix may have", path, st.Size(), MaxFileSize)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read matrix: %w", err)
 	}
@@ -48,9 +69,18 @@ func Load(path string) (*Matrix, error) {
 
 // Parse validates matrix YAML held in memory; file names it in errors.
 func Parse(file string, data []byte) (*Matrix, error) {
+	if len(data) > MaxFileSize {
+		return nil, Errors{{Pos: Pos{file, 1, 1}, Msg: fmt.Sprintf("%d bytes, more than the %d a matrix may have", len(data), MaxFileSize)}}
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
+		return nil, yamlSyntaxError(file, err)
+	}
+	var second yaml.Node
+	if err := dec.Decode(&second); err == nil {
+		return nil, Errors{{Pos: Pos{file, max(second.Line, 1), 1}, Msg: "a second YAML document: a matrix file holds exactly one (remove the --- separator)"}}
+	} else if !errors.Is(err, io.EOF) {
 		return nil, yamlSyntaxError(file, err)
 	}
 	l := &loader{file: file}
@@ -68,13 +98,11 @@ func yamlSyntaxError(file string, err error) error {
 		line, _ := strconv.Atoi(m[1])
 		return Errors{{Pos: Pos{file, line, 1}, Msg: m[2]}}
 	}
-	if errors.Is(err, errEOF) || err.Error() == "EOF" {
+	if errors.Is(err, io.EOF) {
 		return Errors{{Pos: Pos{file, 1, 1}, Msg: "empty file"}}
 	}
-	return Errors{{Pos: Pos{file, 1, 1}, Msg: err.Error()}}
+	return Errors{{Pos: Pos{file, 1, 1}, Msg: clipValue(err.Error())}}
 }
-
-var errEOF = errors.New("EOF")
 
 type loader struct {
 	file string
@@ -122,9 +150,26 @@ func kindName(n *yaml.Node) string {
 	case yaml.SequenceNode:
 		return "a list"
 	case yaml.ScalarNode:
-		return fmt.Sprintf("%q", n.Value)
+		return fmt.Sprintf("%q", clipValue(n.Value))
 	}
 	return "nothing"
+}
+
+// pairs lists a mapping's key/value pairs, reporting a key given twice (YAML would let the
+// last one silently win).
+func (l *loader) pairs(n *yaml.Node, what string) [][2]*yaml.Node {
+	var out [][2]*yaml.Node
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if seen[k.Value] {
+			l.errf(k, "%s: key %q given twice", what, clipValue(k.Value))
+			continue
+		}
+		seen[k.Value] = true
+		out = append(out, [2]*yaml.Node{k, v})
+	}
+	return out
 }
 
 // resolve follows YAML aliases (*name) to the anchored node, so a list of artifacts can be
@@ -447,11 +492,29 @@ func (l *loader) postgres(n *yaml.Node, m *Matrix) {
 	})
 }
 
+// Timeout bounds: a cell needs time to start probes and judge, an inert window shorter than
+// a worker's poll cycle proves nothing, and a deadline beyond an hour hides a hang.
+const (
+	MinCellTimeout  = 10 * time.Second
+	MaxCellTimeout  = time.Hour
+	MinInertTimeout = time.Second
+)
+
 func (l *loader) timeouts(n *yaml.Node, m *Matrix) {
+	bounded := func(v *yaml.Node, what string, lo, hi time.Duration) time.Duration {
+		d := l.duration(v, what)
+		if d != 0 && (d < lo || d > hi) {
+			l.errf(v, "%s: %s is outside %s..%s", what, d, lo, hi)
+		}
+		return d
+	}
 	l.fields(n, "timeouts", map[string]func(*yaml.Node){
-		"cell":  func(v *yaml.Node) { m.Timeouts.Cell = l.duration(v, "timeouts.cell") },
-		"inert": func(v *yaml.Node) { m.Timeouts.Inert = l.duration(v, "timeouts.inert") },
+		"cell":  func(v *yaml.Node) { m.Timeouts.Cell = bounded(v, "timeouts.cell", MinCellTimeout, MaxCellTimeout) },
+		"inert": func(v *yaml.Node) { m.Timeouts.Inert = bounded(v, "timeouts.inert", MinInertTimeout, MaxCellTimeout) },
 	})
+	if m.Timeouts.Cell != 0 && m.Timeouts.Inert >= m.Timeouts.Cell {
+		l.errf(n, "timeouts: inert (%s) must be shorter than cell (%s)", m.Timeouts.Inert, m.Timeouts.Cell)
+	}
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -534,8 +597,8 @@ func (l *loader) fleets(n *yaml.Node, m *Matrix) {
 			continue
 		}
 		f := Fleet{}
-		for i := 0; i+1 < len(item.Content); i += 2 {
-			k, v := item.Content[i], item.Content[i+1]
+		for _, kv := range l.pairs(item, "fleets") {
+			k, v := kv[0], kv[1]
 			name := l.str(v, "fleets."+k.Value)
 			l.roleArtifact(v, m, k.Value, name, "fleets")
 			if !slices.Contains(Roles, k.Value) {
@@ -565,15 +628,13 @@ func (l *loader) crossBlock(n *yaml.Node, m *Matrix) {
 		return
 	}
 	block := CrossBlock{Roles: map[string][]string{}}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
+	for _, kv := range l.pairs(n, "cross") {
+		k, v := kv[0], kv[1]
 		if k.Value == "scenarios" {
 			var nodes []*yaml.Node
 			block.Scenarios, nodes = l.strList(v, "cross.scenarios")
 			for j, sc := range block.Scenarios {
-				if _, ok := LookupScenario(sc); !ok {
-					l.errf(nodes[j], "cross.scenarios: unknown scenario %q%s", sc, didYouMean(sc, ScenarioNames()))
-				}
+				l.checkScenario(nodes[j], sc, "cross.scenarios")
 			}
 			continue
 		}
@@ -648,8 +709,8 @@ func (l *loader) match(n *yaml.Node, m *Matrix, what string) Match {
 		l.errf(n, "%s: expected a mapping, got %s", what, kindName(n))
 		return mt
 	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
+	for _, kv := range l.pairs(n, what) {
+		k, v := kv[0], kv[1]
 		switch k.Value {
 		case "engine":
 			es, _ := l.engines(v, what+".engine")
@@ -700,6 +761,12 @@ func (l *loader) artifactMatch(n *yaml.Node, m *Matrix, what string) ArtifactMat
 			"kind":    func(v *yaml.Node) { am.Kind = l.str(v, what+".kind"); l.checkKind(v, am.Kind, what) },
 			"version": func(v *yaml.Node) { am.Constraint = l.str(v, what+".version") },
 		})
+		if n.Kind == yaml.MappingNode && len(n.Content) == 0 {
+			l.errf(n, "%s: an empty mapping matches every artifact; give a version constraint, a kind or an artifact (or leave the role out)", what)
+		}
+	}
+	if n.Kind == yaml.ScalarNode && strings.TrimSpace(am.Constraint) == "" {
+		l.errf(n, "%s: an empty constraint matches nothing; give one like \"<0.6.0\"", what)
 	}
 	if am.Constraint != "" {
 		c, err := version.ParseConstraint(am.Constraint)
@@ -741,9 +808,17 @@ func (l *loader) exclusions(n *yaml.Node, m *Matrix) {
 		var e Exclusion
 		what := fmt.Sprintf("exclusions[%d]", i+1)
 		l.fields(item, what, map[string]func(*yaml.Node){
-			"scenario": func(v *yaml.Node) { e.Scenario = l.str(v, what+".scenario") },
-			"engine":   func(v *yaml.Node) { e.Engine = l.str(v, what+".engine") },
-			"because":  func(v *yaml.Node) { e.Because = l.str(v, what+".because") },
+			"scenario": func(v *yaml.Node) {
+				e.Scenario = l.str(v, what+".scenario")
+				l.checkScenario(v, e.Scenario, what+".scenario")
+			},
+			"engine": func(v *yaml.Node) {
+				e.Engine = l.str(v, what+".engine")
+				if !slices.Contains(BaseEngines, e.Engine) {
+					l.errf(v, "%s.engine: unknown engine %q%s (known: %s)", what, clipValue(e.Engine), didYouMean(e.Engine, BaseEngines), strings.Join(BaseEngines, ", "))
+				}
+			},
+			"because": func(v *yaml.Node) { e.Because = l.str(v, what+".because") },
 		})
 		if item.Kind == yaml.MappingNode && strings.TrimSpace(e.Because) == "" {
 			l.errf(item, "%s: missing key \"because\": an operation runs under one engine only for a stated reason", what)

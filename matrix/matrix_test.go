@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -172,6 +174,16 @@ cross: {producer: [py], worker: [py]}
 		{"unknown when.schema_path", base + "expect:\n  - when: {schema_path: upgraded-from py}\n    verdict: pass\n    because: x\n", "m.yaml:8:25: expect[1].when.schema_path: \"upgraded-from py\" is not a schema path of this matrix (known: fresh)"},
 		{"schema path entry without path", base + "schema_paths: [{engines: [canonical]}]\n", "m.yaml:7:16: schema_paths[]: missing key \"path\""},
 		{"schema path given twice", base + "schema_paths: [fresh, {path: fresh}]\n", "schema_paths: fresh given twice"},
+		{"duplicate key in a fleet", strings.Replace(base, "cross: {producer: [py], worker: [py]}", "fleets: [{producer: py, worker: py, producer: py}]", 1), "m.yaml:6:37: fleets: key \"producer\" given twice"},
+		{"duplicate key in a cross block", strings.Replace(base, "worker: [py]}", "worker: [py], worker: [py]}", 1), "m.yaml:6:39: cross: key \"worker\" given twice"},
+		{"duplicate key in a when", base + "expect:\n  - when: {engine: canonical, engine: queue_storage}\n    verdict: pass\n    because: x\n", "m.yaml:8:31: expect[1].when: key \"engine\" given twice"},
+		{"exclusion of an unknown scenario", base + "exclusions:\n  - {scenario: lifecycel, engine: queue_storage, because: x}\n", "m.yaml:8:16: exclusions[1].scenario: unknown scenario \"lifecycel\" (did you mean \"lifecycle\"?)"},
+		{"exclusion of an unknown engine", base + "exclusions:\n  - {scenario: lifecycle, engine: qs, because: x}\n", "exclusions[1].engine: unknown engine \"qs\""},
+		{"second document", base + "---\nversion: 1\n", "m.yaml:7:1: a second YAML document"},
+		{"empty artifact match", base + "expect:\n  - when: {worker: {}}\n    verdict: inert\n    because: x\n", "expect[1].when.worker: an empty mapping matches every artifact"},
+		{"tiny cell timeout", base + "timeouts: {cell: 1ns}\n", "timeouts.cell: 1ns is outside 10s..1h0m0s"},
+		{"inert longer than the cell", base + "timeouts: {cell: 30s, inert: 40s}\n", "timeouts: inert (40s) must be shorter than cell (30s)"},
+		{"long scalar is cut", strings.Replace(base, `"0.5.7"`, `"`+strings.Repeat("9", 5000)+`"`, 1), "…\" is not an exact release"},
 		{"source target without a source", strings.Replace(base, `version: "0.5.7"}`, `version: "0.5.7", source: target}`, 1), "artifact py is built from the target's checkout (source: target), but the target has no source: give --target-source PATH"},
 		{"unknown engine", base + "engines: [canonical, queue_storag]\n", "m.yaml:7:22: engines: unknown engine \"queue_storag\" (did you mean \"queue_storage\"?)"},
 		{"unknown artifact in cross", strings.Replace(base, "worker: [py]", "worker: [pyy]", 1), "m.yaml:6:34: cross: unknown artifact \"pyy\" (did you mean \"py\"?)"},
@@ -344,4 +356,111 @@ expect:
 	if fmt.Sprint(old.Steps) != fmt.Sprint([]BuildStep{{OpOldRelease, "py-057"}, {OpMigrate, TargetRelease}, {OpStagedTransition, TargetRelease}}) {
 		t.Errorf("0.5.7 to queue_storage: %v", old.Steps)
 	}
+}
+
+func TestLoadLongScalarMessageIsShort(t *testing.T) {
+	_, err := Parse("m.yaml", []byte("version: 1\ntarget: {awa: \""+strings.Repeat("x", 50_000)+"\"}\n"))
+	if err == nil || len(err.Error()) > 2000 {
+		t.Fatalf("error of %d bytes for a 50 kB scalar", len(err.Error()))
+	}
+}
+
+func TestLoadRefusesNonRegularFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "matrix.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := Load(fifo); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("a FIFO: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Load blocked on a FIFO")
+	}
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("a directory: %v", err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	os.WriteFile(big, make([]byte, MaxFileSize+1), 0o644)
+	if _, err := Load(big); err == nil || !strings.Contains(err.Error(), "more than the") {
+		t.Fatalf("a file over the limit: %v", err)
+	}
+}
+
+func TestPlanSizeIsCapped(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("version: 1\ntarget: {awa: \"0.6.9\"}\nartifacts:\n")
+	var names []string
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&b, "  a%d: {kind: python, version: \"0.6.9\"}\n", i)
+		names = append(names, fmt.Sprintf("a%d", i))
+	}
+	fmt.Fprintf(&b, "scenarios: [lifecycle]\ncross: {producer: [%s], worker: [%s]}\n", strings.Join(names, ", "), strings.Join(names, ", "))
+	m, err := Parse("m.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := NewPlan(m, Options{}); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "expands to 8000000 cells, more than the 20000") {
+			t.Fatalf("a 2000 x 2000 cross: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("planning a 2000 x 2000 cross was not refused up front")
+	}
+}
+
+func TestLintRulesThatNeverApply(t *testing.T) {
+	m, err := Parse("m.yaml", []byte(`version: 1
+target: {awa: "0.6.9"}
+artifacts:
+  py: {kind: python, version: "0.6.9"}
+scenarios: [lifecycle]
+cross: {producer: [py], worker: [py]}
+expect:
+  - when: {engine: canonical}
+    verdict: pass
+    because: a
+  - when: {engine: canonical, worker: ">=0.6.0"}
+    verdict: fail
+    because: shadowed by rule 1
+  - when: {worker: "<0.6.0"}
+    verdict: inert
+    because: no 0.5 worker here
+  - when: {engine: queue_storage}
+    verdict: pass
+    because: fine
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range Lint(m) {
+		got = append(got, w.String())
+	}
+	want := []string{
+		"m.yaml:11:5: expect[2] never applies: every cell it matches is claimed by an earlier rule (expect[1])",
+		"m.yaml:14:5: expect[3] matches no cell of this matrix",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if w := Lint(mustLoad(t, "../matrix.yaml")); len(w) != 0 {
+		t.Errorf("the shipped matrix has warnings: %v", w)
+	}
+}
+
+func mustLoad(t *testing.T, path string) *Matrix {
+	t.Helper()
+	m, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

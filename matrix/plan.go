@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"math/big"
 	"path"
 	"slices"
 	"strconv"
@@ -80,6 +81,9 @@ func NewPlan(m *Matrix, opts Options) (*Plan, error) {
 			return nil, fmt.Errorf("%s: artifact %s is built from the target's checkout (source: target), but the target has no source: give --target-source PATH (or AWACOMPAT_TARGET_SOURCE, or target.source)", m.File, a.Name)
 		}
 	}
+	if n := estimateCells(m); n.Cmp(big.NewInt(MaxCells)) > 0 {
+		return nil, fmt.Errorf("%s: the matrix expands to %s cells, more than the %d one run may have; narrow the cross blocks, or split the matrix", m.File, n, MaxCells)
+	}
 	if err := checkCoverage(m); err != nil {
 		return nil, err
 	}
@@ -130,6 +134,43 @@ func NewPlan(m *Matrix, opts Options) (*Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// MaxCells bounds a plan. The shipped matrices have a few hundred cells; tens of thousands
+// would run for days, and a runaway cross block (2000 x 2000) must be refused before it is
+// built, not after it has taken the machine's memory.
+const MaxCells = 20_000
+
+// estimateCells counts the cells the matrix expands to (an upper bound: duplicates are not
+// removed), without building them; it saturates instead of overflowing.
+func estimateCells(m *Matrix) *big.Int {
+	fleets := big.NewInt(int64(len(m.Fleets)))
+	perBlock := make([]*big.Int, len(m.Cross))
+	for i, c := range m.Cross {
+		n := big.NewInt(1)
+		for _, names := range c.Roles {
+			n.Mul(n, big.NewInt(int64(len(names))))
+		}
+		perBlock[i] = n
+	}
+	total := new(big.Int)
+	for _, sp := range m.SchemaPaths {
+		engines := big.NewInt(int64(len(m.PathEngines(sp))))
+		for _, sc := range m.PathScenarios(sp) {
+			s, _ := LookupScenario(sc)
+			n := big.NewInt(1)
+			if len(s.Roles) > 0 {
+				n = new(big.Int).Set(fleets)
+				for i, c := range m.Cross {
+					if len(c.Scenarios) == 0 || slices.Contains(c.Scenarios, sc) {
+						n.Add(n, perBlock[i])
+					}
+				}
+			}
+			total.Add(total, n.Mul(n, engines))
+		}
+	}
+	return total
 }
 
 // expand produces every cell of the matrix in a stable order.

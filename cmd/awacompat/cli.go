@@ -99,6 +99,7 @@ type selection struct {
 	only, skip   multiFlag
 	shard        string
 	targetSource string
+	strict       bool
 }
 
 // targetSourceEnv supplies --target-source when the flag is not given, so one matrix file
@@ -109,6 +110,7 @@ func (s *selection) register(fs *flag.FlagSet) {
 	fs.Var(&s.only, "only", "keep cells matching `EXPR` (key=value[,key=value]; repeatable; keys: id engine scenario schema_path kind version artifact producer worker admin producer2 migrator)")
 	fs.Var(&s.skip, "skip", "drop cells matching `EXPR` (as --only)")
 	fs.StringVar(&s.shard, "shard", "", "run the `i/n`-th stable partition of the cells")
+	fs.BoolVar(&s.strict, "strict", false, "treat matrix warnings (expect rules that never apply) as errors")
 	fs.StringVar(&s.targetSource, "target-source", os.Getenv(targetSourceEnv), "the target's awa checkout (or prebuilt awa binary) at `PATH`, overriding target.source; artifacts with source: target are built from it (default $"+targetSourceEnv+")")
 }
 
@@ -128,6 +130,15 @@ func loadPlan(stderr io.Writer, pos []string, sel selection) (*matrix.Matrix, *m
 		return nil, nil, exitUsage
 	}
 	m.ResolveTargetSource(sel.targetSource)
+	if warnings := matrix.Lint(m); len(warnings) > 0 {
+		for _, w := range warnings {
+			fmt.Fprintln(stderr, "awacompat: warning:", w)
+		}
+		if sel.strict {
+			fmt.Fprintln(stderr, "awacompat: --strict: warnings are errors")
+			return nil, nil, exitUsage
+		}
+	}
 	p, err := matrix.NewPlan(m, sel.options())
 	if err != nil {
 		fmt.Fprintln(stderr, "awacompat:", err)
