@@ -412,9 +412,32 @@ func ParseSelector(expr string) (Selector, error) {
 		if _, err := path.Match(v, ""); err != nil {
 			return nil, fmt.Errorf("%q: bad pattern %q: %v", expr, v, err)
 		}
+		if known := knownValues(k); known != nil && !strings.ContainsAny(v, "*?[") && !slices.Contains(known, v) {
+			return nil, fmt.Errorf("%q: unknown %s %q%s (known: %s)", expr, k, v, didYouMean(v, known), strings.Join(known, ", "))
+		}
 		s = append(s, term{k, v})
 	}
 	return s, nil
+}
+
+// knownValues lists the values a selector key can take when they are fixed names (a typo
+// there would silently select nothing).
+func knownValues(key string) []string {
+	switch key {
+	case "scenario":
+		return ScenarioNames()
+	case "engine":
+		names := slices.Clone(BaseEngines)
+		for _, e := range Engines {
+			if !slices.Contains(names, string(e)) {
+				names = append(names, string(e))
+			}
+		}
+		return names
+	case "kind":
+		return Kinds
+	}
+	return nil
 }
 
 func parseSelectors(exprs []string) ([]Selector, error) {

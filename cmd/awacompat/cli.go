@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 
@@ -100,6 +101,7 @@ type selection struct {
 	shard        string
 	targetSource string
 	strict       bool
+	allowEmpty   bool
 }
 
 // targetSourceEnv supplies --target-source when the flag is not given, so one matrix file
@@ -111,6 +113,7 @@ func (s *selection) register(fs *flag.FlagSet) {
 	fs.Var(&s.skip, "skip", "drop cells matching `EXPR` (as --only)")
 	fs.StringVar(&s.shard, "shard", "", "run the `i/n`-th stable partition of the cells")
 	fs.BoolVar(&s.strict, "strict", false, "treat matrix warnings (expect rules that never apply) as errors")
+	fs.BoolVar(&s.allowEmpty, "allow-empty", false, "a selection or shard with no cell is not an error: say so and exit 0 (for generated CI job matrices)")
 	fs.StringVar(&s.targetSource, "target-source", os.Getenv(targetSourceEnv), "the target's awa checkout (or prebuilt awa binary) at `PATH`, overriding target.source; artifacts with source: target are built from it (default $"+targetSourceEnv+")")
 }
 
@@ -144,7 +147,35 @@ func loadPlan(stderr io.Writer, pos []string, sel selection) (*matrix.Matrix, *m
 		fmt.Fprintln(stderr, "awacompat:", err)
 		return nil, nil, exitUsage
 	}
+	if len(p.Cells) == 0 {
+		// A green gate that tested nothing is the worst answer a gate can give.
+		what := fmt.Sprintf("the selection (%s) matches none of the %d cells", sel.describe(), p.Total)
+		if p.Total == 0 {
+			what = "the matrix plans no cells (no fleet binds the roles of its scenarios)"
+		}
+		if sel.allowEmpty && p.Total > 0 {
+			fmt.Fprintf(stderr, "awacompat: %s; nothing to do (--allow-empty)\n", what)
+			return m, p, exitOK
+		}
+		fmt.Fprintf(stderr, "awacompat: %s\n", what)
+		return nil, nil, exitUsage
+	}
 	return m, p, exitOK
+}
+
+// describe says what the selection flags asked for.
+func (s *selection) describe() string {
+	var parts []string
+	for _, o := range s.only {
+		parts = append(parts, "--only "+o)
+	}
+	for _, o := range s.skip {
+		parts = append(parts, "--skip "+o)
+	}
+	if s.shard != "" {
+		parts = append(parts, "--shard "+s.shard)
+	}
+	return strings.Join(parts, " ")
 }
 
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -206,64 +237,111 @@ func newLogger(stderr io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 }
 
+// runOptions are run's flags besides the selection.
+type runOptions struct {
+	out, pgURL, cacheDir, unexpected string
+	parallel                         int
+	keep, verbose                    bool
+}
+
+// Validate checks the flags before anything is created: a usage error leaves no cache, output
+// folder or server behind.
+func (o runOptions) Validate() error {
+	if o.unexpected != "fail" && o.unexpected != "warn" {
+		return fmt.Errorf("--unexpected-pass %q: want fail or warn", o.unexpected)
+	}
+	if o.parallel < 0 {
+		return fmt.Errorf("--parallel must be positive")
+	}
+	if err := checkDirFlag("--out", o.out); err != nil {
+		return err
+	}
+	if err := checkDirFlag("--cache", o.cacheDir); err != nil {
+		return err
+	}
+	return checkPGURL(o.pgURL)
+}
+
+// checkDirFlag refuses a path that exists and is not a directory.
+func checkDirFlag(flag, path string) error {
+	if path == "" {
+		return nil
+	}
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		return fmt.Errorf("%s %s: not a directory", flag, path)
+	}
+	return nil
+}
+
+// checkPGURL refuses anything but a postgres:// URL with a host; a keyword connection string
+// (host=... user=...) is not accepted, because only a URL can be given a database name per
+// cell. The message never repeats the value: it may hold a password.
+func checkPGURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return fmt.Errorf("--pg-url: want a URL like postgres://USER@HOST:PORT/DB (a keyword string such as \"host=... user=...\" is not accepted)")
+	}
+	return nil
+}
+
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var sel selection
 	sel.register(fs)
-	out := fs.String("out", "awacompat-out", "results `DIR` (results.json and per-cell logs)")
-	pgURL := fs.String("pg-url", "", "use the existing server at `URL` instead of the embedded one (creates and drops only awacompat_* databases)")
-	parallel := fs.Int("parallel", 0, "cells run at once (default: number of CPUs)")
-	keep := fs.Bool("keep-failed", false, "keep the database of every cell that did not match, and print how to connect")
-	unexpected := fs.String("unexpected-pass", "fail", "how a pass where another verdict was expected counts: `fail` (exit 1) or warn (reported, exit 0)")
-	cacheDir := fs.String("cache", "", "artifact cache `DIR` (default $XDG_CACHE_HOME/awacompat or ~/.cache/awacompat)")
-	verbose := fs.Bool("v", false, "debug logs")
+	var o runOptions
+	fs.StringVar(&o.out, "out", "awacompat-out", "results `DIR` (results.json and per-cell logs)")
+	fs.StringVar(&o.pgURL, "pg-url", "", "use the existing server at `URL` instead of the embedded one (creates and drops only awacompat_* databases)")
+	fs.IntVar(&o.parallel, "parallel", 0, "cells run at once (default: number of CPUs)")
+	fs.BoolVar(&o.keep, "keep-failed", false, "keep the database of every cell that did not match, and print how to connect")
+	fs.StringVar(&o.unexpected, "unexpected-pass", "fail", "how a pass where another verdict was expected counts: `fail` (exit 1) or warn (reported, exit 0)")
+	fs.StringVar(&o.cacheDir, "cache", "", "artifact cache `DIR` (default $XDG_CACHE_HOME/awacompat or ~/.cache/awacompat)")
+	fs.BoolVar(&o.verbose, "v", false, "debug logs")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return exitUsage
 	}
+	if err := o.Validate(); err != nil {
+		fmt.Fprintln(stderr, "awacompat run:", err)
+		return exitUsage
+	}
 	m, p, code := loadPlan(stderr, pos, sel)
-	if code != exitOK {
+	if code != exitOK || len(p.Cells) == 0 {
 		return code
-	}
-	if *unexpected != "fail" && *unexpected != "warn" {
-		fmt.Fprintf(stderr, "awacompat run: --unexpected-pass %q: want fail or warn\n", *unexpected)
-		return exitUsage
-	}
-	if *parallel < 0 {
-		fmt.Fprintln(stderr, "awacompat run: --parallel must be positive")
-		return exitUsage
 	}
 	// On a terminal, a live status line replaces the info logs (-v brings them back); in CI
 	// logs, every finished cell gets one plain line.
 	tty := progress.IsTerminal(stderr)
 	logLevel := slog.LevelInfo
 	switch {
-	case *verbose:
+	case o.verbose:
 		logLevel = slog.LevelDebug
 	case tty:
 		logLevel = slog.LevelWarn
 	}
 	log := newLogger(stderr, logLevel)
-	cache, err := newCache(*cacheDir, log)
+	cache, err := newCache(o.cacheDir, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "awacompat:", err)
 		return exitInfra
 	}
-	display := progress.New(stderr, len(p.Cells), tty && !*verbose)
+	display := progress.New(stderr, len(p.Cells), tty && !o.verbose)
 	url := m.Postgres.URL
-	if *pgURL != "" {
-		url = *pgURL
+	if o.pgURL != "" {
+		url = o.pgURL
 	}
 	repro := func(id string) string {
 		cmd := "awacompat run " + m.File + " --only id=" + id
-		if *pgURL != "" {
+		if o.pgURL != "" {
 			cmd += " --pg-url '<url>'"
 		}
 		return cmd
 	}
 	res, err := runner.Run(ctx, runner.Config{
-		Matrix: m, Plan: p, OutDir: *out, Parallel: *parallel, KeepFailed: *keep, AllowUnexpectedPass: *unexpected == "warn",
+		Matrix: m, Plan: p, OutDir: o.out, Parallel: o.parallel, KeepFailed: o.keep, AllowUnexpectedPass: o.unexpected == "warn",
 		Provisioner: runner.Postgres{URL: url, Log: log}, Installer: cache, Log: log,
 		OnCell: display.Finished,
 		Repro:  repro, Tool: toolVersion,
@@ -271,7 +349,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	display.Close()
 	if res != nil {
 		report.Table(stdout, res)
-		fmt.Fprintf(stdout, "results: %s/%s\n", *out, results.FileName)
+		fmt.Fprintf(stdout, "results: %s/%s\n", o.out, results.FileName)
 	}
 	switch {
 	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
@@ -280,10 +358,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case err != nil:
 		fmt.Fprintln(stderr, "awacompat:", err)
 		return exitInfra
-	case res.Summary.OK == res.Summary.Total:
-		return exitOK
 	}
-	return exitMismatch
+	return checkCode(res)
 }
 
 func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -296,8 +372,12 @@ func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return exitUsage
 	}
+	if err := checkDirFlag("--cache", *cacheDir); err != nil {
+		fmt.Fprintln(stderr, "awacompat fetch:", err)
+		return exitUsage
+	}
 	_, p, code := loadPlan(stderr, pos, sel)
-	if code != exitOK {
+	if code != exitOK || len(p.Cells) == 0 {
 		return code
 	}
 	log := newLogger(stderr, slog.LevelInfo)

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Every usage error exits 2 before anything is created: no cache, no output folder, no
+// server. None of these cases starts PostgreSQL, so a wrong order would show as a created
+// folder (or, for the zero-cell case, as a 0).
+func TestUsageErrorsBeforeSideEffects(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "a-file")
+	os.WriteFile(file, nil, 0o644)
+	cache := filepath.Join(tmp, "cache")
+	t.Setenv("AWACOMPAT_CACHE", cache)
+	out := filepath.Join(tmp, "out")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"--out is a file", []string{"run", "../../matrix.yaml", "--out", file}, "--out " + file + ": not a directory"},
+		{"--cache is a file", []string{"run", "../../matrix.yaml", "--out", out, "--cache", file}, "--cache " + file + ": not a directory"},
+		{"fetch --cache is a file", []string{"fetch", "../../matrix.yaml", "--cache", file}, "--cache " + file + ": not a directory"},
+		{"keyword DSN", []string{"run", "../../matrix.yaml", "--out", out, "--pg-url", "host=localhost password=hunter2"}, "--pg-url: want a URL like postgres://USER@HOST:PORT/DB"},
+		{"bad --unexpected-pass", []string{"run", "../../matrix.yaml", "--out", out, "--unexpected-pass", "maybe"}, "--unexpected-pass \"maybe\""},
+		{"negative --parallel", []string{"run", "../../matrix.yaml", "--out", out, "--parallel", "-1"}, "--parallel must be positive"},
+		{"selection of zero cells", []string{"run", "../../matrix.yaml", "--out", out, "--only", "scenario=lifecycle,engine=queue_storage,worker=cli-*"}, "matches none of the 524 cells"},
+		{"typo in a selector", []string{"run", "../../matrix.yaml", "--out", out, "--only", "scenario=lifecyle"}, "unknown scenario \"lifecyle\" (did you mean \"lifecycle\"?)"},
+		{"empty shard", []string{"fetch", "testdata/bad-artifact.yaml", "--only", "id=nothing-*"}, "matches none of the 4 cells"},
+		{"no such matrix", []string{"run", filepath.Join(tmp, "missing.yaml"), "--out", out}, "no such file"},
+		{"a directory as the matrix", []string{"plan", tmp}, "not a regular file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, tc.args...)
+			if code != exitUsage {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitUsage, stdout, stderr)
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr lacks %q:\n%s", tc.want, stderr)
+			}
+			if strings.Contains(stdout+stderr, "hunter2") {
+				t.Errorf("the password was printed")
+			}
+			for _, dir := range []string{cache, out} {
+				if _, err := os.Stat(dir); err == nil {
+					t.Fatalf("%s was created before the usage error", dir)
+				}
+			}
+		})
+	}
+	// The same empty selection is fine when asked for (a generated shard may be empty).
+	code, _, stderr := runCLI(t, "run", "../../matrix.yaml", "--out", out, "--allow-empty", "--only", "scenario=lifecycle,engine=queue_storage,worker=cli-*")
+	if code != exitOK || !strings.Contains(stderr, "nothing to do (--allow-empty)") {
+		t.Fatalf("--allow-empty: exit %d\n%s", code, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("an empty run created its output folder")
+	}
+}
