@@ -3,9 +3,12 @@
 package redact
 
 import (
+	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // URL returns a postgres URL with its password replaced by "xxxxx". Anything it cannot parse
@@ -35,4 +38,41 @@ var (
 func Text(s string) string {
 	s = urlPassRE.ReplaceAllString(s, "${1}xxxxx@")
 	return kvPassRE.ReplaceAllString(s, "${1}xxxxx")
+}
+
+// Printable is Text made safe to show: control characters (other than newline and tab) are
+// written as Go escapes, so a probe's or CLI's raw output (an ESC sequence, a carriage
+// return, a NUL) can never restyle a terminal, a Markdown table or an HTML report, and
+// invalid UTF-8 shows as its bytes.
+func Printable(s string) string {
+	s = Text(s)
+	clean := true
+	for _, r := range s {
+		if isControl(r) || r == utf8.RuneError {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case isControl(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool {
+	return r != '\n' && r != '\t' && (r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f))
 }

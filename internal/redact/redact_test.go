@@ -27,3 +27,18 @@ func TestText(t *testing.T) {
 		t.Fatalf("url mangled: %q", got)
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain ünïcode 😀\nline\ttab":     "plain ünïcode 😀\nline\ttab",
+		"\x1b[31mred\x1b[0m":             `\x1b[31mred\x1b[0m`,
+		"cr\roverwrite":                  `cr\roverwrite`,
+		"nul\x00 del\x7f c1\u009b":       `nul\x00 del\x7f c1\u009b`,
+		"bad \xff utf8":                  `bad \xff utf8`,
+		"postgres://u:hunter2@h/db \x07": `postgres://u:xxxxx@h/db \a`,
+	} {
+		if got := Printable(in); got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -95,6 +95,7 @@ type htmlTail struct{ Name, Text string }
 // links to its log files, with the log tails of the cells that did not match embedded in an
 // expandable section.
 func HTML(w io.Writer, r *results.Results, opts HTMLOptions) error {
+	r = printable(r)
 	p := htmlPage{
 		Title:       "awacompat: awa " + r.Target.Awa,
 		Headline:    fmt.Sprintf("%d of %d cells as expected", r.Summary.OK, r.Summary.Total),

@@ -68,6 +68,7 @@ type junitProblem struct {
 // probes' stderr and the rerun command. A failed run (results' error) adds a testsuite "run"
 // whose one testcase is that error, so no test reporter shows a broken run as green.
 func JUnit(w io.Writer, r *results.Results) error {
+	r = printable(r)
 	doc := junitSuites{Name: "awacompat awa " + r.Target.Awa}
 	props := junitProps(r)
 	var timestamp string

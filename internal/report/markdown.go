@@ -20,6 +20,7 @@ const maxDetailed = 50
 // expectation with its detail, findings, error, stderr tail and rerun command, and the cells
 // that did not run.
 func Markdown(w io.Writer, r *results.Results) error {
+	r = printable(r)
 	var b strings.Builder
 	mark := "✅"
 	if !allOK(r) {

@@ -180,7 +180,7 @@ func TestJUnitParses(t *testing.T) {
 	if fail.Failure == nil {
 		t.Fatalf("%s: no failure", fail.Name)
 	}
-	for _, want := range []string{"expected: pass", "actual:   fail", "job 2: args differ", "stderr tail:", "coerced args", "\uFFFD[31mred", "]]> end", "rerun:    awacompat run /home/ci/awa/compat/matrix.yaml --only id=" + fail.Name} {
+	for _, want := range []string{"expected: pass", "actual:   fail", "job 2: args differ", "stderr tail:", "coerced args", `\x1b[31mred`, "]]> end", "rerun:    awacompat run /home/ci/awa/compat/matrix.yaml --only id=" + fail.Name} {
 		if !strings.Contains(fail.Failure.Text, want) {
 			t.Errorf("failure text lacks %q:\n%s", want, fail.Failure.Text)
 		}

@@ -15,6 +15,7 @@ import (
 // ones are listed with the partner roles they ran with (see grid.go). It is plain text that
 // reads in a terminal and renders on GitHub, so it can be pasted into awa's docs.
 func Support(w io.Writer, r *results.Results) error {
+	r = printable(r)
 	var b strings.Builder
 	fmt.Fprintf(&b, "awa %s support against schema version %d%s\n\n", r.Target.Awa, r.Target.SchemaVersion, postgresPhrase(r))
 	// One table per schema path keeps each readable: a path is a different database state

@@ -16,6 +16,7 @@ import (
 // Table writes the terminal table: one row per cell with expected, actual and duration, then
 // the failures with their detail and repro command, then the summary line.
 func Table(w io.Writer, r *results.Results) error {
+	r = printable(r)
 	var b strings.Builder
 	fmt.Fprintf(&b, "awa %s migrated to schema version %d", r.Target.Awa, r.Target.SchemaVersion)
 	if r.Postgres.Version != "" {

@@ -140,7 +140,7 @@ func Run(ctx context.Context, cfg Config) (res *results.Results, err error) {
 		r.res.FinishedAt = time.Now().UTC()
 		r.res.Interrupted = ctx.Err() != nil
 		if err != nil {
-			r.res.Error = redact.Text(err.Error())
+			r.res.Error = redact.Printable(err.Error())
 		}
 		r.res.SortCells()
 		r.res.Summarize()
@@ -252,7 +252,7 @@ func (r *run) installAll(ctx context.Context) error {
 			in, err := r.cfg.Installer.Install(ctx, j.spec)
 			rec := results.Artifact{Name: j.name, Kind: string(j.spec.Kind), Version: j.spec.Version.String(), InstallMS: time.Since(start).Milliseconds()}
 			if err != nil {
-				rec.Error = redact.Text(err.Error())
+				rec.Error = redact.Printable(err.Error())
 				r.cfg.Log.Error("install failed", "artifact", j.name, "err", err)
 			} else {
 				rec.Origin, rec.Checksum, rec.Reused = in.Origin, in.Checksum, in.Reused
@@ -382,9 +382,9 @@ func templateRecord(t matrix.Template, tpl *template, took time.Duration) result
 	var refused *migrate.RefusedError
 	switch {
 	case errors.As(tpl.err, &refused):
-		rec.Outcome, rec.Error = "refused", redact.Text(tpl.err.Error())
+		rec.Outcome, rec.Error = "refused", redact.Printable(tpl.err.Error())
 	case tpl.err != nil:
-		rec.Outcome, rec.Error = "error", redact.Text(tpl.err.Error())
+		rec.Outcome, rec.Error = "error", redact.Printable(tpl.err.Error())
 	}
 	return rec
 }
@@ -476,17 +476,21 @@ func (r *run) runCell(ctx context.Context, i int, c matrix.Cell, attempt int) re
 	out := r.execute(ctx, i, c, filepath.Join(r.cfg.OutDir, logDir), &rec)
 	rec.DurationMS = time.Since(start).Milliseconds()
 	rec.Actual = string(out.Verdict)
-	rec.Detail = redact.Text(out.Detail)
+	rec.Detail = redact.Printable(out.Detail)
 	for _, f := range out.Findings {
-		rec.Findings = append(rec.Findings, redact.Text(f))
+		rec.Findings = append(rec.Findings, redact.Printable(f))
 	}
-	rec.Error = out.Error
+	if out.Error != nil {
+		e := *out.Error
+		e.Class, e.Message = redact.Printable(e.Class), redact.Printable(e.Message)
+		rec.Error = &e
+	}
 	rec.OK, rec.Unexpected = judge(c.Expect, out)
 	if rec.Unexpected == "pass" && r.cfg.AllowUnexpectedPass {
 		rec.OK = true
 	}
 	if !rec.OK {
-		rec.StderrTail = redact.Text(stderrTails(filepath.Join(r.cfg.OutDir, logDir)))
+		rec.StderrTail = redact.Printable(stderrTails(filepath.Join(r.cfg.OutDir, logDir)))
 	}
 	return rec
 }
@@ -555,11 +559,16 @@ func (r *run) execute(ctx context.Context, i int, c matrix.Cell, dir string, rec
 	}
 	env.URL = r.srv.URL(db)
 	out := scenario.Run(cctx, c.Scenario, env)
-	if out.Verdict == matrix.Timeout || (cctx.Err() != nil && out.Verdict == matrix.Error) {
+	switch {
+	case ctx.Err() != nil:
+		// Cut off by Ctrl-C or SIGTERM: the cell was interrupted, whatever the scenario made
+		// of its cancelled context; it did not time out and proved nothing.
+		out = scenario.Outcome{Verdict: matrix.Skipped, Detail: "interrupted while it ran (Ctrl-C or SIGTERM): " + out.Detail, Findings: out.Findings}
+	case out.Verdict == matrix.Timeout || (cctx.Err() != nil && out.Verdict == matrix.Error):
 		out.Verdict = matrix.Timeout
-		out.Detail = fmt.Sprintf("cell did not finish within %s: %s", r.cfg.Matrix.Timeouts.Cell, out.Detail)
+		out.Detail = fmt.Sprintf("cell did not finish within its %s deadline: %s", r.cfg.Matrix.Timeouts.Cell, out.Detail)
 	}
-	if out.Verdict != matrix.Error {
+	if out.Verdict != matrix.Error && out.Verdict != matrix.Skipped {
 		r.checkEngine(context.WithoutCancel(ctx), c, tpl.res.Engine, env.URL, &out)
 	}
 	cleanup := context.WithoutCancel(ctx)
