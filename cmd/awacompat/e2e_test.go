@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -375,8 +376,8 @@ func TestRunInterruptCleansUp(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Interrupt while the first cells run: right after the first cell finished, the second
-	// is under way.
+	// Interrupt while a cell runs: the first cell has finished and the second one's first
+	// probe has been started (its spec file is written just before the process starts).
 	sc := bufio.NewScanner(stderr)
 	var log strings.Builder
 	for sc.Scan() {
@@ -385,7 +386,7 @@ func TestRunInterruptCleansUp(t *testing.T) {
 			break
 		}
 	}
-	time.Sleep(500 * time.Millisecond)
+	waitForSecondCell(t, out)
 	cmd.Process.Signal(syscall.SIGINT)
 	// Read the rest of stderr until the process closes it, then reap it.
 	rest := make(chan string, 1)
@@ -411,17 +412,23 @@ func TestRunInterruptCleansUp(t *testing.T) {
 	if !r.Interrupted || len(cells) != 8 {
 		t.Errorf("interrupted=%v cells=%d, want true and 8", r.Interrupted, len(cells))
 	}
-	skipped := 0
+	skipped, interrupted := 0, 0
 	for _, c := range cells {
+		if c.Actual == "timeout" {
+			t.Errorf("%s: reported timeout (%s); it was interrupted", c.ID, c.Detail)
+		}
 		if c.Actual == "skipped" {
 			skipped++
 			if c.OK {
 				t.Errorf("%s: a skipped cell counted as OK", c.ID)
 			}
+			if strings.HasPrefix(c.Detail, "interrupted while it ran") {
+				interrupted++
+			}
 		}
 	}
-	if skipped == 0 {
-		t.Errorf("no cell recorded as not run after an early interrupt")
+	if skipped == 0 || interrupted != 1 {
+		t.Errorf("%d cells not run, %d of them cut off while running; want some, and exactly the one under way", skipped, interrupted)
 	}
 	assertGone(t, serverDir(t, log.String()))
 	// No process may still hold a file of this run (every probe's spec lives in out).
@@ -432,6 +439,97 @@ func TestRunInterruptCleansUp(t *testing.T) {
 			t.Errorf("process still running after interrupt: %s", strings.ReplaceAll(string(b), "\x00", " "))
 		}
 	}
+}
+
+// waitForSecondCell waits until a second cell folder holds a probe spec: a cell is under way.
+func waitForSecondCell(t *testing.T, out string) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		specs, _ := filepath.Glob(filepath.Join(out, "cells", "*", "*.spec.json"))
+		dirs := map[string]bool{}
+		for _, s := range specs {
+			dirs[filepath.Dir(s)] = true
+		}
+		if len(dirs) >= 2 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("no second cell started within 90s")
+}
+
+var postmasterPidRE = regexp.MustCompile(`msg="postgres ready".* pid=(\d+)`)
+
+// A server killed mid-run is an infrastructure failure: exit 3, the reason in results.json,
+// the cells after it not run (never a pass, never a timeout).
+func TestRunServerKilledMidRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real awa wheels against PostgreSQL")
+	}
+	bin := filepath.Join(t.TempDir(), "awacompat")
+	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, b)
+	}
+	out := t.TempDir()
+	cmd := exec.Command(bin, "run", "../../matrix.yaml", "--out", out, "--parallel", "1",
+		"--only", "scenario=lifecycle,schema_path=fresh,producer=py-*,worker=py-*", "--skip", "artifact=py-0.6.0")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	var log strings.Builder
+	pid := 0
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if m := postmasterPidRE.FindStringSubmatch(sc.Text()); m != nil {
+			pid, _ = strconv.Atoi(m[1])
+		}
+		if strings.Contains(sc.Text(), "[1/8]") {
+			break
+		}
+	}
+	if pid == 0 {
+		cmd.Process.Kill()
+		t.Fatalf("no postmaster pid in the log:\n%s", log.String())
+	}
+	waitForSecondCell(t, out)
+	syscall.Kill(pid, syscall.SIGKILL)
+	done := make(chan struct{})
+	go func() {
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("awacompat did not finish within 3 minutes of the server's death:\n%s", log.String())
+	}
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != exitInfra {
+		t.Errorf("exit %d, want %d (the server died); log:\n%s", code, exitInfra, log.String())
+	}
+	r, cells := cellsByID(t, out)
+	if !strings.Contains(r.Error, "exited during the run") {
+		t.Errorf("results.json error %q does not name the server's death", r.Error)
+	}
+	passed := 0
+	for _, c := range cells {
+		switch c.Actual {
+		case "pass", "inert":
+			passed++
+		case "timeout":
+			t.Errorf("%s: timeout after the server died (%s)", c.ID, c.Detail)
+		}
+	}
+	if passed != 1 || len(cells) != 8 {
+		t.Errorf("%d of %d cells passed; want exactly the one that finished before the kill", passed, len(cells))
+	}
+	assertGone(t, serverDir(t, log.String()))
 }
 
 func TestPlanCommand(t *testing.T) {

@@ -143,6 +143,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
+	if err := writeOwner(dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
 	s := &Server{
 		version: version,
 		dir:     dir,
@@ -456,6 +460,16 @@ func childEnv(acct account) []string {
 		env = append(env, "HOME="+acct.home, "USER="+acct.name, "LOGNAME="+acct.name)
 	}
 	return env
+}
+
+// Alive reports an error when the server's postmaster is no longer running (killed, crashed),
+// with the end of its log; nil while it runs. A run checks it to tell a dead server (an
+// infrastructure failure) from cells that failed on their own.
+func (s *Server) Alive() error {
+	if s == nil || s.proc == nil || !s.proc.exited() {
+		return nil
+	}
+	return fmt.Errorf("postgres (pid %d) exited during the run: %v%s", s.proc.pid, s.proc.err, s.logTail(0))
 }
 
 // Stop shuts the server down: SIGINT (fast shutdown) to the postmaster, up to 10s for it to

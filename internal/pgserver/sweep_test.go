@@ -42,3 +42,32 @@ func TestSweepStale(t *testing.T) {
 		}
 	}
 }
+
+// A directory whose owner record names a process that is gone is swept at once, however
+// young; one whose owner lives (this test), or whose record names a live pid that started at
+// another time (a recycled pid: gone), is judged by the record, not by its age.
+func TestSweepByOwner(t *testing.T) {
+	parent := t.TempDir()
+	mk := func(name, owner string) string {
+		dir := filepath.Join(parent, name)
+		os.MkdirAll(filepath.Join(dir, dataName), 0o755)
+		os.WriteFile(filepath.Join(dir, ownerName), []byte(owner), 0o644)
+		return dir
+	}
+	if err := writeOwner(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	self, _ := processStart(os.Getpid())
+	gone := mk("awacompat-pg-gone", "2147483000 12345\n")
+	mine := mk("awacompat-pg-mine", strconv.Itoa(os.Getpid())+" "+self+"\n")
+	recycled := mk("awacompat-pg-recycled", strconv.Itoa(os.Getpid())+" 1\n")
+	removed := sweepStale(parent, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if len(removed) != 2 {
+		t.Errorf("removed %v, want the gone and the recycled owners' directories", removed)
+	}
+	for dir, want := range map[string]bool{gone: false, recycled: false, mine: true} {
+		if _, err := os.Stat(dir); (err == nil) != want {
+			t.Errorf("%s exists=%v, want %v", filepath.Base(dir), err == nil, want)
+		}
+	}
+}

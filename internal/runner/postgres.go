@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/awacompat/awacompat/internal/pgserver"
 	"github.com/awacompat/awacompat/internal/redact"
@@ -22,9 +23,13 @@ type Server interface {
 	// Close stops what Provision started (an embedded server); it never drops anything it
 	// did not create.
 	Close(ctx context.Context) error
+	// Alive reports an error once the server is gone (its postmaster exited, or it no
+	// longer accepts connections): from then on the run's cells say nothing about awa.
+	Alive(ctx context.Context) error
 }
 
-// Provisioner yields a server. The runner's tests stub it; production uses Postgres.
+// Provisioner yields a server: Postgres (embedded, or an existing server by URL), or a stand-in
+// in the runner's unit tests.
 type Provisioner interface {
 	Provision(ctx context.Context) (Server, error)
 }
@@ -41,7 +46,7 @@ func (p Postgres) Provision(ctx context.Context) (Server, error) {
 	if p.URL != "" {
 		u, err := url.Parse(p.URL)
 		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			return nil, fmt.Errorf("postgres url %s: want postgres://user[:password]@host[:port]/db", redact.URL(p.URL))
+			return nil, fmt.Errorf("postgres url: want a URL like postgres://USER@HOST:PORT/DB")
 		}
 		s := &urlServer{base: u}
 		conn, err := pgx.Connect(ctx, p.URL)
@@ -63,8 +68,9 @@ type embedded struct {
 	once sync.Once
 }
 
-func (e *embedded) URL(db string) string { return e.srv.URL(db) }
-func (e *embedded) Mode() string         { return "embedded" }
+func (e *embedded) URL(db string) string        { return e.srv.URL(db) }
+func (e *embedded) Mode() string                { return "embedded" }
+func (e *embedded) Alive(context.Context) error { return e.srv.Alive() }
 func (e *embedded) Close(ctx context.Context) error {
 	var err error
 	e.once.Do(func() { err = e.srv.Stop(ctx) })
@@ -80,6 +86,16 @@ func (s *urlServer) URL(db string) string {
 }
 func (s *urlServer) Mode() string                    { return "url" }
 func (s *urlServer) Close(ctx context.Context) error { return nil }
+
+func (s *urlServer) Alive(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, s.URL(adminDB(s)))
+	if err != nil {
+		return fmt.Errorf("the server at %s stopped answering: %w", redact.URL(s.base.String()), err)
+	}
+	return conn.Close(ctx)
+}
 
 // adminDB is the database the runner connects to for CREATE/DROP DATABASE.
 func adminDB(s Server) string {

@@ -185,6 +185,9 @@ func Run(ctx context.Context, cfg Config) (res *results.Results, err error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
+	if err := srv.Alive(ctx); err != nil {
+		return nil, &InfraError{err}
+	}
 	return nil, nil
 }
 
@@ -424,6 +427,13 @@ func (r *run) runCells(ctx context.Context) {
 		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
+			break
+		}
+		// A dead server fails every cell after it: stop here (the rest are recorded as not
+		// run, and Run reports the server).
+		if err := r.srv.Alive(ctx); err != nil {
+			<-sem
+			r.cfg.Log.Error("postgres is gone; no further cell starts", "err", err)
 			break
 		}
 		wg.Add(1)
