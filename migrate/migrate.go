@@ -20,8 +20,9 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
+	"time"
 
+	"github.com/awacompat/awacompat/internal/proc"
 	"github.com/awacompat/awacompat/internal/redact"
 )
 
@@ -68,10 +69,10 @@ func awaErrorLine(stderr string) string {
 // Run runs `awa ARGS...` against url and returns its stdout. Output (stdout and stderr) is also
 // appended to LogPath.
 func (c CLI) Run(ctx context.Context, url string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, c.Bin, args...)
+	ctx, cancel := context.WithTimeout(ctx, cliDeadline)
+	defer cancel()
+	cmd := proc.Command(ctx, c.Bin, args...)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+url, "NO_COLOR=1", "RUST_LOG=warn")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	var stdout, stderr strings.Builder
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
@@ -87,7 +88,10 @@ func (c CLI) Run(ctx context.Context, url string, args ...string) (string, error
 		}
 	}
 	if err != nil {
-		ce := &CommandError{Cmd: shown, Err: err, Output: tail(redact.Text(stderr.String()+stdout.String()), 15), ExitCode: -1}
+		if ctx.Err() == context.DeadlineExceeded {
+			err = fmt.Errorf("killed at its deadline (%w)", err)
+		}
+		ce := &CommandError{Cmd: shown, Err: err, Output: proc.Tail(redact.Text(stderr.String()+stdout.String()), 15), ExitCode: -1}
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && ctx.Err() == nil {
 			ce.ExitCode = ee.ExitCode()
@@ -100,13 +104,9 @@ func (c CLI) Run(ctx context.Context, url string, args ...string) (string, error
 	return stdout.String(), nil
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+// cliDeadline bounds one awa command; `awa storage finalize --wait` runs under a shorter
+// one of its own.
+const cliDeadline = 5 * time.Minute
 
 // StorageStatus is what `awa storage status` prints (the fields awacompat reads).
 type StorageStatus struct {
@@ -120,7 +120,7 @@ func ParseStorageStatus(out string) (StorageStatus, error) {
 	var st StorageStatus
 	start := strings.Index(out, "{")
 	if start < 0 {
-		return st, fmt.Errorf("storage status: no JSON in output %q", tail(out, 5))
+		return st, fmt.Errorf("storage status: no JSON in output %q", proc.Tail(out, 5))
 	}
 	if err := json.Unmarshal([]byte(out[start:]), &st); err != nil {
 		return st, fmt.Errorf("storage status: %w", err)

@@ -16,11 +16,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/awacompat/awacompat/internal/proc"
 	"github.com/awacompat/awacompat/internal/version"
 )
 
@@ -164,9 +165,19 @@ func (c *Cache) Install(ctx context.Context, s Spec) (*Installed, error) {
 	return nil, fmt.Errorf("install %s: unknown artifact kind %q", s, s.Kind)
 }
 
-// runLogged runs cmd, writing its combined output to logPath, and returns an InstallError with
-// the output's tail when it fails.
-func runLogged(ctx context.Context, s Spec, logPath string, cmd *exec.Cmd) error {
+// Deadlines of the installers' commands: generous for a cold build on a small, busy machine
+// (awa main's CLI took 14 minutes from cold on 2 shared cores), short for queries. A command
+// past its deadline is killed with its process group and reported with its command line.
+const (
+	pipDeadline   = 30 * time.Minute // pip install, which may build a checkout with maturin
+	cargoDeadline = 60 * time.Minute // cargo build / install
+	queryDeadline = time.Minute      // --version, python -c, rustc --version, git
+)
+
+// runLogged runs a command (in its own process group, under deadline), writing its combined
+// output to logPath, and returns an InstallError with the command and the output's tail when
+// it fails.
+func runLogged(ctx context.Context, s Spec, logPath string, deadline time.Duration, dir string, env []string, name string, args ...string) error {
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return err
 	}
@@ -175,30 +186,22 @@ func runLogged(ctx context.Context, s Spec, logPath string, cmd *exec.Cmd) error
 		return err
 	}
 	defer f.Close()
+	ctx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
+	cmd := proc.Command(ctx, name, args...)
+	cmd.Dir, cmd.Env = dir, env
 	fmt.Fprintf(f, "$ %s\n", strings.Join(cmd.Args, " "))
 	cmd.Stdout = f
 	cmd.Stderr = f
-	setProcessGroup(cmd)
 	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			err = fmt.Errorf("killed after its %s deadline (%v)", deadline, err)
+		} else if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 		}
-		return &InstallError{Spec: s, Cmd: strings.Join(cmd.Args, " "), Tail: tailFile(logPath, 30), Err: err}
+		return &InstallError{Spec: s, Cmd: strings.Join(cmd.Args, " "), Tail: proc.TailFile(logPath, 30), Err: err}
 	}
 	return nil
-}
-
-// tailFile returns the last n lines of a file.
-func tailFile(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 func sha256File(path string) (string, error) {
@@ -212,37 +215,6 @@ func sha256File(path string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// hashTree hashes the files under dir (names and contents, sorted walk order), skipping
-// directories named in skip.
-func hashTree(dir string, skip ...string) (string, error) {
-	h := sha256.New()
-	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		for _, s := range skip {
-			if d.Name() == s && d.IsDir() {
-				return filepath.SkipDir
-			}
-		}
-		if d.IsDir() {
-			return nil
-		}
-		rel, _ := filepath.Rel(dir, path)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(b))
-		h.Write(b)
-		return nil
-	})
-	if err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
 func exists(path string) bool {

@@ -6,17 +6,17 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
+	"github.com/awacompat/awacompat/internal/proc"
 	"github.com/awacompat/awacompat/internal/version"
 )
 
 // pythonTag returns the "cp311"-style tag of the interpreter, which keys virtualenvs.
 func (c *Cache) pythonTag(ctx context.Context) (string, error) {
 	py := c.pythonExe()
-	out, err := exec.CommandContext(ctx, py, "-c", "import sys;print('cp%d%d' % sys.version_info[:2])").Output()
+	out, err := proc.Output(ctx, queryDeadline, py, "-c", "import sys;print('cp%d%d' % sys.version_info[:2])")
 	if err != nil {
 		return "", fmt.Errorf("find python interpreter %q: %w", py, err)
 	}
@@ -41,13 +41,16 @@ func (c *Cache) venv(ctx context.Context, s Spec, dir string, req ...string) (re
 	logPath := dir + ".log"
 	_ = os.Remove(logPath)
 	c.log().Info("installing", "artifact", s.String(), "dir", dir)
-	if err := runLogged(ctx, s, logPath, exec.CommandContext(ctx, c.pythonExe(), "-m", "venv", dir)); err != nil {
+	if err := runLogged(ctx, s, logPath, queryDeadline, "", nil, c.pythonExe(), "-m", "venv", dir); err != nil {
 		_ = os.RemoveAll(dir)
 		return false, err
 	}
 	py := filepath.Join(dir, "bin", "python")
 	args := append([]string{"-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--quiet"}, req...)
-	if err := runLogged(ctx, s, logPath, exec.CommandContext(ctx, py, args...)); err != nil {
+	// A checkout is built by its PEP 517 backend (maturin, cargo); builds of successive
+	// commits share one cargo target directory, so only what changed is compiled again.
+	env := append(os.Environ(), "CARGO_TARGET_DIR="+filepath.Join(c.Root, "python", "cargo-target"), "CARGO_TERM_COLOR=never")
+	if err := runLogged(ctx, s, logPath, pipDeadline, "", env, py, args...); err != nil {
 		_ = os.RemoveAll(dir)
 		return false, err
 	}
@@ -82,9 +85,9 @@ func (c *Cache) installPython(ctx context.Context, s Spec) (*Installed, error) {
 		Reused: reused,
 	}
 	in.Checksum = c.distChecksum(ctx, dir, "awa-pg", "awa_pg")
-	out, err := exec.CommandContext(ctx, in.Probe[0], "-c", "import importlib.metadata as m; print(m.version('awa-pg'))").Output()
+	out, err := proc.Output(ctx, queryDeadline, in.Probe[0], "-c", "import importlib.metadata as m; print(m.version('awa-pg'))")
 	if err != nil {
-		return nil, &InstallError{Spec: s, Cmd: in.Probe[0] + " -c 'importlib.metadata.version(\"awa-pg\")'", Err: err}
+		return nil, &InstallError{Spec: s, Cmd: "check the installed version", Err: err}
 	}
 	if err := checkVersion(s, "awa-pg", strings.TrimSpace(string(out))); err != nil {
 		return nil, err
@@ -105,7 +108,7 @@ func checkVersion(s Spec, what, got string) error {
 
 // cliVersion runs `awa --version` ("awa 0.6.9") and checks it.
 func cliVersion(ctx context.Context, s Spec, bin string) error {
-	out, err := exec.CommandContext(ctx, bin, "--version").Output()
+	out, err := proc.Output(ctx, queryDeadline, bin, "--version")
 	if err != nil {
 		return &InstallError{Spec: s, Cmd: bin + " --version", Err: err}
 	}
@@ -213,7 +216,7 @@ func checkoutPackage(source, dist string) (string, error) {
 // package directory: awa-python and awa-cli build awa-model and awa-worker through path
 // dependencies. Outside git, every file is hashed instead.
 func checkoutRevision(dir string) (string, error) {
-	top, err := exec.Command("git", "-C", dir, "rev-parse", "--show-toplevel").Output()
+	top, err := proc.Output(context.Background(), queryDeadline, "git", "-C", dir, "rev-parse", "--show-toplevel")
 	if err != nil {
 		sum, err := hashCheckout(dir)
 		if err != nil {
@@ -222,15 +225,15 @@ func checkoutRevision(dir string) (string, error) {
 		return "tree-" + sum[:12], nil
 	}
 	root := strings.TrimSpace(string(top))
-	head, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
+	head, err := proc.Output(context.Background(), queryDeadline, "git", "-C", root, "rev-parse", "HEAD")
 	if err != nil {
 		return "", fmt.Errorf("git rev-parse HEAD in %s: %w", root, err)
 	}
-	diff, err := exec.Command("git", "-C", root, "diff", "HEAD", "--binary").Output()
+	diff, err := proc.Output(context.Background(), queryDeadline, "git", "-C", root, "diff", "HEAD", "--binary")
 	if err != nil {
 		return "", fmt.Errorf("git diff in %s: %w", root, err)
 	}
-	untracked, err := exec.Command("git", "-C", root, "ls-files", "--others", "--exclude-standard", "-z").Output()
+	untracked, err := proc.Output(context.Background(), queryDeadline, "git", "-C", root, "ls-files", "--others", "--exclude-standard", "-z")
 	if err != nil {
 		return "", fmt.Errorf("git ls-files in %s: %w", root, err)
 	}

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/awacompat/awacompat/internal/proc"
 	"github.com/awacompat/awacompat/internal/version"
 )
 
@@ -43,11 +43,13 @@ import (
 
 // rustcVersion returns "1.95.0" for the rustc that cargo uses in dir.
 func rustcVersion(ctx context.Context, dir string) (string, error) {
-	cmd := exec.CommandContext(ctx, "rustc", "--version")
+	ctx, cancel := context.WithTimeout(ctx, queryDeadline)
+	defer cancel()
+	cmd := proc.Command(ctx, "rustc", "--version")
 	cmd.Dir = dir
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("rustc --version: %w", err)
+		return "", proc.Failed(ctx, queryDeadline, cmd.Args, err, "")
 	}
 	f := strings.Fields(string(out))
 	if len(f) < 2 {
@@ -299,16 +301,14 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 	}
 
 	target := filepath.Join(root, "target")
-	cargo := func(args ...string) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, "cargo", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(),
-			"CARGO_TARGET_DIR="+target,
-			// build.rs prefers the version in Cargo.lock; this is its fallback.
-			"AWA_PROBE_AWA_VERSION="+cargoVer,
-			"CARGO_TERM_COLOR=never",
-		)
-		return cmd
+	cargoEnv := append(os.Environ(),
+		"CARGO_TARGET_DIR="+target,
+		// build.rs prefers the version in Cargo.lock; this is its fallback.
+		"AWA_PROBE_AWA_VERSION="+cargoVer,
+		"CARGO_TERM_COLOR=never",
+	)
+	cargo := func(args ...string) error {
+		return runLogged(ctx, s, logPath, cargoDeadline, dir, cargoEnv, "cargo", args...)
 	}
 
 	// The awa facade requires its parts (awa-model, awa-worker, ...) with caret ranges, so
@@ -336,7 +336,7 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 			if err := writeManifest(pins); err != nil {
 				return fail("rewrite Cargo.toml", err)
 			}
-			if err := runLogged(ctx, s, logPath, cargo("generate-lockfile")); err != nil {
+			if err := cargo("generate-lockfile"); err != nil {
 				_ = os.RemoveAll(dir)
 				return nil, err
 			}
@@ -356,7 +356,7 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 		}
 		buildArgs = append(buildArgs, "--locked")
 	}
-	if err := runLogged(ctx, s, logPath, cargo(buildArgs...)); err != nil {
+	if err := cargo(buildArgs...); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
@@ -551,14 +551,12 @@ func (c *Cache) installCLICargo(ctx context.Context, s Spec) (*Installed, error)
 	_ = os.Remove(logPath)
 	c.log().Info("installing", "artifact", s.String(), "dir", dir)
 	args = append(args, "--root", dir, "--no-track")
-	cmd := exec.CommandContext(ctx, "cargo", args...)
-	cmd.Dir = wd
-	cmd.Env = append(os.Environ(),
+	env := append(os.Environ(),
 		// Shared by every CLI build so common dependencies compile once.
 		"CARGO_TARGET_DIR="+filepath.Join(c.Root, "cli", "cargo-target"),
 		"CARGO_TERM_COLOR=never",
 	)
-	if err := runLogged(ctx, s, logPath, cmd); err != nil {
+	if err := runLogged(ctx, s, logPath, cargoDeadline, wd, env, "cargo", args...); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}

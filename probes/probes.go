@@ -15,9 +15,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/awacompat/awacompat/internal/proc"
 	"github.com/awacompat/awacompat/internal/redact"
 )
 
@@ -126,10 +126,8 @@ func Start(ctx context.Context, argv []string, spec Spec, dir, name string) (*Pr
 	if err := os.WriteFile(specPath, b, 0o644); err != nil {
 		return nil, fmt.Errorf("start probe %s: %w", name, err)
 	}
-	cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], specPath)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 2 * time.Second
+	// Its own process group, killed as a group with ctx, and by the kernel if awacompat dies.
+	cmd := proc.Command(ctx, argv[0], append(argv[1:], specPath)...)
 	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1", "NO_COLOR=1", URLEnv+"="+realURL)
 	stderr, err := os.Create(filepath.Join(dir, name+".stderr.log"))
 	if err != nil {
@@ -210,11 +208,7 @@ func (p *Proc) Stop() {
 }
 
 // Kill ends the whole process group now.
-func (p *Proc) Kill() {
-	if p.cmd.Process != nil {
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	}
-}
+func (p *Proc) Kill() { _ = proc.KillGroup(p.cmd) }
 
 // Wait waits for exit (or ctx) and returns every event and the exit error.
 func (p *Proc) Wait(ctx context.Context) ([]Event, error) {

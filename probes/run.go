@@ -3,10 +3,10 @@ package probes
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
+
+	"github.com/awacompat/awacompat/internal/proc"
 )
 
 // Run starts a probe, waits for it, and returns its events; the error is non-nil when the
@@ -52,13 +52,5 @@ func (p *Proc) WaitReady(ctx context.Context) (time.Time, error) {
 
 // StderrTail returns the last n lines of probe name's stderr log in dir.
 func StderrTail(dir, name string, n int) string {
-	b, err := os.ReadFile(filepath.Join(dir, name+".stderr.log"))
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return proc.TailFile(filepath.Join(dir, name+".stderr.log"), n)
 }

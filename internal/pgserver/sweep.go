@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	procs "github.com/awacompat/awacompat/internal/proc"
 )
 
 // staleAfter is how old a leftover directory without an owner record must be before a sweep
@@ -16,55 +18,28 @@ import (
 // initialising is never touched.
 const staleAfter = time.Hour
 
-// ownerName is the file in a server directory that names the process that owns it: its pid and
-// that process's start time (so a recycled pid is not mistaken for the owner).
+// ownerName is the file in a server directory that names the process that owns it
+// (proc.Owner: host, pid and start time, so a recycled pid is not mistaken for the owner).
 const ownerName = "owner"
 
 // writeOwner records this process as the owner of dir.
 func writeOwner(dir string) error {
-	start, err := processStart(os.Getpid())
+	self, err := procs.Self()
 	if err != nil {
 		return fmt.Errorf("record owner: %w", err)
 	}
-	return os.WriteFile(filepath.Join(dir, ownerName), []byte(fmt.Sprintf("%d %s\n", os.Getpid(), start)), 0o644)
+	return os.WriteFile(filepath.Join(dir, ownerName), []byte(self.String()+"\n"), 0o644)
 }
 
-// ownerGone reports whether dir's owner record names a process that is gone (no such pid, or
-// a pid now used by a process that started at another time). No record: unknown, false.
+// ownerGone reports whether dir's owner record names a process that is gone. No record (a
+// directory of an older awacompat): unknown, false.
 func ownerGone(dir string) bool {
 	b, err := os.ReadFile(filepath.Join(dir, ownerName))
 	if err != nil {
 		return false
 	}
-	f := strings.Fields(string(b))
-	if len(f) != 2 {
-		return false
-	}
-	pid, err := strconv.Atoi(f[0])
-	if err != nil || pid <= 0 {
-		return false
-	}
-	start, err := processStart(pid)
-	return err != nil || start != f[1]
-}
-
-// processStart is the start time of pid in clock ticks since boot (field 22 of
-// /proc/PID/stat), which with the pid names one process for the machine's uptime.
-func processStart(pid int) (string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces; count after it.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return "", fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	f := strings.Fields(string(b)[i+1:])
-	if len(f) < 20 {
-		return "", fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	return f[19], nil
+	o, ok := procs.ParseOwner(string(b))
+	return ok && o.Gone()
 }
 
 // sweepStale removes the directories of servers whose owner was killed without stopping them

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	procs "github.com/awacompat/awacompat/internal/proc"
 )
 
 func TestSweepStale(t *testing.T) {
@@ -54,18 +56,21 @@ func TestSweepByOwner(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, ownerName), []byte(owner), 0o644)
 		return dir
 	}
-	if err := writeOwner(t.TempDir()); err != nil {
+	self, err := procs.Self()
+	if err != nil {
 		t.Fatal(err)
 	}
-	self, _ := processStart(os.Getpid())
-	gone := mk("awacompat-pg-gone", "2147483000 12345\n")
-	mine := mk("awacompat-pg-mine", strconv.Itoa(os.Getpid())+" "+self+"\n")
-	recycled := mk("awacompat-pg-recycled", strconv.Itoa(os.Getpid())+" 1\n")
+	gone := mk("awacompat-pg-gone", procs.Owner{Host: self.Host, PID: 2147483000, Start: "12345"}.String())
+	mine := mk("awacompat-pg-mine", self.String())
+	recycled := mk("awacompat-pg-recycled", procs.Owner{Host: self.Host, PID: self.PID, Start: "1"}.String())
+	elsewhere := mk("awacompat-pg-elsewhere", procs.Owner{Host: "another-host", PID: 2147483000, Start: "1"}.String())
+	old := time.Now().Add(-time.Minute)
+	os.Chtimes(elsewhere, old, old)
 	removed := sweepStale(parent, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if len(removed) != 2 {
 		t.Errorf("removed %v, want the gone and the recycled owners' directories", removed)
 	}
-	for dir, want := range map[string]bool{gone: false, recycled: false, mine: true} {
+	for dir, want := range map[string]bool{gone: false, recycled: false, mine: true, elsewhere: true} {
 		if _, err := os.Stat(dir); (err == nil) != want {
 			t.Errorf("%s exists=%v, want %v", filepath.Base(dir), err == nil, want)
 		}

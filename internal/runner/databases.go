@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync"
 
+	"github.com/awacompat/awacompat/internal/proc"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -18,6 +20,9 @@ const DBPrefix = "awacompat_"
 type databases struct {
 	srv    Server
 	prefix string // DBPrefix + run id + "_"
+	// owner is recorded on every database as its comment, so a later run can drop the
+	// databases of a run that was SIGKILLed (and only those).
+	owner string
 
 	mu      sync.Mutex
 	created map[string]bool
@@ -29,7 +34,11 @@ type databases struct {
 func newDatabases(srv Server) *databases {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	return &databases{srv: srv, prefix: DBPrefix + hex.EncodeToString(b) + "_", created: map[string]bool{}}
+	d := &databases{srv: srv, prefix: DBPrefix + hex.EncodeToString(b) + "_", created: map[string]bool{}}
+	if self, err := proc.Self(); err == nil {
+		d.owner = self.String()
+	}
+	return d
 }
 
 func (d *databases) admin(ctx context.Context) (*pgx.Conn, error) {
@@ -61,7 +70,51 @@ func (d *databases) create(ctx context.Context, suffix, template string) (string
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		return "", fmt.Errorf("create database %s: %w", name, err)
 	}
+	if d.owner != "" {
+		if _, err := conn.Exec(ctx, "COMMENT ON DATABASE "+pgx.Identifier{name}.Sanitize()+" IS "+quoteLiteral(d.owner)); err != nil {
+			return name, fmt.Errorf("record the owner of database %s: %w", name, err)
+		}
+	}
 	return name, nil
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// sweepAbandoned drops the awacompat databases of runs that provably died without cleaning
+// up: their comment names an owner process on this host that is gone (proc.Owner.Gone).
+// Databases without such a record, of another host, or of a live run are never touched.
+// It returns the names it dropped.
+func (d *databases) sweepAbandoned(ctx context.Context) ([]string, error) {
+	conn, err := d.admin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	rows, err := conn.Query(ctx, `SELECT datname, COALESCE(shobj_description(oid, 'pg_database'), '')
+		FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname`, DBPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("list awacompat databases: %w", err)
+	}
+	type db struct{ name, comment string }
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (db, error) {
+		var x db
+		return x, r.Scan(&x.name, &x.comment)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list awacompat databases: %w", err)
+	}
+	var dropped []string
+	for _, x := range found {
+		o, ok := proc.ParseOwner(x.comment)
+		if !ok || !o.Gone() {
+			continue
+		}
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{x.name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			return dropped, fmt.Errorf("drop abandoned database %s: %w", x.name, err)
+		}
+		dropped = append(dropped, x.name)
+	}
+	return dropped, nil
 }
 
 // drop removes one database this run created, disconnecting its sessions first.

@@ -162,6 +162,15 @@ func Run(ctx context.Context, cfg Config) (res *results.Results, err error) {
 	}
 	r.srv = srv
 	r.dbs = newDatabases(srv)
+	if srv.Mode() == "url" {
+		dropped, err := r.dbs.sweepAbandoned(ctx)
+		if err != nil {
+			cfg.Log.Warn("sweeping abandoned databases", "err", err)
+		}
+		for _, name := range dropped {
+			cfg.Log.Info("dropped the database of a run that died without cleaning up", "database", name)
+		}
+	}
 	defer func() {
 		if derr := r.dbs.dropAll(cleanup); derr != nil {
 			cfg.Log.Warn("cleanup: dropping databases", "err", derr)

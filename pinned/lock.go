@@ -2,7 +2,6 @@ package pinned
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 )
@@ -25,17 +24,5 @@ func lockFile(path string) func() {
 	return func() {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
-	}
-}
-
-// setProcessGroup puts cmd in its own process group and kills the whole group when its
-// context is cancelled, so a pip or cargo child never outlives us.
-func setProcessGroup(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		if cmd.Process == nil {
-			return nil
-		}
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 }
