@@ -8,7 +8,6 @@ package matrix
 import (
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	goversion "github.com/hashicorp/go-version"
@@ -156,20 +155,6 @@ func (m ArtifactMatch) Matches(a Artifact) bool {
 		}
 	}
 	return true
-}
-
-func (m ArtifactMatch) String() string {
-	var parts []string
-	if m.Name != "" {
-		parts = append(parts, m.Name)
-	}
-	if m.Kind != "" {
-		parts = append(parts, m.Kind)
-	}
-	if m.Constraint != "" {
-		parts = append(parts, m.Constraint)
-	}
-	return strings.Join(parts, " ")
 }
 
 // Verdict is what a cell did, or is expected to do.

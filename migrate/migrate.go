@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -175,10 +174,4 @@ func Verify(ctx context.Context, c CLI, url, engine string) (Result, error) {
 		return r, fmt.Errorf("verify engine %s: awa storage status says state=%v", engine, st["state"])
 	}
 	return r, nil
-}
-
-// LogPath joins dir and name, creating dir.
-func LogPath(dir, name string) string {
-	_ = os.MkdirAll(dir, 0o755)
-	return filepath.Join(dir, name)
 }

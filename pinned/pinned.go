@@ -210,37 +210,6 @@ func sha256File(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// hashTree hashes the files under dir (names and contents, sorted walk order), skipping
-// directories named in skip.
-func hashTree(dir string, skip ...string) (string, error) {
-	h := sha256.New()
-	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		for _, s := range skip {
-			if d.Name() == s && d.IsDir() {
-				return filepath.SkipDir
-			}
-		}
-		if d.IsDir() {
-			return nil
-		}
-		rel, _ := filepath.Rel(dir, path)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(b))
-		h.Write(b)
-		return nil
-	})
-	if err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
-}
-
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil

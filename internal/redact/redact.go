@@ -5,7 +5,6 @@ package redact
 import (
 	"net/url"
 	"regexp"
-	"strings"
 )
 
 // URL returns a postgres URL with its password replaced by "xxxxx". Anything it cannot parse
@@ -23,7 +22,7 @@ func URL(s string) string {
 		q.Set("password", "xxxxx")
 		u.RawQuery = q.Encode()
 	}
-	return strings.Replace(u.String(), "xxxxx@", "xxxxx@", 1)
+	return u.String()
 }
 
 var (

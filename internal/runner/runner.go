@@ -6,7 +6,6 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -430,7 +429,7 @@ func cellRecord(c matrix.Cell) results.Cell {
 
 // execute clones the template, runs the scenario, checks the engine, and drops the clone.
 func (r *run) execute(ctx context.Context, i int, c matrix.Cell, dir string, rec *results.Cell) scenario.Outcome {
-	env := scenario.Env{CellID: c.ID, Engine: c.Engine, Dir: dir, Probes: map[string]scenario.Probe{}, Inert: r.cfg.Matrix.Timeouts.Inert, Log: r.cfg.Log}
+	env := scenario.Env{CellID: c.ID, Engine: c.Engine, Dir: dir, Probes: map[string]scenario.Probe{}, Inert: r.cfg.Matrix.Timeouts.Inert}
 	if c.SchemaPath.From != "" {
 		env.UpgradedFrom = r.cfg.Matrix.Artifacts[c.SchemaPath.From].Version
 	}
@@ -540,10 +539,4 @@ func stderrTails(dir string) string {
 		fmt.Fprintf(&b, "--- %s\n%s\n", name, t)
 	}
 	return b.String()
-}
-
-// IsInfra reports whether err is an infrastructure failure.
-func IsInfra(err error) bool {
-	var ie *InfraError
-	return errors.As(err, &ie)
 }

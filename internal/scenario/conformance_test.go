@@ -158,7 +158,7 @@ func TestConformance(t *testing.T) {
 		sc0, _ := matrix.LookupScenario(sc)
 		env := Env{
 			CellID: fmt.Sprintf("conformance.%s.%s.%s", eng, sc, variant), Engine: eng, URL: url,
-			Dir: t.TempDir(), Probes: map[string]Probe{}, Inert: 10 * time.Second, Log: log,
+			Dir: t.TempDir(), Probes: map[string]Probe{}, Inert: 10 * time.Second,
 		}
 		for _, role := range sc0.Roles {
 			env.Probes[role] = bind(role)

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"reflect"
 	"time"
 
@@ -45,7 +44,6 @@ type Env struct {
 	// UpgradedFrom is the version whose migrate and jobs came before the target's migrate
 	// (upgraded-from schema paths; empty for fresh).
 	UpgradedFrom string
-	Log          *slog.Logger
 }
 
 // Outcome is a scenario's verdict with its evidence.
