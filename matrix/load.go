@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"slices"
@@ -68,13 +69,11 @@ func yamlSyntaxError(file string, err error) error {
 		line, _ := strconv.Atoi(m[1])
 		return Errors{{Pos: Pos{file, line, 1}, Msg: m[2]}}
 	}
-	if errors.Is(err, errEOF) || err.Error() == "EOF" {
+	if errors.Is(err, io.EOF) { // the decoder found no document
 		return Errors{{Pos: Pos{file, 1, 1}, Msg: "empty file"}}
 	}
 	return Errors{{Pos: Pos{file, 1, 1}, Msg: err.Error()}}
 }
-
-var errEOF = errors.New("EOF")
 
 type loader struct {
 	file string

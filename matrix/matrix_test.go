@@ -170,6 +170,8 @@ cross: {producer: [py], worker: [py]}
 		{"unknown verdict", base + "expect:\n  - when: {}\n    verdict: passed\n    because: x\n", "m.yaml:9:14: expect[1].verdict: unknown verdict \"passed\" (did you mean \"pass\"?)"},
 		{"missing target", strings.Replace(base, "target: {awa: \"0.6.9\"}\n", "", 1), "m.yaml:1:1: matrix: missing key \"target\""},
 		{"yaml syntax", "version: 1\ntarget: [\n", "m.yaml:2:1: did not find expected node content"},
+		{"empty file", "", "m.yaml:1:1: empty file"},
+		{"comments only", "# nothing yet\n", "m.yaml:1:1: empty file"},
 		{"one engine only", base + "engines: [canonical]\n", "contract operations would run under one engine only (lifecycle under queue_storage)"},
 		{"one engine excused", base + "engines: [canonical]\nexclusions:\n  - {scenario: lifecycle, engine: queue_storage, because: test}\n", ""},
 	} {
