@@ -225,14 +225,16 @@ func TestJudgeDedupe(t *testing.T) {
 		rows    []oracle.Job
 		verdict matrix.Verdict
 		finding string
+		errCls  string // the class of the error the outcome carries; "" for none
 	}{
-		{"conflict, one row", probes.Event{Event: "error", Class: "UniqueConflict", Message: "duplicate"}, []oracle.Job{row(1, "ab")}, matrix.Pass, ""},
+		{"conflict, one row", probes.Event{Event: "error", Class: "UniqueConflict", Message: "duplicate"}, []oracle.Job{row(1, "ab")}, matrix.Pass, "", ""},
 		{"second row with another key", probes.Event{Event: "enqueued", JobID: id(2)}, []oracle.Job{row(1, "ab"), row(2, "cd")}, matrix.Fail,
-			"the unique-key derivation differs across the two versions"},
-		{"succeeded, same id", probes.Event{Event: "enqueued", JobID: id(1)}, []oracle.Job{row(1, "ab")}, matrix.Fail, "succeeded (job 1) without UniqueConflict"},
-		{"wrong class", probes.Event{Event: "error", Class: "DatabaseError", Message: "duplicate key"}, []oracle.Job{row(1, "ab")}, matrix.Fail, "not UniqueConflict"},
-		{"conflict but two rows", probes.Event{Event: "error", Class: "UniqueConflict"}, []oracle.Job{row(1, "ab"), row(3, "ab")}, matrix.Fail, "holds 2 rows"},
-		{"first missing", probes.Event{Event: "error", Class: "UniqueConflict"}, nil, matrix.Fail, "not among the rows"},
+			"the unique-key derivation differs across the two versions", ""},
+		{"succeeded, same id", probes.Event{Event: "enqueued", JobID: id(1)}, []oracle.Job{row(1, "ab")}, matrix.Fail, "succeeded (job 1) without UniqueConflict", ""},
+		{"wrong class", probes.Event{Event: "error", Class: "DatabaseError", Message: "duplicate key", SQLState: "23505"}, []oracle.Job{row(1, "ab")}, matrix.Fail, "not UniqueConflict", "DatabaseError"},
+		{"conflict but two rows", probes.Event{Event: "error", Class: "UniqueConflict"}, []oracle.Job{row(1, "ab"), row(3, "ab")}, matrix.Fail, "holds 2 rows", "UniqueConflict"},
+		{"first missing", probes.Event{Event: "error", Class: "UniqueConflict"}, nil, matrix.Fail, "not among the rows", "UniqueConflict"},
+		{"no answer", probes.Event{}, []oracle.Job{row(1, "ab")}, matrix.Fail, "gave no answer", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -242,6 +244,12 @@ func TestJudgeDedupe(t *testing.T) {
 			}
 			if c.finding != "" && !strings.Contains(strings.Join(out.Findings, "\n"), c.finding) {
 				t.Fatalf("findings %v lack %q", out.Findings, c.finding)
+			}
+			switch {
+			case c.errCls == "" && out.Error != nil:
+				t.Errorf("outcome carries error %+v, want none", out.Error)
+			case c.errCls != "" && (out.Error == nil || out.Error.Class != c.errCls || out.Error.SQLState != c.second.SQLState):
+				t.Errorf("outcome error %+v, want class %s with the event's sqlstate %q", out.Error, c.errCls, c.second.SQLState)
 			}
 		})
 	}
