@@ -24,7 +24,9 @@ type Server interface {
 	Close(ctx context.Context) error
 }
 
-// Provisioner yields a server. The runner's tests stub it; production uses Postgres.
+// Provisioner yields the server a run creates its databases on. Postgres is the one
+// implementation (the embedded server, or an existing one by URL); the interface keeps the
+// runner's scheduling and reporting apart from how the server came to be.
 type Provisioner interface {
 	Provision(ctx context.Context) (Server, error)
 }
