@@ -3,12 +3,14 @@ package scenario
 // Table tests for the pure judging logic of the contract scenarios: no database, no probes.
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/awacompat/awacompat/internal/oracle"
 	"github.com/awacompat/awacompat/internal/results"
@@ -49,18 +51,70 @@ func TestJSONDiff(t *testing.T) {
 	}
 }
 
-func TestFidelityArgsRoundTrip(t *testing.T) {
+// The fidelity payload is only worth sending if the comparison the scenario judges with
+// (jsonDiff) sees what a lossy layer does to it, and sees nothing where a layer kept it exact.
+func TestFidelityArgsExposeLossyLayers(t *testing.T) {
 	args := fidelityArgs(Env{CellID: "c"}, "n0nce")
-	b := mustJSON(args)
-	if d := jsonDiff(b, b); d != "" {
-		t.Fatal(d)
+	sent := mustJSON(args)
+	if !json.Valid(sent) {
+		t.Fatal("fidelity args are not valid JSON")
+	}
+	for _, exact := range []string{`"int64_max":9223372036854775807`, `"int64_min":-9223372036854775808`, `"beyond_2_53":9007199254740993`} {
+		if !bytes.Contains(sent, []byte(exact)) {
+			t.Errorf("the payload sent lacks %s", exact)
+		}
 	}
 	large := args["large"].(string)
-	if len(large) > fidelityPayload || len(large) < fidelityPayload-4 {
-		t.Fatalf("large payload is %d bytes, want ~%d", len(large), fidelityPayload)
+	if len(large) > fidelityPayload || len(large) < fidelityPayload-4 || !utf8.ValidString(large) {
+		t.Fatalf("large payload is %d bytes (valid UTF-8: %v), want ~%d", len(large), utf8.ValidString(large), fidelityPayload)
 	}
-	if !json.Valid(b) {
-		t.Fatal("invalid JSON")
+
+	// Exact: numbers kept as written, keys reordered, whitespace added.
+	dec := json.NewDecoder(bytes.NewReader(sent))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := jsonDiff(sent, kept); d != "" {
+		t.Errorf("an exact round trip reported as different: %s", d)
+	}
+
+	lossy := map[string]struct {
+		change func([]byte) []byte
+		want   string
+	}{
+		"numbers through float64": {func(b []byte) []byte {
+			var f any
+			if err := json.Unmarshal(b, &f); err != nil {
+				t.Fatal(err)
+			}
+			return mustJSON(f)
+		}, "$.numbers.beyond_2_53: 9007199254740993 vs 9007199254740992"},
+		"unicode normalised (NFC)": {func(b []byte) []byte {
+			return bytes.Replace(b, []byte("e\u0301"), []byte("\u00e9"), 1)
+		}, "$.unicode.combining: strings differ"},
+		"large string truncated": {func(b []byte) []byte {
+			return bytes.Replace(b, []byte(large), []byte(large[:len(large)-1]), 1)
+		}, "$.large: strings differ"},
+		"null dropped": {func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"null":null,`), nil, 1)
+		}, "$.null: null on the left, missing on the right"},
+	}
+	for name, l := range lossy {
+		t.Run(name, func(t *testing.T) {
+			changed := l.change(sent)
+			if bytes.Equal(changed, sent) {
+				t.Fatal("the change changed nothing: the payload lacks what it is meant to carry")
+			}
+			if d := jsonDiff(sent, changed); !strings.Contains(d, l.want) {
+				t.Errorf("jsonDiff = %q, want it to contain %q", d, l.want)
+			}
+		})
 	}
 }
 
