@@ -9,12 +9,22 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
+var update = flag.Bool("update", false, "rewrite golden files (refused when CI is set)")
+
+// refuseUpdateInCI fails the test when -update is asked for under CI: a golden file rewritten
+// from the output under test makes the comparison pass by construction.
+func refuseUpdateInCI(t *testing.T) {
+	t.Helper()
+	if ci := os.Getenv("CI"); ci != "" {
+		t.Fatalf("-update rewrites golden files; refused because CI=%q is set (accept changes locally and commit the files)", ci)
+	}
+}
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
 	if *update {
+		refuseUpdateInCI(t)
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
