@@ -375,7 +375,7 @@ func (r *run) runCell(ctx context.Context, i int, c matrix.Cell, attempt int) re
 	if attempt > 1 {
 		logDir += fmt.Sprintf(".attempt%d", attempt)
 	}
-	rec := cellRecord(c)
+	rec := CellRecord(c)
 	rec.Logs = logDir
 	rec.Repro = r.cfg.Repro(c.ID)
 	rec.Attempts = attempt
@@ -414,7 +414,9 @@ func judge(e matrix.Expectation, out scenario.Outcome) (ok bool, unexpected stri
 	return true, ""
 }
 
-func cellRecord(c matrix.Cell) results.Cell {
+// CellRecord is a planned cell's entry in results.json before it runs: what the plan knows
+// (identity, roles, expectation). `awacompat plan --format json` prints the same fields.
+func CellRecord(c matrix.Cell) results.Cell {
 	rec := results.Cell{
 		ID: c.ID, Engine: c.Engine, SchemaPath: c.SchemaPath.Name(), Scenario: c.Scenario,
 		Roles:    map[string]results.Role{},
@@ -516,7 +518,7 @@ func (r *run) fillSkipped(ctx context.Context) {
 		if have[c.ID] {
 			continue
 		}
-		rec := cellRecord(c)
+		rec := CellRecord(c)
 		rec.Actual, rec.Detail, rec.Repro = string(matrix.Skipped), reason, r.cfg.Repro(c.ID)
 		r.res.Cells = append(r.res.Cells, rec)
 	}
