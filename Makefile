@@ -2,6 +2,8 @@
 .DEFAULT_GOAL := help
 MATRIX ?= matrix.yaml
 OUT ?= awacompat-out
+# The staticcheck release lint runs (CI too); change it here only.
+STATICCHECK_VERSION ?= v0.8.2
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -18,4 +20,9 @@ run: setup build ## set up, then run matrix.yaml on the embedded server (results
 test: setup ## run every test (real PostgreSQL, real awa artifacts)
 	go test -count=1 -timeout 80m ./...
 
-.PHONY: help setup build run test
+lint: ## go vet and staticcheck (installed at the pinned version); fails on any finding
+	go vet ./...
+	go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	gobin="$$(go env GOBIN)"; "$${gobin:-$$(go env GOPATH)/bin}/staticcheck" ./...
+
+.PHONY: help setup build run test lint

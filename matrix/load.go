@@ -98,7 +98,7 @@ func yamlSyntaxError(file string, err error) error {
 		line, _ := strconv.Atoi(m[1])
 		return Errors{{Pos: Pos{file, line, 1}, Msg: m[2]}}
 	}
-	if errors.Is(err, io.EOF) {
+	if errors.Is(err, io.EOF) { // the decoder found no document
 		return Errors{{Pos: Pos{file, 1, 1}, Msg: "empty file"}}
 	}
 	return Errors{{Pos: Pos{file, 1, 1}, Msg: clipValue(err.Error())}}

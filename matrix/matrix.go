@@ -173,7 +173,7 @@ func (m ArtifactMatch) Matches(a Artifact) bool {
 // Verdict is what a cell did, or is expected to do.
 type Verdict string
 
-// The verdicts. See design.md, Vocabulary.
+// The verdicts. README.md ("Verdicts") says what each means to a user.
 const (
 	Pass          Verdict = "pass"           // the scenario did what the contract says
 	Fail          Verdict = "fail"           // it ran, and the database shows something else

@@ -99,6 +99,10 @@ type Cache struct {
 	ProbesDir string
 	// Python is the interpreter used to create virtualenvs (default "python3").
 	Python string
+	// CargoTargetDir is the CARGO_TARGET_DIR every Rust probe build shares, so the dependency
+	// crates common to all awa releases compile once. It holds build output only: each probe
+	// binary is copied out of it into Root. Default: <Root>/rust/target.
+	CargoTargetDir string
 	// Log receives progress; nil discards.
 	Log *slog.Logger
 
@@ -119,6 +123,13 @@ func DefaultRoot() string {
 		return filepath.Join(os.TempDir(), "awacompat-cache")
 	}
 	return filepath.Join(home, ".cache", "awacompat")
+}
+
+func (c *Cache) cargoTargetDir() string {
+	if c.CargoTargetDir != "" {
+		return c.CargoTargetDir
+	}
+	return filepath.Join(c.Root, "rust", "target")
 }
 
 func (c *Cache) log() *slog.Logger {

@@ -24,7 +24,7 @@ import (
 //	                                          the binary that runs
 //	<Root>/rust/target/                       one CARGO_TARGET_DIR for every build, so the
 //	                                          dependency crates common to all releases are
-//	                                          compiled once
+//	                                          compiled once (Cache.CargoTargetDir moves it)
 //
 // <awa> is the release ("0.6.9"), or "<version>-path-<hash of the checkout>" for a local awa
 // checkout. <hash> covers the probe source and the lock file the build starts from.
@@ -300,7 +300,7 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 		}
 	}
 
-	target := filepath.Join(root, "target")
+	target := c.cargoTargetDir()
 	cargoEnv := append(os.Environ(),
 		"CARGO_TARGET_DIR="+target,
 		// build.rs prefers the version in Cargo.lock; this is its fallback.

@@ -47,10 +47,14 @@ func TestRewriteManifest(t *testing.T) {
 	}
 }
 
-// TestInstallRustProbe builds the probe against awa 0.6.9 (minutes when the cache is cold),
-// checks that a second Install is a cache hit that runs no cargo, and that the binary speaks
-// the protocol without touching the database.
+// TestInstallRustProbe builds the probe against awa 0.6.9 into a cache of its own (the cargo
+// target directory is shared between test runs, so only a machine's first run is slow), checks
+// that a second Install is a cache hit that runs no cargo, and that the binary speaks the
+// protocol without touching the database.
 func TestInstallRustProbe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the Rust probe with cargo")
+	}
 	if _, err := exec.LookPath("cargo"); err != nil {
 		t.Skip("cargo not on PATH")
 	}
@@ -58,49 +62,54 @@ func TestInstallRustProbe(t *testing.T) {
 	if err != nil {
 		t.Skip("rustc not on PATH")
 	}
-	probes, err := filepath.Abs("../probes")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	s := Spec{Kind: Rust, Version: version.MustParse("0.6.9")}
 
-	first, err := (&Cache{Root: DefaultRoot(), ProbesDir: probes}).Install(ctx, s)
+	c := testCache(t)
+	first, err := c.Install(ctx, s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("first install: reused=%v origin=%s bin=%s sha256=%s", first.Reused, first.Origin, first.Probe[0], first.Checksum)
-	if first.Origin != "crates.io:awa=0.6.9" || len(first.Probe) != 1 || first.Checksum == "" {
-		t.Fatalf("unexpected install: %+v", first)
+	if first.Reused || first.Origin != "crates.io:awa=0.6.9" || len(first.Probe) != 1 || first.Checksum == "" {
+		t.Fatalf("unexpected install into an empty cache: %+v", first)
+	}
+	// What runs lives in the test's cache, not in the shared build output.
+	if !strings.HasPrefix(first.Probe[0], c.Root+string(filepath.Separator)) || strings.HasPrefix(first.Probe[0], c.CargoTargetDir) {
+		t.Errorf("probe binary %s is not in the cache root %s", first.Probe[0], c.Root)
+	}
+	buildLog := first.Dir + ".log"
+	logBefore, err := os.ReadFile(buildLog)
+	if err != nil || !bytes.Contains(logBefore, []byte("$ cargo build")) {
+		t.Fatalf("the first install left no cargo build log at %s: %v", buildLog, err)
 	}
 
-	// Second install through a fresh Cache (no in-process memo), with a PATH whose cargo
-	// fails loudly: a cache hit must not run cargo.
+	// Second install through a fresh Cache (no in-process memo) on the same root, with a PATH
+	// holding only rustc and a cargo that records that it ran and fails: a cache hit must not
+	// run cargo, nor touch the build log.
 	shim := t.TempDir()
 	marker := filepath.Join(shim, "cargo-was-run")
 	if err := os.Symlink(rustc, filepath.Join(shim, "rustc")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(shim, "cargo"), []byte("#!/bin/sh\ntouch '"+marker+"'\nexit 1\n"), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(shim, "cargo"), []byte("#!/bin/sh\necho \"$@\" >> '"+marker+"'\nexit 1\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", shim)
-	start := time.Now()
-	second, err := (&Cache{Root: DefaultRoot(), ProbesDir: probes}).Install(ctx, s)
-	elapsed := time.Since(start)
+	second, err := (&Cache{Root: c.Root, ProbesDir: c.ProbesDir, CargoTargetDir: c.CargoTargetDir}).Install(ctx, s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("second install: reused=%v in %v", second.Reused, elapsed)
+	t.Logf("second install: reused=%v", second.Reused)
 	if !second.Reused {
 		t.Error("second install was not a cache hit")
 	}
-	if exists(marker) {
-		t.Error("cache hit ran cargo")
+	if ran, err := os.ReadFile(marker); err == nil {
+		t.Errorf("the cache hit ran cargo: %s", ran)
 	}
-	if elapsed > 5*time.Second {
-		t.Errorf("cache hit took %v", elapsed)
+	if logAfter, err := os.ReadFile(buildLog); err != nil || !bytes.Equal(logAfter, logBefore) {
+		t.Errorf("the cache hit changed the build log %s (%v)", buildLog, err)
 	}
 	if second.Probe[0] != first.Probe[0] || second.Checksum != first.Checksum {
 		t.Errorf("cache hit returned another artifact: %+v vs %+v", second, first)

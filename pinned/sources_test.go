@@ -11,13 +11,43 @@ import (
 	"github.com/awacompat/awacompat/internal/version"
 )
 
+// testCache is a cache of the test's own (t.TempDir), never the user's, whose Rust builds
+// share testCargoTarget.
 func testCache(t *testing.T) *Cache {
 	t.Helper()
 	probes, err := filepath.Abs("../probes")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Cache{Root: DefaultRoot(), ProbesDir: probes}
+	return &Cache{Root: t.TempDir(), ProbesDir: probes, CargoTargetDir: testCargoTarget()}
+}
+
+// testCargoTarget is the CARGO_TARGET_DIR the tests' Rust probe builds share: not the user's
+// artifact cache, and stable across runs, so awa's dependency crates compile once per machine
+// rather than once per test. $AWACOMPAT_TEST_CARGO_TARGET, else a folder in os.TempDir().
+func testCargoTarget() string {
+	if d := os.Getenv("AWACOMPAT_TEST_CARGO_TARGET"); d != "" {
+		return d
+	}
+	return filepath.Join(os.TempDir(), "awacompat-test-cargo-target")
+}
+
+// DefaultRoot is the one place a test names the user's cache, and it only computes the path.
+func TestDefaultRoot(t *testing.T) {
+	t.Setenv("HOME", "/home/someone")
+	t.Setenv("XDG_CACHE_HOME", "")
+	t.Setenv("AWACOMPAT_CACHE", "")
+	if got := DefaultRoot(); got != "/home/someone/.cache/awacompat" {
+		t.Errorf("with HOME only: %q", got)
+	}
+	t.Setenv("XDG_CACHE_HOME", "/xdg")
+	if got := DefaultRoot(); got != "/xdg/awacompat" {
+		t.Errorf("with XDG_CACHE_HOME: %q", got)
+	}
+	t.Setenv("AWACOMPAT_CACHE", "/explicit")
+	if got := DefaultRoot(); got != "/explicit" {
+		t.Errorf("with AWACOMPAT_CACHE: %q", got)
+	}
 }
 
 // A prebuilt wheel file is installed as it is, recorded by path, and run by the probe; a wheel

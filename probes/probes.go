@@ -229,6 +229,3 @@ func (p *Proc) All() []Event {
 	defer p.mu.Unlock()
 	return append([]Event(nil), p.all...)
 }
-
-// Pid is the process id.
-func (p *Proc) Pid() int { return p.cmd.Process.Pid }

@@ -92,13 +92,13 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 	cancel()
 	select {
 	case <-p.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("probe still running 10s after its context was cancelled")
+	case <-time.After(30 * time.Second): // generous: only a fault, not a loaded machine, takes this long
+		t.Fatal("probe still running 30s after its context was cancelled")
 	}
 	if child <= 0 {
 		t.Fatalf("no child pid reported")
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for syscall.Kill(child, 0) == nil {
 		if time.Now().After(deadline) {
 			t.Fatalf("the probe's child %d outlived the cancelled probe", child)

@@ -208,7 +208,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "json":
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(p); err != nil {
+		if err := enc.Encode(newPlanJSON(p)); err != nil {
 			return exitInfra
 		}
 	default:

@@ -1,7 +1,8 @@
-// Package pgserver launches a throwaway local PostgreSQL server for tests: it runs initdb into
-// a fresh temporary directory, starts postgres on a free 127.0.0.1 port with durability turned
-// off (fsync, synchronous_commit and full_page_writes off), waits until it accepts
-// connections, and on Stop shuts it down and deletes every file it made.
+// Package pgserver launches a throwaway local PostgreSQL server: the embedded server a run
+// uses when it is given no --pg-url (and the one the tests start). It runs initdb into a fresh
+// temporary directory, starts postgres on a free 127.0.0.1 port with durability turned off
+// (fsync, synchronous_commit and full_page_writes off), waits until it accepts connections,
+// and on Stop shuts it down and deletes every file it made.
 //
 // The cluster trusts every local connection; its superuser is "postgres", so URL needs no
 // password. When the calling process is root the server runs as an unprivileged user

@@ -76,14 +76,38 @@ func processesUnder(dir string) []string {
 	return found
 }
 
+// settle bounds waits for something that is already under way (a SIGKILLed process leaving,
+// a child starting): generous, so that only a real fault, not a loaded machine, exceeds it.
+const settle = 30 * time.Second
+
+// initdbUnder reports whether an initdb process works below dir.
+func initdbUnder(dir string) bool {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
+		if err != nil || !strings.HasPrefix(cwd, dir+"/") {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		argv0, _, _ := strings.Cut(string(cmdline), "\x00")
+		if filepath.Base(argv0) == "initdb" {
+			return true
+		}
+	}
+	return false
+}
+
 // assertNothingLeft checks that parent is empty and no process works below it. Processes
-// get a moment: SIGKILLed children of initdb may still be exiting when Start returns.
+// get time to go: SIGKILLed children of initdb may still be exiting when Start returns.
 func assertNothingLeft(t *testing.T, parent string) {
 	t.Helper()
 	if ents, err := os.ReadDir(parent); err != nil || len(ents) != 0 {
 		t.Errorf("DataParent not empty after failed Start: %v %v", ents, err)
 	}
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(settle)
 	for {
 		procs := processesUnder(parent)
 		if len(procs) == 0 {
@@ -287,23 +311,39 @@ func TestStartCancelled(t *testing.T) {
 	t.Parallel()
 	requireServer(t)
 
-	cases := map[string]func(cancel context.CancelFunc, cfg *Config){
-		"before start": func(cancel context.CancelFunc, _ *Config) { cancel() },
-		"during initdb": func(cancel context.CancelFunc, _ *Config) {
-			time.AfterFunc(30*time.Millisecond, cancel)
-		},
-		"after postgres launched": func(cancel context.CancelFunc, cfg *Config) {
+	cases := map[string]struct {
+		arrange func(t *testing.T, cancel context.CancelFunc, cfg *Config)
+		stage   string // the error names the step that was cancelled
+	}{
+		"before start": {func(_ *testing.T, cancel context.CancelFunc, _ *Config) { cancel() },
+			"start postgres: context canceled"},
+		// Cancelled once initdb is seen running below DataParent (initdb takes seconds: it
+		// bootstraps a cluster), so the cancellation lands in initdb by observation, not by
+		// a timer that a slow or fast machine would move.
+		"during initdb": {func(t *testing.T, cancel context.CancelFunc, cfg *Config) {
+			go func() {
+				for !initdbUnder(cfg.DataParent) {
+					select {
+					case <-t.Context().Done():
+						return
+					case <-time.After(2 * time.Millisecond):
+					}
+				}
+				cancel()
+			}()
+		}, "start postgres: initdb: context canceled"},
+		"after postgres launched": {func(_ *testing.T, cancel context.CancelFunc, cfg *Config) {
 			cfg.afterSpawn = cancel
-		},
+		}, "start postgres: wait for postgres: context canceled"},
 	}
-	for name, arrange := range cases {
+	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			parent := parentDir(t)
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			cfg := Config{DataParent: parent, Log: testLog(t)}
-			arrange(cancel, &cfg)
+			c.arrange(t, cancel, &cfg)
 			s, err := Start(ctx, cfg)
 			if err == nil {
 				s.Stop(context.Background())
@@ -311,6 +351,9 @@ func TestStartCancelled(t *testing.T) {
 			}
 			if !errors.Is(err, context.Canceled) {
 				t.Errorf("error does not wrap context.Canceled: %v", err)
+			}
+			if !strings.HasPrefix(err.Error(), c.stage) {
+				t.Errorf("error %q, want it to start %q (cancelled at another step)", err, c.stage)
 			}
 			t.Logf("Start: %v", err)
 			assertNothingLeft(t, parent)
@@ -473,7 +516,7 @@ func TestParentDeathKillsPostmaster(t *testing.T) {
 		t.Fatal(err)
 	}
 	helper.Wait()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(settle)
 	for !gone(pid) {
 		if time.Now().After(deadline) {
 			syscall.Kill(pid, syscall.SIGKILL)
@@ -493,22 +536,46 @@ func TestParentDeathKillsPostmaster(t *testing.T) {
 // halt escalates to SIGKILL on the whole process group when the signal is ignored.
 func TestHaltEscalates(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command("sh", "-c", `trap "" INT; sleep 60 & wait`)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	p, err := spawn(cmd)
+	// sh says "ready" once it ignores SIGINT and has forked sleep; the test waits for that
+	// line, so the signal cannot arrive before the trap is in place.
+	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // let sh install the trap and fork sleep
-	t0 := time.Now()
-	if err := p.halt(context.Background(), syscall.SIGINT, 200*time.Millisecond); err != nil {
+	defer r.Close()
+	cmd := exec.Command("sh", "-c", `trap "" INT; sleep 60 & echo ready; wait`)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stdout = w
+	p, err := spawn(cmd)
+	w.Close() // the children hold their own copies
+	if err != nil {
 		t.Fatal(err)
 	}
-	if took := time.Since(t0); took < 200*time.Millisecond {
-		t.Errorf("halt returned after %v: SIGINT was not ignored?", took)
+	if err := r.SetReadDeadline(time.Now().Add(settle)); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(r).ReadString('\n'); line != "ready\n" {
+		syscall.Kill(-p.pid, syscall.SIGKILL)
+		t.Fatalf("sh did not report ready: %q, %v", line, err)
+	}
+	const grace = 200 * time.Millisecond
+	t0 := time.Now()
+	if err := p.halt(context.Background(), syscall.SIGINT, grace); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(t0); took < grace {
+		t.Errorf("halt returned after %v, before its grace of %v", took, grace)
+	}
+	// sh ignored SIGINT, so only the escalation can have ended it.
+	var ee *exec.ExitError
+	if !errors.As(p.err, &ee) {
+		t.Fatalf("sh ended with %v, want killed by a signal", p.err)
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Errorf("sh ended with %v, want SIGKILL", ee)
 	}
 	// The group (sh and its sleep) is gone; the orphaned sleep may briefly be a zombie.
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(settle)
 	for members := groupMembers(p.pid); len(members) > 0; members = groupMembers(p.pid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("process group %d still has live members %v", p.pid, members)

@@ -26,7 +26,7 @@ func URL(s string) string {
 		q.Set("password", "xxxxx")
 		u.RawQuery = q.Encode()
 	}
-	return strings.Replace(u.String(), "xxxxx@", "xxxxx@", 1)
+	return u.String()
 }
 
 var (

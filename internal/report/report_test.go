@@ -15,7 +15,16 @@ import (
 	"github.com/awacompat/awacompat/internal/results"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden (refused when CI is set)")
+
+// refuseUpdateInCI fails the test when -update is asked for under CI: a golden file rewritten
+// from the output under test makes the comparison pass by construction.
+func refuseUpdateInCI(t *testing.T) {
+	t.Helper()
+	if ci := os.Getenv("CI"); ci != "" {
+		t.Fatalf("-update rewrites golden files; refused because CI=%q is set (accept changes locally and commit the files)", ci)
+	}
+}
 
 // fixture is testdata/results.json: two engines, two scenarios, python and rust clients in
 // producer, worker and admin roles, and every verdict (pass, inert, refused as expected and
@@ -34,6 +43,7 @@ func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", "golden", name)
 	if *update {
+		refuseUpdateInCI(t)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}

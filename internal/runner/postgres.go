@@ -28,8 +28,9 @@ type Server interface {
 	Alive(ctx context.Context) error
 }
 
-// Provisioner yields a server: Postgres (embedded, or an existing server by URL), or a stand-in
-// in the runner's unit tests.
+// Provisioner yields the server a run creates its databases on. Postgres is the one
+// implementation (the embedded server, or an existing one by URL); the interface keeps the
+// runner's scheduling and reporting apart from how the server came to be.
 type Provisioner interface {
 	Provision(ctx context.Context) (Server, error)
 }

@@ -488,7 +488,7 @@ func (r *run) runCell(ctx context.Context, i int, c matrix.Cell, attempt int) re
 	if attempt > 1 {
 		logDir += fmt.Sprintf(".attempt%d", attempt)
 	}
-	rec := cellRecord(c)
+	rec := CellRecord(c)
 	rec.Logs = logDir
 	rec.Repro = r.cfg.Repro(c.ID)
 	rec.Attempts = attempt
@@ -531,7 +531,9 @@ func judge(e matrix.Expectation, out scenario.Outcome) (ok bool, unexpected stri
 	return true, ""
 }
 
-func cellRecord(c matrix.Cell) results.Cell {
+// CellRecord is a planned cell's entry in results.json before it runs: what the plan knows
+// (identity, roles, expectation). `awacompat plan --format json` prints the same fields.
+func CellRecord(c matrix.Cell) results.Cell {
 	rec := results.Cell{
 		ID: c.ID, Engine: string(c.Engine), SchemaPath: c.SchemaPath.Name(), Scenario: c.Scenario,
 		Roles:    map[string]results.Role{},
@@ -554,7 +556,7 @@ func (r *run) execute(ctx context.Context, i int, c matrix.Cell, dir string, rec
 		return templateOutcome(c, tpl)
 	}
 	env := scenario.Env{
-		CellID: c.ID, Engine: c.Engine.Base(), Dir: dir, Probes: map[string]scenario.Probe{}, Inert: r.cfg.Matrix.Timeouts.Inert, Log: r.cfg.Log,
+		CellID: c.ID, Engine: c.Engine.Base(), Dir: dir, Probes: map[string]scenario.Probe{}, Inert: r.cfg.Matrix.Timeouts.Inert,
 		Template: scenario.TemplateInfo{Engine: c.Engine, Built: tpl.res.State, Steps: tpl.res.Steps},
 	}
 	if c.SchemaPath.From != "" {
@@ -675,7 +677,7 @@ func (r *run) fillSkipped(ctx context.Context) {
 		if have[c.ID] {
 			continue
 		}
-		rec := cellRecord(c)
+		rec := CellRecord(c)
 		rec.Actual, rec.Detail, rec.Repro = string(matrix.Skipped), reason, r.cfg.Repro(c.ID)
 		r.res.Cells = append(r.res.Cells, rec)
 	}
@@ -698,10 +700,4 @@ func stderrTails(dir string) string {
 		fmt.Fprintf(&b, "--- %s\n%s\n", name, t)
 	}
 	return b.String()
-}
-
-// IsInfra reports whether err is an infrastructure failure.
-func IsInfra(err error) bool {
-	var ie *InfraError
-	return errors.As(err, &ie)
 }

@@ -57,6 +57,17 @@ var knownDefects = map[string]knownDefect{
 		"awa 0.6.9 cancel_by_unique_key cannot see a job running on a receipt-backed claim under queue storage"},
 }
 
+// testCargoTarget is the CARGO_TARGET_DIR the tests' Rust probe builds share: not the user's
+// artifact cache, and stable across runs, so awa's dependency crates compile once per machine
+// rather than once per test. $AWACOMPAT_TEST_CARGO_TARGET, else a folder in os.TempDir().
+// (pinned's tests use the same folder.)
+func testCargoTarget() string {
+	if d := os.Getenv("AWACOMPAT_TEST_CARGO_TARGET"); d != "" {
+		return d
+	}
+	return filepath.Join(os.TempDir(), "awacompat-test-cargo-target")
+}
+
 func requireServerOrSkip(t *testing.T) {
 	t.Helper()
 	if _, _, err := pgserver.Discover(); err != nil {
@@ -92,7 +103,8 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache := &pinned.Cache{Root: pinned.DefaultRoot(), ProbesDir: probesDir, Log: log}
+	// A cache of the test's own; the Rust build output is shared between runs (testCargoTarget).
+	cache := &pinned.Cache{Root: t.TempDir(), ProbesDir: probesDir, CargoTargetDir: testCargoTarget(), Log: log}
 	icx, cancel := context.WithTimeout(ctx, 45*time.Minute) // a cold Rust build is slow
 	defer cancel()
 	cliArt, err := cache.Install(icx, pinned.Spec{Kind: pinned.CLI, Version: version.MustParse(conformanceVersion)})
@@ -162,7 +174,7 @@ func TestConformance(t *testing.T) {
 		sc0, _ := matrix.LookupScenario(sc)
 		env := Env{
 			CellID: fmt.Sprintf("conformance.%s.%s.%s", eng, sc, variant), Engine: eng, URL: url,
-			Dir: t.TempDir(), Probes: map[string]Probe{}, Inert: 10 * time.Second, Log: log,
+			Dir: t.TempDir(), Probes: map[string]Probe{}, Inert: 10 * time.Second,
 			Template: TemplateInfo{Engine: matrix.Engine(eng), Built: built[eng]},
 		}
 		for _, role := range sc0.Roles {

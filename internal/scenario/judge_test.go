@@ -3,12 +3,14 @@ package scenario
 // Table tests for the pure judging logic of the contract scenarios: no database, no probes.
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/awacompat/awacompat/internal/oracle"
 	"github.com/awacompat/awacompat/internal/results"
@@ -49,18 +51,70 @@ func TestJSONDiff(t *testing.T) {
 	}
 }
 
-func TestFidelityArgsRoundTrip(t *testing.T) {
+// The fidelity payload is only worth sending if the comparison the scenario judges with
+// (jsonDiff) sees what a lossy layer does to it, and sees nothing where a layer kept it exact.
+func TestFidelityArgsExposeLossyLayers(t *testing.T) {
 	args := fidelityArgs(Env{CellID: "c"}, "n0nce")
-	b := mustJSON(args)
-	if d := jsonDiff(b, b); d != "" {
-		t.Fatal(d)
+	sent := mustJSON(args)
+	if !json.Valid(sent) {
+		t.Fatal("fidelity args are not valid JSON")
+	}
+	for _, exact := range []string{`"int64_max":9223372036854775807`, `"int64_min":-9223372036854775808`, `"beyond_2_53":9007199254740993`} {
+		if !bytes.Contains(sent, []byte(exact)) {
+			t.Errorf("the payload sent lacks %s", exact)
+		}
 	}
 	large := args["large"].(string)
-	if len(large) > fidelityPayload || len(large) < fidelityPayload-4 {
-		t.Fatalf("large payload is %d bytes, want ~%d", len(large), fidelityPayload)
+	if len(large) > fidelityPayload || len(large) < fidelityPayload-4 || !utf8.ValidString(large) {
+		t.Fatalf("large payload is %d bytes (valid UTF-8: %v), want ~%d", len(large), utf8.ValidString(large), fidelityPayload)
 	}
-	if !json.Valid(b) {
-		t.Fatal("invalid JSON")
+
+	// Exact: numbers kept as written, keys reordered, whitespace added.
+	dec := json.NewDecoder(bytes.NewReader(sent))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := jsonDiff(sent, kept); d != "" {
+		t.Errorf("an exact round trip reported as different: %s", d)
+	}
+
+	lossy := map[string]struct {
+		change func([]byte) []byte
+		want   string
+	}{
+		"numbers through float64": {func(b []byte) []byte {
+			var f any
+			if err := json.Unmarshal(b, &f); err != nil {
+				t.Fatal(err)
+			}
+			return mustJSON(f)
+		}, "$.numbers.beyond_2_53: 9007199254740993 vs 9007199254740992"},
+		"unicode normalised (NFC)": {func(b []byte) []byte {
+			return bytes.Replace(b, []byte("e\u0301"), []byte("\u00e9"), 1)
+		}, "$.unicode.combining: strings differ"},
+		"large string truncated": {func(b []byte) []byte {
+			return bytes.Replace(b, []byte(large), []byte(large[:len(large)-1]), 1)
+		}, "$.large: strings differ"},
+		"null dropped": {func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"null":null,`), nil, 1)
+		}, "$.null: null on the left, missing on the right"},
+	}
+	for name, l := range lossy {
+		t.Run(name, func(t *testing.T) {
+			changed := l.change(sent)
+			if bytes.Equal(changed, sent) {
+				t.Fatal("the change changed nothing: the payload lacks what it is meant to carry")
+			}
+			if d := jsonDiff(sent, changed); !strings.Contains(d, l.want) {
+				t.Errorf("jsonDiff = %q, want it to contain %q", d, l.want)
+			}
+		})
 	}
 }
 
@@ -225,14 +279,16 @@ func TestJudgeDedupe(t *testing.T) {
 		rows    []oracle.Job
 		verdict matrix.Verdict
 		finding string
+		errCls  string // the class of the error the outcome carries; "" for none
 	}{
-		{"conflict, one row", probes.Event{Event: "error", Class: "UniqueConflict", Message: "duplicate"}, []oracle.Job{row(1, "ab")}, matrix.Pass, ""},
+		{"conflict, one row", probes.Event{Event: "error", Class: "UniqueConflict", Message: "duplicate"}, []oracle.Job{row(1, "ab")}, matrix.Pass, "", ""},
 		{"second row with another key", probes.Event{Event: "enqueued", JobID: id(2)}, []oracle.Job{row(1, "ab"), row(2, "cd")}, matrix.Fail,
-			"the unique-key derivation differs across the two versions"},
-		{"succeeded, same id", probes.Event{Event: "enqueued", JobID: id(1)}, []oracle.Job{row(1, "ab")}, matrix.Fail, "succeeded (job 1) without UniqueConflict"},
-		{"wrong class", probes.Event{Event: "error", Class: "DatabaseError", Message: "duplicate key"}, []oracle.Job{row(1, "ab")}, matrix.Fail, "not UniqueConflict"},
-		{"conflict but two rows", probes.Event{Event: "error", Class: "UniqueConflict"}, []oracle.Job{row(1, "ab"), row(3, "ab")}, matrix.Fail, "holds 2 rows"},
-		{"first missing", probes.Event{Event: "error", Class: "UniqueConflict"}, nil, matrix.Fail, "not among the rows"},
+			"the unique-key derivation differs across the two versions", ""},
+		{"succeeded, same id", probes.Event{Event: "enqueued", JobID: id(1)}, []oracle.Job{row(1, "ab")}, matrix.Fail, "succeeded (job 1) without UniqueConflict", ""},
+		{"wrong class", probes.Event{Event: "error", Class: "DatabaseError", Message: "duplicate key", SQLState: "23505"}, []oracle.Job{row(1, "ab")}, matrix.Fail, "not UniqueConflict", "DatabaseError"},
+		{"conflict but two rows", probes.Event{Event: "error", Class: "UniqueConflict"}, []oracle.Job{row(1, "ab"), row(3, "ab")}, matrix.Fail, "holds 2 rows", "UniqueConflict"},
+		{"first missing", probes.Event{Event: "error", Class: "UniqueConflict"}, nil, matrix.Fail, "not among the rows", "UniqueConflict"},
+		{"no answer", probes.Event{}, []oracle.Job{row(1, "ab")}, matrix.Fail, "gave no answer", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -242,6 +298,12 @@ func TestJudgeDedupe(t *testing.T) {
 			}
 			if c.finding != "" && !strings.Contains(strings.Join(out.Findings, "\n"), c.finding) {
 				t.Fatalf("findings %v lack %q", out.Findings, c.finding)
+			}
+			switch {
+			case c.errCls == "" && out.Error != nil:
+				t.Errorf("outcome carries error %+v, want none", out.Error)
+			case c.errCls != "" && (out.Error == nil || out.Error.Class != c.errCls || out.Error.SQLState != c.second.SQLState):
+				t.Errorf("outcome error %+v, want class %s with the event's sqlstate %q", out.Error, c.errCls, c.second.SQLState)
 			}
 		})
 	}

@@ -6,7 +6,6 @@ package scenario
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
@@ -48,7 +47,6 @@ type Env struct {
 	// UpgradedFrom is the version whose migrate and jobs came before the target's migrate
 	// (upgraded-from schema paths; zero for fresh).
 	UpgradedFrom version.Version
-	Log          *slog.Logger
 }
 
 // TemplateInfo is what the runner knows of the cell's template.

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
-	"github.com/awacompat/awacompat/internal/results"
 	"github.com/awacompat/awacompat/matrix"
 	"github.com/awacompat/awacompat/probes"
 )
@@ -85,6 +84,7 @@ func judgeDedupe(env Env, first int64, second probes.Event, rows []oracle.Job) O
 			out.Detail = fmt.Sprintf("%s: the duplicate raised UniqueConflict and the database holds one job (%d) with those args, in %s", who, first, env.Engine)
 			return out
 		}
+		out.Error = errorInfo(second)
 		out.find("producer2 got UniqueConflict, but the database holds %d rows with those args: %s", len(rows), keys())
 	case second.Event == "error":
 		out.Error = errorInfo(second)
@@ -107,8 +107,5 @@ func judgeDedupe(env Env, first int64, second probes.Event, rows []oracle.Job) O
 	}
 	out.Verdict = matrix.Fail
 	out.Detail = fmt.Sprintf("%s: the duplicate was not rejected as UniqueConflict with one row left", who)
-	if out.Error == nil && second.Event == "error" {
-		out.Error = &results.ErrorInfo{Op: second.Op, Class: second.Class, Message: second.Message}
-	}
 	return out
 }
