@@ -46,6 +46,12 @@ func TestSIGKILLedRunIsCleanedUp(t *testing.T) {
 	if _, err := admin.Exec(ctx, "CREATE DATABASE awacompat_unowned"); err != nil {
 		t.Fatal(err)
 	}
+	// A database an earlier run kept for inspection (--keep-failed) is the user's now.
+	for _, sql := range []string{"CREATE DATABASE awacompat_kept", "COMMENT ON DATABASE awacompat_kept IS 'awacompat: kept for inspection (--keep-failed), cell x'"} {
+		if _, err := admin.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ours := func() []string {
 		rows, _ := admin.Query(ctx, `SELECT datname FROM pg_database WHERE starts_with(datname, 'awacompat_') ORDER BY 1`)
 		names, _ := pgx.CollectRows(rows, pgx.RowTo[string])
@@ -79,8 +85,8 @@ func TestSIGKILLedRunIsCleanedUp(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	left := ours()
-	if len(left) < 2 {
-		t.Fatalf("the killed run left %v; want its template and cell databases (and awacompat_unowned)", left)
+	if len(left) < 4 {
+		t.Fatalf("the killed run left %v; want its template and cell databases besides awacompat_kept and awacompat_unowned", left)
 	}
 
 	// The next run against the same server drops exactly the dead run's databases.
@@ -88,8 +94,8 @@ func TestSIGKILLedRunIsCleanedUp(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("second run: exit %d\n%s\n%s", code, stdout, errOut)
 	}
-	if got := ours(); strings.Join(got, ",") != "awacompat_unowned" {
-		t.Errorf("awacompat databases after the sweep: %v, want only awacompat_unowned", got)
+	if got := ours(); strings.Join(got, ",") != "awacompat_kept,awacompat_unowned" {
+		t.Errorf("awacompat databases after the sweep: %v, want only awacompat_kept and awacompat_unowned", got)
 	}
 	var n int
 	admin.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = 'bystander'").Scan(&n)

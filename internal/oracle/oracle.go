@@ -88,22 +88,71 @@ type Runtime struct {
 
 // Oracle reads one database.
 type Oracle struct {
+	url  string
 	conn *pgx.Conn
 	// since, when set, limits job and runtime reads to rows created from then on (by the
 	// database's clock); see Scope.
 	since *time.Time
+	// pin holds the read transaction that keeps queue storage's job evidence from being
+	// pruned while the cell runs; see Scope.
+	pin *pgx.Conn
 }
 
 // Scope limits what the oracle returns to jobs created and runtimes started from now on, by
 // the database's own clock. A cell scopes its oracle before it starts any probe, so rows its
 // template already held (an upgraded database's pre-upgrade jobs, whose ids the queue-storage
 // id sequence reuses; the staged transition's worker runtimes) never count as the cell's.
+//
+// It also pins the cell's evidence until Close. Queue storage keeps a finished job only until
+// its ring slot rotates out and is truncated: with awa's default 1 s rotation a completed job
+// can vanish from the database a second or two after it finished, before a loaded machine's
+// next poll reads it (the oracle then found "job N is missing" of a job the worker had
+// completed). So the oracle holds one read transaction open that has read every partitioned
+// queue-storage table: its ACCESS SHARE locks make awa's prune, which takes its locks with a
+// 10 ms lock_timeout and backs off when blocked (awa-model PruneOutcome::Blocked), leave the
+// cell's rows in place. It only reads; a long reporting query has the same effect.
 func (o *Oracle) Scope(ctx context.Context) error {
 	var now time.Time
 	if err := o.conn.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&now); err != nil {
 		return fmt.Errorf("oracle: scope: %w", err)
 	}
 	o.since = &now
+	return o.pinEvidence(ctx)
+}
+
+// pinEvidence opens the pin transaction (see Scope).
+func (o *Oracle) pinEvidence(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, o.url)
+	if err != nil {
+		return fmt.Errorf("oracle: pin: connect: %w", err)
+	}
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		conn.Close(ctx)
+		return fmt.Errorf("oracle: pin: begin: %w", err)
+	}
+	// Every partitioned table of the awa schema holds job evidence (ready, done, lease and
+	// claim rings), except the terminal-count deltas, which carry no job and whose rollup
+	// must keep working.
+	rows, err := tx.Query(ctx, `SELECT format('%I.%I', n.nspname, c.relname)
+		FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'awa' AND c.relname <> 'queue_terminal_count_deltas' ORDER BY 1`)
+	if err == nil {
+		var tables []string
+		tables, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		for _, t := range tables {
+			if err != nil {
+				break
+			}
+			// Planning the query locks the parent and every partition, ACCESS SHARE.
+			_, err = tx.Exec(ctx, "SELECT 1 FROM "+t+" LIMIT 0")
+		}
+	}
+	if err != nil {
+		conn.Close(ctx)
+		return fmt.Errorf("oracle: pin: %w", err)
+	}
+	o.pin = conn
 	return nil
 }
 
@@ -118,11 +167,17 @@ func Open(ctx context.Context, url string) (*Oracle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oracle: connect: %w", err)
 	}
-	return &Oracle{conn: conn}, nil
+	return &Oracle{url: url, conn: conn}, nil
 }
 
-// Close releases the connection.
-func (o *Oracle) Close(ctx context.Context) error { return o.conn.Close(ctx) }
+// Close releases the connection (and the pin, ending its transaction).
+func (o *Oracle) Close(ctx context.Context) error {
+	if o.pin != nil {
+		o.pin.Close(ctx)
+		o.pin = nil
+	}
+	return o.conn.Close(ctx)
+}
 
 // read runs f in a READ ONLY transaction.
 func (o *Oracle) read(ctx context.Context, f func(tx pgx.Tx) error) error {
@@ -137,10 +192,21 @@ func (o *Oracle) read(ctx context.Context, f func(tx pgx.Tx) error) error {
 	return tx.Commit(ctx)
 }
 
-// SchemaVersion is MAX(version) of awa.schema_version.
+// hasTable reports whether the awa schema has table name: an empty database (before any
+// migrate) has none, and reads of it answer "nothing" rather than fail.
+func hasTable(ctx context.Context, tx pgx.Tx, name string) (bool, error) {
+	var ok bool
+	err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, "awa."+name).Scan(&ok)
+	return ok, err
+}
+
+// SchemaVersion is MAX(version) of awa.schema_version; 0 on a database awa never migrated.
 func (o *Oracle) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
 	err := o.read(ctx, func(tx pgx.Tx) error {
+		if ok, err := hasTable(ctx, tx, "schema_version"); err != nil || !ok {
+			return err
+		}
 		return tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM awa.schema_version`).Scan(&v)
 	})
 	if err != nil {
@@ -150,10 +216,14 @@ func (o *Oracle) SchemaVersion(ctx context.Context) (int, error) {
 }
 
 // Engine reads awa.storage_transition_state and, where the schema has one, the queue-storage
-// schema's ring authority (awa.ring_cursor_authority, v43).
+// schema's ring authority (awa.ring_cursor_authority, v43). A database awa never migrated has
+// the zero Engine.
 func (o *Oracle) Engine(ctx context.Context) (Engine, error) {
 	var e Engine
 	err := o.read(ctx, func(tx pgx.Tx) error {
+		if ok, err := hasTable(ctx, tx, "storage_transition_state"); err != nil || !ok {
+			return err
+		}
 		var prepared, authority *string
 		err := tx.QueryRow(ctx, `SELECT state, current_engine, prepared_engine, transition_epoch
 			FROM awa.storage_transition_state WHERE singleton`).Scan(&e.State, &e.CurrentEngine, &prepared, &e.Epoch)
@@ -163,8 +233,7 @@ func (o *Oracle) Engine(ctx context.Context) (Engine, error) {
 		if prepared != nil {
 			e.PreparedEngine = *prepared
 		}
-		var hasAuthority bool
-		if err := tx.QueryRow(ctx, `SELECT to_regclass('awa.ring_cursor_authority') IS NOT NULL`).Scan(&hasAuthority); err != nil || !hasAuthority {
+		if ok, err := hasTable(ctx, tx, "ring_cursor_authority"); err != nil || !ok {
 			return err
 		}
 		if err := tx.QueryRow(ctx, `SELECT authority FROM awa.ring_cursor_authority WHERE singleton`).Scan(&authority); err != nil && err != pgx.ErrNoRows {

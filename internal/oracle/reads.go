@@ -36,10 +36,14 @@ type SchemaRow struct {
 	AppliedAt   time.Time `json:"applied_at"`
 }
 
-// SchemaHistory reads the whole awa.schema_version table, ordered by version.
+// SchemaHistory reads the whole awa.schema_version table, ordered by version; none on a
+// database awa never migrated.
 func (o *Oracle) SchemaHistory(ctx context.Context) ([]SchemaRow, error) {
 	var out []SchemaRow
 	err := o.read(ctx, func(tx pgx.Tx) error {
+		if ok, err := hasTable(ctx, tx, "schema_version"); err != nil || !ok {
+			return err
+		}
 		rows, err := tx.Query(ctx, `SELECT version, description, applied_at FROM awa.schema_version ORDER BY version`)
 		if err != nil {
 			return err

@@ -139,11 +139,19 @@ func (d *databases) drop(ctx context.Context, name string) error {
 	return nil
 }
 
-// forget keeps a database (--keep-failed): cleanup will not drop it.
-func (d *databases) forget(name string) {
+// keep hands a database over to the user (--keep-failed): cleanup will not drop it, and its
+// owner record is replaced by a note, so no later run's sweep takes it for abandoned.
+func (d *databases) keep(ctx context.Context, name, cell string) error {
 	d.mu.Lock()
 	delete(d.created, name)
 	d.mu.Unlock()
+	conn, err := d.admin(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	_, err = conn.Exec(ctx, "COMMENT ON DATABASE "+pgx.Identifier{name}.Sanitize()+" IS "+quoteLiteral("awacompat: kept for inspection (--keep-failed), cell "+cell))
+	return err
 }
 
 // dropAll drops every database this run created and has not dropped or kept.

@@ -472,14 +472,16 @@ func (r *run) runCellWithRetry(ctx context.Context, i int, c matrix.Cell) result
 	return rec
 }
 
-// retryable is false when the error is an install failure: retrying cannot help.
+// retryable is false when the error is an install failure or a template that was not built:
+// retrying the cell cannot help.
 func (r *run) retryable(c matrix.Cell) bool {
 	for _, a := range c.Roles {
 		if _, bad := r.failed[a.Name]; bad {
 			return false
 		}
 	}
-	return true
+	tpl, ok := r.templates[c.TemplateName()]
+	return ok && tpl.err == nil
 }
 
 func (r *run) runCell(ctx context.Context, i int, c matrix.Cell, attempt int) results.Cell {
@@ -595,7 +597,9 @@ func (r *run) execute(ctx context.Context, i int, c matrix.Cell, dir string, rec
 	cleanup := context.WithoutCancel(ctx)
 	ok, _ = judge(c.Expect, out)
 	if !ok && r.cfg.KeepFailed {
-		r.dbs.forget(db)
+		if err := r.dbs.keep(cleanup, db, c.ID); err != nil {
+			r.cfg.Log.Warn("keep the failed cell's database", "cell", c.ID, "err", err)
+		}
 		rec.KeptDatabase = redact.URL(env.URL)
 		r.cfg.Log.Info("kept failed cell database", "cell", c.ID, "connect", "psql '"+redact.URL(env.URL)+"'")
 	} else if err := r.dbs.drop(cleanup, db); err != nil {
