@@ -1,1 +1,1 @@
-awa migrate  (awa 0.5.7, DATABASE_URL=postgres://postgres@127.0.0.1:46371/awacompat_bb835383_c5_27014?sslmode=disable)
+awa migrate  (awa 0.5.7, DATABASE_URL=postgres://postgres@127.0.0.1:41439/awacompat_90717da2_c5_945965?sslmode=disable)

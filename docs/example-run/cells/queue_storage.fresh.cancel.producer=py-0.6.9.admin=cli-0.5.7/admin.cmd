@@ -1,2 +1,2 @@
-awa job cancel 1  (awa 0.5.7, DATABASE_URL=postgres://postgres@127.0.0.1:46371/awacompat_bb835383_c10_129758?sslmode=disable)
+awa job cancel 1  (awa 0.5.7, DATABASE_URL=postgres://postgres@127.0.0.1:41439/awacompat_90717da2_c10_269978?sslmode=disable)
 exit: exit status 1

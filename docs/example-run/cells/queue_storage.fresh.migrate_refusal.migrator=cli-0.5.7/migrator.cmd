@@ -1,1 +1,1 @@
-awa migrate  (awa 0.5.7, DATABASE_URL=postgres://postgres@127.0.0.1:46371/awacompat_bb835383_c12_460030?sslmode=disable)
+awa migrate  (awa 0.5.7, DATABASE_URL=postgres://postgres@127.0.0.1:41439/awacompat_90717da2_c12_689607?sslmode=disable)
