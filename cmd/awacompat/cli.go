@@ -348,6 +348,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	})
 	display.Close()
 	if res != nil {
+		// The reports render from the record the runner wrote; a failure to write one is
+		// logged, never allowed to change the run's verdict.
+		if err := report.WriteAll(o.out, res); err != nil {
+			log.Warn("writing reports", "err", err)
+		}
 		report.Table(stdout, res)
 		fmt.Fprintf(stdout, "results: %s/%s\n", o.out, results.FileName)
 	}

@@ -20,7 +20,6 @@ import (
 
 	"github.com/awacompat/awacompat/internal/oracle"
 	"github.com/awacompat/awacompat/internal/redact"
-	"github.com/awacompat/awacompat/internal/report"
 	"github.com/awacompat/awacompat/internal/results"
 	"github.com/awacompat/awacompat/internal/scenario"
 	"github.com/awacompat/awacompat/internal/version"
@@ -102,6 +101,11 @@ type run struct {
 	releases   map[string]migrate.Release
 	releaseErr map[string]error
 	mu         sync.Mutex
+
+	// The two steps that need a real database and awa, as seams: the runner's unit tests
+	// replace them to exercise scheduling, retries, interrupts and bookkeeping.
+	build func(ctx context.Context, i int, t matrix.Template) *template
+	exec  func(ctx context.Context, i int, c matrix.Cell, env scenario.Env, tpl *template, rec *results.Cell) scenario.Outcome
 }
 
 // template is one template database as built (or not).
@@ -115,7 +119,11 @@ type template struct {
 
 // Run executes the plan. results.json is always written to cfg.OutDir. The error is non-nil
 // only for infrastructure failures (an *InfraError) or interruption (ctx's error).
-func Run(ctx context.Context, cfg Config) (res *results.Results, err error) {
+func Run(ctx context.Context, cfg Config) (*results.Results, error) {
+	return newRun(cfg).run(ctx)
+}
+
+func newRun(cfg Config) *run {
 	cfg.defaults()
 	r := &run{
 		cfg: cfg,
@@ -130,6 +138,12 @@ func Run(ctx context.Context, cfg Config) (res *results.Results, err error) {
 		releases:   map[string]migrate.Release{},
 		releaseErr: map[string]error{},
 	}
+	r.build, r.exec = r.buildTemplate, r.execute
+	return r
+}
+
+func (r *run) run(ctx context.Context) (res *results.Results, err error) {
+	cfg := r.cfg
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return r.res, &InfraError{fmt.Errorf("create output folder: %w", err)}
 	}
@@ -146,11 +160,6 @@ func Run(ctx context.Context, cfg Config) (res *results.Results, err error) {
 		r.res.Summarize()
 		if werr := results.Write(cfg.OutDir, r.res); werr != nil && err == nil {
 			err = &InfraError{werr}
-		}
-		// The other reports render from the same record; a failure to write one is logged,
-		// never allowed to change the run's verdict.
-		if rerr := report.WriteAll(cfg.OutDir, r.res); rerr != nil {
-			cfg.Log.Warn("writing reports", "err", rerr)
 		}
 		res = r.res
 	}()
@@ -358,7 +367,7 @@ func SpecOf(a matrix.Artifact) pinned.Spec {
 func (r *run) buildTemplates(ctx context.Context) error {
 	for i, t := range r.cfg.Plan.Templates {
 		start := time.Now()
-		tpl := r.buildTemplate(ctx, i, t)
+		tpl := r.build(ctx, i, t)
 		r.templates[t.Name()] = tpl
 		rec := templateRecord(t, tpl, time.Since(start))
 		r.res.Templates = append(r.res.Templates, rec)
@@ -494,7 +503,7 @@ func (r *run) runCell(ctx context.Context, i int, c matrix.Cell, attempt int) re
 	rec.Logs = logDir
 	rec.Repro = r.cfg.Repro(c.ID)
 	rec.Attempts = attempt
-	out := r.execute(ctx, i, c, filepath.Join(r.cfg.OutDir, logDir), &rec)
+	out := r.outcome(ctx, i, c, filepath.Join(r.cfg.OutDir, logDir), &rec)
 	rec.DurationMS = time.Since(start).Milliseconds()
 	rec.Actual = string(out.Verdict)
 	rec.Detail = redact.Printable(out.Detail)
@@ -549,7 +558,9 @@ func CellRecord(c matrix.Cell) results.Cell {
 }
 
 // execute clones the template, runs the scenario, checks the engine, and drops the clone.
-func (r *run) execute(ctx context.Context, i int, c matrix.Cell, dir string, rec *results.Cell) scenario.Outcome {
+// outcome is what a cell did: its template's answer when the template was not built, an
+// error when one of its artifacts did not install, else what running the scenario showed.
+func (r *run) outcome(ctx context.Context, i int, c matrix.Cell, dir string, rec *results.Cell) scenario.Outcome {
 	tpl, ok := r.templates[c.TemplateName()]
 	if !ok {
 		return scenario.Outcome{Verdict: matrix.Error, Detail: "template " + c.TemplateName() + " was not built"}
@@ -574,6 +585,17 @@ func (r *run) execute(ctx context.Context, i int, c matrix.Cell, dir string, rec
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return scenario.Outcome{Verdict: matrix.Error, Detail: err.Error()}
 	}
+	out := r.exec(ctx, i, c, env, tpl, rec)
+	if ctx.Err() != nil {
+		// Cut off by Ctrl-C or SIGTERM: the cell was interrupted, whatever the scenario made
+		// of its cancelled context; it did not time out and proved nothing.
+		return scenario.Outcome{Verdict: matrix.Skipped, Detail: "interrupted while it ran (Ctrl-C or SIGTERM): " + out.Detail, Findings: out.Findings}
+	}
+	return out
+}
+
+// execute clones the template, runs the scenario, checks the engine, and drops the clone.
+func (r *run) execute(ctx context.Context, i int, c matrix.Cell, env scenario.Env, tpl *template, rec *results.Cell) scenario.Outcome {
 	cctx, cancel := context.WithTimeout(ctx, r.cfg.Matrix.Timeouts.Cell)
 	defer cancel()
 	db, err := r.dbs.create(cctx, fmt.Sprintf("c%d_%d", i+1, time.Now().UnixNano()%1e6), tpl.db)
@@ -582,20 +604,15 @@ func (r *run) execute(ctx context.Context, i int, c matrix.Cell, dir string, rec
 	}
 	env.URL = r.srv.URL(db)
 	out := scenario.Run(cctx, c.Scenario, env)
-	switch {
-	case ctx.Err() != nil:
-		// Cut off by Ctrl-C or SIGTERM: the cell was interrupted, whatever the scenario made
-		// of its cancelled context; it did not time out and proved nothing.
-		out = scenario.Outcome{Verdict: matrix.Skipped, Detail: "interrupted while it ran (Ctrl-C or SIGTERM): " + out.Detail, Findings: out.Findings}
-	case out.Verdict == matrix.Timeout || (cctx.Err() != nil && out.Verdict == matrix.Error):
+	if ctx.Err() == nil && (out.Verdict == matrix.Timeout || (cctx.Err() != nil && out.Verdict == matrix.Error)) {
 		out.Verdict = matrix.Timeout
 		out.Detail = fmt.Sprintf("cell did not finish within its %s deadline: %s", r.cfg.Matrix.Timeouts.Cell, out.Detail)
 	}
-	if out.Verdict != matrix.Error && out.Verdict != matrix.Skipped {
+	if out.Verdict != matrix.Error && ctx.Err() == nil {
 		r.checkEngine(context.WithoutCancel(ctx), c, tpl.res.Engine, env.URL, &out)
 	}
 	cleanup := context.WithoutCancel(ctx)
-	ok, _ = judge(c.Expect, out)
+	ok, _ := judge(c.Expect, out)
 	if !ok && r.cfg.KeepFailed {
 		if err := r.dbs.keep(cleanup, db, c.ID); err != nil {
 			r.cfg.Log.Warn("keep the failed cell's database", "cell", c.ID, "err", err)
