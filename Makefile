@@ -25,4 +25,7 @@ lint: ## go vet and staticcheck (installed at the pinned version); fails on any 
 	go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	gobin="$$(go env GOBIN)"; "$${gobin:-$$(go env GOPATH)/bin}/staticcheck" ./...
 
-.PHONY: help setup build run test lint
+fuzz: ## fuzz matrix loading and planning for FUZZTIME (default 30s; CI runs it)
+	go test ./matrix -run '^$$' -fuzz FuzzLoadAndPlan -fuzztime $(or $(FUZZTIME),30s)
+
+.PHONY: help setup build run test lint fuzz
