@@ -26,6 +26,6 @@ lint: ## go vet and staticcheck (installed at the pinned version); fails on any 
 	gobin="$$(go env GOBIN)"; "$${gobin:-$$(go env GOPATH)/bin}/staticcheck" ./...
 
 fuzz: ## fuzz matrix loading and planning for FUZZTIME (default 30s; CI runs it)
-	go test ./matrix -run '^$$' -fuzz FuzzLoadAndPlan -fuzztime $(or $(FUZZTIME),30s)
+	go test ./matrix -run '^$$' -fuzz FuzzLoadAndPlan -fuzztime $(or $(FUZZTIME),30s) -fuzzminimizetime 1s
 
 .PHONY: help setup build run test lint fuzz

@@ -1,6 +1,9 @@
 package matrix
 
-import "fmt"
+import (
+	"fmt"
+	"math/big"
+)
 
 // Warning is something in matrix.yaml that is allowed but almost certainly not meant.
 type Warning struct {
@@ -15,34 +18,39 @@ func (w Warning) String() string { return w.Pos.String() + ": " + w.Msg }
 // earlier rule already claims (first match wins). `awacompat plan` and `run` print these;
 // --strict makes them errors.
 func Lint(m *Matrix) []Warning {
-	cells := expand(m)
-	var out []Warning
-	for i, r := range m.Expect {
-		matched, first := 0, 0
-		shadowedBy := map[int]bool{}
-		for _, c := range cells {
+	if estimateCells(m).Cmp(big.NewInt(MaxCells)) > 0 {
+		return nil // too big to expand; NewPlan says so
+	}
+	// One pass over the cells, each rule tested once per cell: a matrix may have thousands
+	// of cells and hundreds of rules.
+	matched := make([]int, len(m.Expect))
+	first := make([]int, len(m.Expect))
+	shadowedBy := make([]map[int]bool, len(m.Expect))
+	for _, c := range expand(m) {
+		winner := -1
+		for i, r := range m.Expect {
 			if !ruleMatches(r.When, c) {
 				continue
 			}
-			matched++
-			earlier := -1
-			for j := 0; j < i; j++ {
-				if ruleMatches(m.Expect[j].When, c) {
-					earlier = j
-					break
-				}
+			matched[i]++
+			if winner < 0 {
+				winner = i
+				first[i]++
+				continue
 			}
-			if earlier < 0 {
-				first++
-			} else {
-				shadowedBy[m.Expect[earlier].Index] = true
+			if shadowedBy[i] == nil {
+				shadowedBy[i] = map[int]bool{}
 			}
+			shadowedBy[i][m.Expect[winner].Index] = true
 		}
+	}
+	var out []Warning
+	for i, r := range m.Expect {
 		switch {
-		case matched == 0:
+		case matched[i] == 0:
 			out = append(out, Warning{r.Pos, fmt.Sprintf("expect[%d] matches no cell of this matrix", r.Index)})
-		case first == 0:
-			out = append(out, Warning{r.Pos, fmt.Sprintf("expect[%d] never applies: every cell it matches is claimed by an earlier rule (%s)", r.Index, ruleList(shadowedBy))})
+		case first[i] == 0:
+			out = append(out, Warning{r.Pos, fmt.Sprintf("expect[%d] never applies: every cell it matches is claimed by an earlier rule (%s)", r.Index, ruleList(shadowedBy[i]))})
 		}
 	}
 	return out
