@@ -31,7 +31,7 @@ type readJob struct {
 	ID          int64
 	Kind        string
 	Queue       string
-	State       string
+	State       oracle.JobState
 	Priority    *int
 	Attempt     *int
 	MaxAttempts *int
@@ -61,7 +61,7 @@ func parseReadJob(raw json.RawMessage) (readJob, error) {
 	if j.ID == nil {
 		return readJob{}, fmt.Errorf("job object without id: %s", clip(string(raw), 200))
 	}
-	r := readJob{ID: *j.ID, Kind: j.Kind, Queue: j.Queue, State: strings.ToLower(j.State), Priority: j.Priority,
+	r := readJob{ID: *j.ID, Kind: j.Kind, Queue: j.Queue, State: oracle.JobState(strings.ToLower(j.State)), Priority: j.Priority,
 		Attempt: j.Attempt, MaxAttempts: j.MaxAttempts, Args: j.Args, Metadata: j.Metadata}
 	if j.Tags != nil {
 		r.Tags, r.HasTags = *j.Tags, true
@@ -194,17 +194,17 @@ func countQueue(jobs []oracle.Job) queueCounts {
 	var c queueCounts
 	for _, j := range jobs {
 		switch j.State {
-		case "available":
+		case oracle.JobStateAvailable:
 			c.Available++
-		case "scheduled":
+		case oracle.JobStateScheduled:
 			c.Scheduled++
-		case "running":
+		case oracle.JobStateRunning:
 			c.Running++
-		case "retryable":
+		case oracle.JobStateRetryable:
 			c.Retryable++
-		case "failed":
+		case oracle.JobStateFailed:
 			c.Failed++
-		case "waiting_external":
+		case oracle.JobStateWaitingExternal:
 			c.WaitingExternal++
 		}
 	}
@@ -291,9 +291,9 @@ func adminReads(ctx context.Context, env Env) Outcome {
 	runAtText, _ := futureRFC3339(time.Hour)
 	a1, a2 := cellArgs(env, "admin_reads", tag, 1), cellArgs(env, "admin_reads", tag, 2)
 	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{
-		{Op: "enqueue", Ref: "j1", Queue: readsQueue, Args: a1, Priority: 3, Tags: []string{"awacompat", "reads-" + tag},
+		{Op: probes.OpEnqueue, Ref: "j1", Queue: readsQueue, Args: a1, Priority: 3, Tags: []string{"awacompat", "reads-" + tag},
 			Metadata: map[string]any{"cell": env.CellID, "origin": "awacompat admin_reads"}},
-		{Op: "enqueue", Ref: "j2", Queue: readsQueue, Args: a2, RunAt: runAtText},
+		{Op: probes.OpEnqueue, Ref: "j2", Queue: readsQueue, Args: a2, RunAt: runAtText},
 	})
 	if stop != nil {
 		return *stop
@@ -302,7 +302,7 @@ func adminReads(ctx context.Context, env Env) Outcome {
 
 	leaderNote := ""
 	if leader, err := startProbe(ctx, env, "producer", "leader", []probes.Step{{
-		Op: "work", Queue: leaderQueue, MaxWorkers: 1, Behavior: "complete", TimeoutMS: deadlineMS(ctx),
+		Op: probes.OpWork, Queue: leaderQueue, MaxWorkers: 1, Behavior: probes.BehaviorComplete, TimeoutMS: deadlineMS(ctx),
 	}}); err != nil {
 		leaderNote = "no maintenance leader: " + err.Error()
 	} else {
@@ -322,7 +322,7 @@ func adminReads(ctx context.Context, env Env) Outcome {
 		if r.ID == id1 {
 			j1 = r
 		}
-		if r.State == "available" {
+		if r.State == oracle.JobStateAvailable {
 			available = append(available, r)
 		}
 	}
@@ -431,10 +431,10 @@ func adminReads(ctx context.Context, env Env) Outcome {
 func probeReads(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAnswers, error) {
 	var ans adminAnswers
 	steps := []probes.Step{
-		{Op: "get_job", Ref: "get", JobID: id1},
-		{Op: "list_jobs", Ref: "list", Queue: readsQueue, Limit: 100},
-		{Op: "list_jobs", Ref: "list_available", Queue: readsQueue, State: "available", Limit: 100},
-		{Op: "queue_stats", Ref: "stats"},
+		{Op: probes.OpGetJob, Ref: "get", JobID: id1},
+		{Op: probes.OpListJobs, Ref: "list", Queue: readsQueue, Limit: 100},
+		{Op: probes.OpListJobs, Ref: "list_available", Queue: readsQueue, State: string(oracle.JobStateAvailable), Limit: 100},
+		{Op: probes.OpQueueStats, Ref: "stats"},
 	}
 	name := "admin"
 	if statsOnly > 0 {
@@ -449,7 +449,7 @@ func probeReads(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAn
 		if !ok {
 			return ans, fmt.Errorf("probe %s gave no answer to %s", name, s.Ref)
 		}
-		if e.Event == "error" {
+		if e.Event == probes.EventError {
 			ans.Errs = append(ans.Errs, errorInfo(e))
 			continue
 		}
@@ -499,7 +499,7 @@ func probeReads(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAn
 // storage status.
 func cliReads(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAnswers, error) {
 	var ans adminAnswers
-	run := func(op, name string, args ...string) (string, bool, error) {
+	run := func(op probes.Op, name string, args ...string) (string, bool, error) {
 		r := runCLI(ctx, env, "admin", name, args...)
 		if r.failedToRun() {
 			return "", false, fmt.Errorf("awa %s: %v; stderr: %s", strings.Join(args, " "), r.Err, lastLine(r.Stderr))
@@ -511,7 +511,7 @@ func cliReads(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAnsw
 		return r.Stdout, true, nil
 	}
 	if statsOnly == 0 {
-		if s, ok, err := run("get_job", "admin-dump", "job", "dump", strconv.FormatInt(id1, 10)); err != nil {
+		if s, ok, err := run(probes.OpGetJob, "admin-dump", "job", "dump", strconv.FormatInt(id1, 10)); err != nil {
 			return ans, err
 		} else if ok {
 			j, err := parseCLIJobDump(s)
@@ -526,9 +526,9 @@ func cliReads(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAnsw
 			dst  *[]readJob
 		}{
 			{"admin-list", []string{"job", "list", "--queue", readsQueue, "--limit", "100"}, &ans.List},
-			{"admin-list-available", []string{"job", "list", "--queue", readsQueue, "--state", "available", "--limit", "100"}, &ans.ListAvailable},
+			{"admin-list-available", []string{"job", "list", "--queue", readsQueue, "--state", string(oracle.JobStateAvailable), "--limit", "100"}, &ans.ListAvailable},
 		} {
-			s, ok, err := run("list_jobs", c.name, c.args...)
+			s, ok, err := run(probes.OpListJobs, c.name, c.args...)
 			if err != nil {
 				return ans, err
 			}
@@ -543,7 +543,7 @@ func cliReads(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAnsw
 				*c.dst = l
 			}
 		}
-		if s, ok, err := run("storage_status", "admin-storage-status", "storage", "status"); err != nil {
+		if s, ok, err := run(opStorageStatus, "admin-storage-status", "storage", "status"); err != nil {
 			return ans, err
 		} else if ok {
 			state, cur, _, err := parseCLIStorageStatus(s)
@@ -557,7 +557,7 @@ func cliReads(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAnsw
 	if statsOnly > 0 {
 		name = fmt.Sprintf("admin-stats-%d", statsOnly)
 	}
-	s, ok, err := run("queue_stats", name, "queue", "stats")
+	s, ok, err := run(probes.OpQueueStats, name, "queue", "stats")
 	if err != nil {
 		return ans, err
 	}

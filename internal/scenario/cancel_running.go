@@ -38,8 +38,8 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) Outcome {
 
 	args := cellArgs(env, "cancel_by_unique_key_running", nonce(env), 1)
 	worker, readyAt, stop := startReady(ctx, env, "worker", "worker", []probes.Step{
-		{Op: "enqueue", Ref: "u1", Queue: cancelRunningQueue, Args: args, Unique: &probes.Unique{ByArgs: true}},
-		{Op: "work", Queue: cancelRunningQueue, MaxWorkers: 1, Behavior: "hold", TimeoutMS: deadlineMS(ctx)},
+		{Op: probes.OpEnqueue, Ref: "u1", Queue: cancelRunningQueue, Args: args, Unique: &probes.Unique{ByArgs: true}},
+		{Op: probes.OpWork, Queue: cancelRunningQueue, MaxWorkers: 1, Behavior: probes.BehaviorHold, TimeoutMS: deadlineMS(ctx)},
 	})
 	if stop != nil {
 		return *stop
@@ -47,7 +47,7 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) Outcome {
 	defer stopProbe(ctx, worker)
 	var id int64
 	for _, e := range worker.All() {
-		if e.Event == "enqueued" && e.Ref == "u1" && e.JobID != nil {
+		if e.Event == probes.EventEnqueued && e.Ref == "u1" && e.JobID != nil {
 			id = *e.JobID
 		}
 	}
@@ -63,7 +63,7 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) Outcome {
 	)
 	held := func() bool {
 		for _, e := range worker.All() {
-			if e.Event == "handled" && e.JobID != nil && *e.JobID == id {
+			if e.Event == probes.EventHandled && e.JobID != nil && *e.JobID == id {
 				return true
 			}
 		}
@@ -74,7 +74,7 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) Outcome {
 		if jobs, err = o.Jobs(ctx, []int64{id}); err != nil {
 			return false, err
 		}
-		if allState(jobs, []int64{id}, "running") && held() {
+		if allState(jobs, []int64{id}, oracle.JobStateRunning) && held() {
 			return true, nil
 		}
 		inert, live, err = workerInert(ctx, o, env, "worker", worker, readyAt, time.Time{}, jobs)
@@ -83,7 +83,7 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) Outcome {
 	switch {
 	case inert:
 		return inertOutcome(env, "worker", 1, live)
-	case errors.Is(err, errWatchDeadline), err == nil && !allState(jobs, []int64{id}, "running"):
+	case errors.Is(err, errWatchDeadline), err == nil && !allState(jobs, []int64{id}, oracle.JobStateRunning):
 		out := Outcome{Verdict: matrix.Fail, Detail: "the worker never held the job running: " + statesString(jobs)}
 		if e := firstError(worker.All()); e != nil {
 			out.Error = e
@@ -94,7 +94,7 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) Outcome {
 	}
 	before := statesOf(jobs)
 
-	evs, err := runSteps(ctx, env, "admin", "admin", []probes.Step{{Op: "cancel_by_unique_key", Ref: "c1", Args: args}})
+	evs, err := runSteps(ctx, env, "admin", "admin", []probes.Step{{Op: probes.OpCancelByUniqueKey, Ref: "c1", Args: args}})
 	if err != nil {
 		return errorOutcome(ctx, err)
 	}
@@ -103,7 +103,7 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) Outcome {
 	if err != nil {
 		return errorOutcome(ctx, err)
 	}
-	findings, refusal, cancelled := judgeCancels("cancel_by_unique_key", []cancelAnswer{answer}, before, atCancel)
+	findings, refusal, cancelled := judgeCancels(probes.OpCancelByUniqueKey, []cancelAnswer{answer}, before, atCancel)
 
 	// Release the held handler and let the worker shut down; the cancel must stick.
 	wevs := stopProbe(ctx, worker)
@@ -115,7 +115,7 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) Outcome {
 	if f != "" {
 		findings = append(findings, f)
 	}
-	if cancelled && row.State != "cancelled" {
+	if cancelled && row.State != oracle.JobStateCancelled {
 		findings = append(findings, fmt.Sprintf("job %d was cancelled while running, but after its handler returned it is %s: the late completion overwrote the cancel", id, row.State))
 	}
 	if row.ID != 0 && row.Attempt != 1 {
@@ -124,7 +124,7 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) Outcome {
 	if n := len(handledByJob(wevs)[id]); n != 1 {
 		findings = append(findings, fmt.Sprintf("the worker reported job %d handled %d times, want 1", id, n))
 	}
-	return cancelVerdict(findings, refusal, cancelled && row.State == "cancelled", fmt.Sprintf(
+	return cancelVerdict(findings, refusal, cancelled && row.State == oracle.JobStateCancelled, fmt.Sprintf(
 		"running job %d (handler holding it) cancelled by kind+args: cancelled at once and still cancelled after the handler returned, attempt 1, in %s", id, env.Engine),
 		"at cancel "+statesString(atCancel)+"; after the worker stopped "+statesString(final))
 }

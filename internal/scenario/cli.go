@@ -29,9 +29,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/awacompat/awacompat/internal/oracle"
 	"github.com/awacompat/awacompat/internal/redact"
 	"github.com/awacompat/awacompat/internal/results"
+	"github.com/awacompat/awacompat/probes"
 )
+
+// opStorageStatus is the CLI admin's read of `awa storage status`; no probe has it.
+const opStorageStatus probes.Op = "storage_status"
 
 // cliTimeout bounds one awa command.
 const cliTimeout = 90 * time.Second
@@ -116,7 +121,7 @@ func lastLine(s string) string {
 
 // cliError is the error of a failed awa command: class "CLI", message the last line of its
 // stderr (stdout or the exit status when stderr is empty).
-func cliError(op string, r cliResult) *results.ErrorInfo {
+func cliError(op probes.Op, r cliResult) *results.ErrorInfo {
 	msg := lastLine(r.Stderr)
 	if msg == "" {
 		msg = lastLine(r.Stdout)
@@ -124,7 +129,7 @@ func cliError(op string, r cliResult) *results.ErrorInfo {
 	if msg == "" && r.Err != nil {
 		msg = r.Err.Error()
 	}
-	return &results.ErrorInfo{Op: op, Class: "CLI", Message: redact.Text(msg)}
+	return &results.ErrorInfo{Op: string(op), Class: "CLI", Message: redact.Text(msg)}
 }
 
 // parseCLIJobList parses `awa job list` output.
@@ -160,7 +165,7 @@ func parseCLIJobList(out string) ([]readJob, error) {
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("job list: bad attempt columns in row %q", line)
 		}
-		jobs = append(jobs, readJob{ID: id, Kind: f[1], Queue: f[2], State: f[3], Attempt: &att, MaxAttempts: &maxAtt})
+		jobs = append(jobs, readJob{ID: id, Kind: f[1], Queue: f[2], State: oracle.JobState(f[3]), Attempt: &att, MaxAttempts: &maxAtt})
 	}
 	if !header {
 		return nil, fmt.Errorf("job list: no table header in %q", clip(out, 200))

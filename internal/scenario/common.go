@@ -59,7 +59,7 @@ func startProbe(ctx context.Context, env Env, role, name string, steps []probes.
 	if len(p.Argv) == 0 {
 		return nil, fmt.Errorf("role %s is bound to a %s artifact, which has no probe", role, p.Kind)
 	}
-	return probes.Start(ctx, p.Argv, probes.Spec{DatabaseURL: env.URL, Kind: Kind, Steps: steps}, env.Dir, name)
+	return probes.Start(ctx, p.Argv, probes.Spec{DatabaseURL: env.URL, Kind: probes.JobKind, Steps: steps}, env.Dir, name)
 }
 
 // stopProbe asks a probe to stop (stdin) and waits a bounded time for it, killing it after
@@ -95,12 +95,12 @@ func enqueue(ctx context.Context, env Env, role, name string, steps []probes.Ste
 	}
 	ids := map[string]int64{}
 	for _, e := range evs {
-		if e.Event == "enqueued" && e.JobID != nil {
+		if e.Event == probes.EventEnqueued && e.JobID != nil {
 			ids[e.Ref] = *e.JobID
 		}
 	}
 	for _, s := range steps {
-		if s.Op == "enqueue" {
+		if s.Op == probes.OpEnqueue {
 			if _, ok := ids[s.Ref]; !ok {
 				out := errorOutcome(ctx, fmt.Errorf("probe %s reported no job id for %s", name, s.Ref))
 				return nil, evs, &out
@@ -113,7 +113,7 @@ func enqueue(ctx context.Context, env Env, role, name string, steps []probes.Ste
 // eventFor returns the first event with ref (a step's answer: the result or its error).
 func eventFor(evs []probes.Event, ref string) (probes.Event, bool) {
 	for _, e := range evs {
-		if e.Ref == ref && e.Event != "start" {
+		if e.Ref == ref && e.Event != probes.EventStart {
 			return e, true
 		}
 	}
@@ -122,7 +122,7 @@ func eventFor(evs []probes.Event, ref string) (probes.Event, bool) {
 
 // errorInfo converts an error event.
 func errorInfo(e probes.Event) *results.ErrorInfo {
-	return &results.ErrorInfo{Op: e.Op, Class: e.Class, Message: e.Message, SQLState: e.SQLState}
+	return &results.ErrorInfo{Op: string(e.Op), Class: e.Class, Message: e.Message, SQLState: e.SQLState}
 }
 
 // byID indexes rows by job id (a job stored twice keeps both rows).
@@ -200,7 +200,7 @@ func workerInert(ctx context.Context, o *oracle.Oracle, env Env, role string, w 
 	if err != nil {
 		return false, nil, err
 	}
-	if hasRuntime(live, env.Probes[role].Version) && countEvents(w.All(), "handled") == 0 {
+	if hasRuntime(live, env.Probes[role].Version) && countEvents(w.All(), probes.EventHandled) == 0 {
 		return true, live, nil
 	}
 	return false, live, nil

@@ -89,7 +89,7 @@ func fidelity(ctx context.Context, env Env) Outcome {
 	tags := []string{"awacompat", "fidelity", "ünï-cødé", "emoji-🏷️"}
 	runAtText, runAt := futureRFC3339(fidelityDelay)
 	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{{
-		Op: "enqueue", Ref: "f1", Queue: fidelityQueue, Args: args, Priority: 1, Metadata: meta, Tags: tags, RunAt: runAtText,
+		Op: probes.OpEnqueue, Ref: "f1", Queue: fidelityQueue, Args: args, Priority: 1, Metadata: meta, Tags: tags, RunAt: runAtText,
 	}})
 	if stop != nil {
 		return *stop
@@ -103,7 +103,7 @@ func fidelity(ctx context.Context, env Env) Outcome {
 	if row, f := oneRow(sched, id); f != "" {
 		out.find("%s", f)
 	} else {
-		if row.State != "scheduled" {
+		if row.State != oracle.JobStateScheduled {
 			out.find("job %d is %s right after the enqueue, want scheduled (run_at %s)", id, row.State, runAtText)
 		}
 		out.Findings = append(out.Findings, rowFidelity("the scheduled row", row, args, meta, tags, 1)...)
@@ -113,7 +113,7 @@ func fidelity(ctx context.Context, env Env) Outcome {
 	}
 
 	worker, readyAt, stop := startReady(ctx, env, "worker", "worker", []probes.Step{{
-		Op: "work", Queue: fidelityQueue, MaxWorkers: 1, Behavior: "complete", TimeoutMS: deadlineMS(ctx),
+		Op: probes.OpWork, Queue: fidelityQueue, MaxWorkers: 1, Behavior: probes.BehaviorComplete, TimeoutMS: deadlineMS(ctx),
 	}})
 	if stop != nil {
 		return *stop
@@ -127,7 +127,7 @@ func fidelity(ctx context.Context, env Env) Outcome {
 		if jobs, err = o.Jobs(ctx, []int64{id}); err != nil {
 			return false, err
 		}
-		if allState(jobs, []int64{id}, "completed") {
+		if allState(jobs, []int64{id}, oracle.JobStateCompleted) {
 			return true, nil
 		}
 		inert, live, err = workerInert(ctx, o, env, "worker", worker, readyAt, runAt, jobs)
@@ -143,7 +143,7 @@ func fidelity(ctx context.Context, env Env) Outcome {
 	if row, f := oneRow(jobs, id); f != "" {
 		out.find("%s", f)
 	} else {
-		if row.State != "completed" || row.Attempt != 1 {
+		if row.State != oracle.JobStateCompleted || row.Attempt != 1 {
 			out.find("job %d ended %s at attempt %d, want completed at attempt 1", id, row.State, row.Attempt)
 		}
 		out.Findings = append(out.Findings, rowFidelity("the completed row", row, args, meta, tags, 1)...)
@@ -198,8 +198,8 @@ func rowFidelity(what string, row oracle.Job, args, meta map[string]any, tags []
 	if row.Priority != priority {
 		d = append(d, fmt.Sprintf("%s: priority is %d, sent %d", what, row.Priority, priority))
 	}
-	if row.Kind != Kind {
-		d = append(d, fmt.Sprintf("%s: kind is %q, want %q", what, row.Kind, Kind))
+	if row.Kind != probes.JobKind {
+		d = append(d, fmt.Sprintf("%s: kind is %q, want %q", what, row.Kind, probes.JobKind))
 	}
 	return d
 }

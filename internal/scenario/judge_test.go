@@ -142,8 +142,8 @@ func TestCLIError(t *testing.T) {
 	}
 }
 
-func job(id int64, state string, attempt int) oracle.Job {
-	return oracle.Job{ID: id, Kind: Kind, Queue: "q", State: state, Attempt: attempt, MaxAttempts: 25, Priority: 2,
+func job(id int64, state oracle.JobState, attempt int) oracle.Job {
+	return oracle.Job{ID: id, Kind: probes.JobKind, Queue: "q", State: state, Attempt: attempt, MaxAttempts: 25, Priority: 2,
 		Args: json.RawMessage(`{"n":1}`), Metadata: json.RawMessage(`{}`), Tags: []string{}, Location: "canonical"}
 }
 
@@ -152,32 +152,32 @@ func TestJudgeCancels(t *testing.T) {
 	cases := []struct {
 		name     string
 		answers  []cancelAnswer
-		before   map[int64]string
+		before   map[int64]oracle.JobState
 		after    []oracle.Job
 		verdict  matrix.Verdict
 		findings []string
 	}{
 		{"cancelled", []cancelAnswer{{Ref: "c1", JobID: 1, ReturnedID: 1, ReturnedState: "cancelled"}},
-			map[int64]string{1: "scheduled"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Pass, nil},
+			map[int64]oracle.JobState{1: "scheduled"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Pass, nil},
 		{"refused and untouched", []cancelAnswer{{Ref: "c1", JobID: 1, Err: dbErr}},
-			map[int64]string{1: "scheduled"}, []oracle.Job{job(1, "scheduled", 0)}, matrix.Refused, nil},
+			map[int64]oracle.JobState{1: "scheduled"}, []oracle.Job{job(1, "scheduled", 0)}, matrix.Refused, nil},
 		{"error but cancelled anyway", []cancelAnswer{{Ref: "c1", JobID: 1, Err: dbErr}},
-			map[int64]string{1: "scheduled"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Fail, []string{"yet the job went from scheduled to cancelled"}},
+			map[int64]oracle.JobState{1: "scheduled"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Fail, []string{"yet the job went from scheduled to cancelled"}},
 		{"silent none", []cancelAnswer{{Ref: "c1", JobID: 1, Null: true}, {Ref: "c2", JobID: 2, Null: true}},
-			map[int64]string{1: "scheduled", 2: "available"}, []oracle.Job{job(1, "scheduled", 0), job(2, "available", 0)}, matrix.Fail,
+			map[int64]oracle.JobState{1: "scheduled", 2: "available"}, []oracle.Job{job(1, "scheduled", 0), job(2, "available", 0)}, matrix.Fail,
 			[]string{"cancel_by_unique_key returned nothing and the job is still scheduled (job 1)", "returned nothing and the job is still available (job 2)"}},
 		{"none but cancelled", []cancelAnswer{{Ref: "c1", JobID: 1, Null: true}},
-			map[int64]string{1: "available"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Fail, []string{"returned nothing, but job 1 was cancelled"}},
+			map[int64]oracle.JobState{1: "available"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Fail, []string{"returned nothing, but job 1 was cancelled"}},
 		{"claims success, db disagrees", []cancelAnswer{{Ref: "c1", JobID: 1, ReturnedID: 1, ReturnedState: "cancelled"}},
-			map[int64]string{1: "running"}, []oracle.Job{job(1, "running", 1)}, matrix.Fail, []string{"reported success, but job 1 is running"}},
+			map[int64]oracle.JobState{1: "running"}, []oracle.Job{job(1, "running", 1)}, matrix.Fail, []string{"reported success, but job 1 is running"}},
 		{"wrong job returned", []cancelAnswer{{Ref: "c1", JobID: 1, ReturnedID: 5, ReturnedState: "cancelled"}},
-			map[int64]string{1: "available"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Fail, []string{"returned job 5, but the job meant was 1"}},
+			map[int64]oracle.JobState{1: "available"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Fail, []string{"returned job 5, but the job meant was 1"}},
 		{"stored twice", []cancelAnswer{{Ref: "c1", JobID: 1, ReturnedID: 1}},
-			map[int64]string{1: "available"}, []oracle.Job{job(1, "cancelled", 0), job(1, "available", 0)}, matrix.Fail, []string{"stored 2 times"}},
+			map[int64]oracle.JobState{1: "available"}, []oracle.Job{job(1, "cancelled", 0), job(1, "available", 0)}, matrix.Fail, []string{"stored 2 times"}},
 		{"missing row", []cancelAnswer{{Ref: "c1", JobID: 1, ReturnedID: 1}},
-			map[int64]string{1: "available"}, nil, matrix.Fail, []string{"job 1 is missing"}},
+			map[int64]oracle.JobState{1: "available"}, nil, matrix.Fail, []string{"job 1 is missing"}},
 		{"no answer", []cancelAnswer{{Ref: "c1", JobID: 1, Missing: true}},
-			map[int64]string{1: "available"}, []oracle.Job{job(1, "available", 0)}, matrix.Fail, []string{"gave no answer"}},
+			map[int64]oracle.JobState{1: "available"}, []oracle.Job{job(1, "available", 0)}, matrix.Fail, []string{"gave no answer"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -226,13 +226,13 @@ func TestJudgeDedupe(t *testing.T) {
 		verdict matrix.Verdict
 		finding string
 	}{
-		{"conflict, one row", probes.Event{Event: "error", Class: "UniqueConflict", Message: "duplicate"}, []oracle.Job{row(1, "ab")}, matrix.Pass, ""},
-		{"second row with another key", probes.Event{Event: "enqueued", JobID: id(2)}, []oracle.Job{row(1, "ab"), row(2, "cd")}, matrix.Fail,
+		{"conflict, one row", probes.Event{Event: probes.EventError, Class: "UniqueConflict", Message: "duplicate"}, []oracle.Job{row(1, "ab")}, matrix.Pass, ""},
+		{"second row with another key", probes.Event{Event: probes.EventEnqueued, JobID: id(2)}, []oracle.Job{row(1, "ab"), row(2, "cd")}, matrix.Fail,
 			"the unique-key derivation differs across the two versions"},
-		{"succeeded, same id", probes.Event{Event: "enqueued", JobID: id(1)}, []oracle.Job{row(1, "ab")}, matrix.Fail, "succeeded (job 1) without UniqueConflict"},
-		{"wrong class", probes.Event{Event: "error", Class: "DatabaseError", Message: "duplicate key"}, []oracle.Job{row(1, "ab")}, matrix.Fail, "not UniqueConflict"},
-		{"conflict but two rows", probes.Event{Event: "error", Class: "UniqueConflict"}, []oracle.Job{row(1, "ab"), row(3, "ab")}, matrix.Fail, "holds 2 rows"},
-		{"first missing", probes.Event{Event: "error", Class: "UniqueConflict"}, nil, matrix.Fail, "not among the rows"},
+		{"succeeded, same id", probes.Event{Event: probes.EventEnqueued, JobID: id(1)}, []oracle.Job{row(1, "ab")}, matrix.Fail, "succeeded (job 1) without UniqueConflict"},
+		{"wrong class", probes.Event{Event: probes.EventError, Class: "DatabaseError", Message: "duplicate key"}, []oracle.Job{row(1, "ab")}, matrix.Fail, "not UniqueConflict"},
+		{"conflict but two rows", probes.Event{Event: probes.EventError, Class: "UniqueConflict"}, []oracle.Job{row(1, "ab"), row(3, "ab")}, matrix.Fail, "holds 2 rows"},
+		{"first missing", probes.Event{Event: probes.EventError, Class: "UniqueConflict"}, nil, matrix.Fail, "not among the rows"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -249,8 +249,8 @@ func TestJudgeDedupe(t *testing.T) {
 
 func TestJudgeRetry(t *testing.T) {
 	args := map[string]any{"n": 1}
-	call := func(attempt int, result string) probes.Event {
-		return probes.Event{Event: "handled", Attempt: attempt, Result: result}
+	call := func(attempt int, result probes.HandlerResult) probes.Event {
+		return probes.Event{Event: probes.EventHandled, Attempt: attempt, Result: result}
 	}
 	cases := []struct {
 		name    string
@@ -336,7 +336,7 @@ func TestCompareReads(t *testing.T) {
 	j1 := job(1, "available", 0)
 	j1.Priority, j1.Tags, j1.Metadata = 3, []string{"a"}, json.RawMessage(`{"k":"v"}`)
 	j2 := job(2, "scheduled", 0)
-	good := readJob{ID: 1, Kind: Kind, Queue: "q", State: "available", Priority: i(3), Attempt: i(0), MaxAttempts: i(25),
+	good := readJob{ID: 1, Kind: probes.JobKind, Queue: "q", State: "available", Priority: i(3), Attempt: i(0), MaxAttempts: i(25),
 		Args: json.RawMessage(`{"n":1}`), Metadata: json.RawMessage(`{"k":"v"}`), Tags: []string{"a"}, HasTags: true}
 	if d := compareJob("get", good, j1); len(d) != 0 {
 		t.Fatalf("unexpected differences %v", d)
@@ -346,7 +346,7 @@ func TestCompareReads(t *testing.T) {
 	if d := compareJob("get", bad, j1); len(d) != 4 {
 		t.Fatalf("want 4 differences (state, priority, args, tags), got %v", d)
 	}
-	cliRow := readJob{ID: 2, Kind: Kind, Queue: "q", State: "scheduled", Attempt: i(0), MaxAttempts: i(25)}
+	cliRow := readJob{ID: 2, Kind: probes.JobKind, Queue: "q", State: "scheduled", Attempt: i(0), MaxAttempts: i(25)}
 	if d := compareList("list", []readJob{good, cliRow}, []oracle.Job{j1, j2}); len(d) != 0 {
 		t.Fatalf("unexpected differences %v", d)
 	}

@@ -45,7 +45,7 @@ func lifecycle(ctx context.Context, env Env) Outcome {
 		for _, n := range ns {
 			ref := fmt.Sprintf("j%d", n)
 			sent[ref] = lifecycleArgs(env.CellID, n)
-			steps = append(steps, probes.Step{Op: "enqueue", Ref: ref, Queue: lifecycleQueue, Args: sent[ref]})
+			steps = append(steps, probes.Step{Op: probes.OpEnqueue, Ref: ref, Queue: lifecycleQueue, Args: sent[ref]})
 		}
 		got, _, stop := enqueue(ctx, env, "producer", name, steps)
 		for ref, id := range got {
@@ -59,7 +59,7 @@ func lifecycle(ctx context.Context, env Env) Outcome {
 	}
 
 	worker, readyAt, stop := startReady(ctx, env, "worker", "worker", []probes.Step{{
-		Op: "work", Queue: lifecycleQueue, MaxWorkers: 2, Behavior: "complete", TimeoutMS: deadlineMS(ctx),
+		Op: probes.OpWork, Queue: lifecycleQueue, MaxWorkers: 2, Behavior: probes.BehaviorComplete, TimeoutMS: deadlineMS(ctx),
 	}})
 	if stop != nil {
 		return *stop
@@ -87,7 +87,7 @@ func lifecycle(ctx context.Context, env Env) Outcome {
 		if jobs, err = o.Jobs(ctx, want); err != nil {
 			return false, err
 		}
-		if allState(jobs, want, "completed") {
+		if allState(jobs, want, oracle.JobStateCompleted) {
 			return true, nil
 		}
 		if e, err := o.Engine(ctx); err == nil && e.Active() != engine0 {
@@ -122,7 +122,7 @@ func lifecycle(ctx context.Context, env Env) Outcome {
 	switch {
 	case inert:
 		return inertOutcome(env, "worker", len(want), live)
-	case allState(jobs, want, "completed") && len(out.Findings) == 0:
+	case allState(jobs, want, oracle.JobStateCompleted) && len(out.Findings) == 0:
 		out.Verdict = matrix.Pass
 		out.Detail = fmt.Sprintf("%d jobs enqueued, each claimed and completed once (attempt 1), args intact, stored in %s", len(want), env.Engine)
 	case ctx.Err() != nil || werr == errWatchDeadline:
@@ -157,10 +157,10 @@ func judgeJobs(out *Outcome, jobs []oracle.Job, want []int64, sent map[string]ma
 		if d := jsonDiff(j.Args, mustJSON(sent[ref])); d != "" {
 			out.find("job %d args in the database differ from what was sent: %s", id, d)
 		}
-		if j.Kind != Kind {
-			out.find("job %d has kind %q, want %q", id, j.Kind, Kind)
+		if j.Kind != probes.JobKind {
+			out.find("job %d has kind %q, want %q", id, j.Kind, probes.JobKind)
 		}
-		if j.State == "completed" && j.Attempt != 1 {
+		if j.State == oracle.JobStateCompleted && j.Attempt != 1 {
 			out.find("job %d completed on attempt %d, want 1", id, j.Attempt)
 		}
 		if j.Location != engine {
@@ -176,7 +176,7 @@ func deadlineMS(ctx context.Context) int64 {
 	return 120_000
 }
 
-func allState(jobs []oracle.Job, want []int64, state string) bool {
+func allState(jobs []oracle.Job, want []int64, state oracle.JobState) bool {
 	got := map[int64]bool{}
 	for _, j := range jobs {
 		if j.State != state {
@@ -195,7 +195,7 @@ func allState(jobs []oracle.Job, want []int64, state string) bool {
 // untouched is true when no job was ever claimed: all available, attempt 0.
 func untouched(jobs []oracle.Job) bool {
 	for _, j := range jobs {
-		if j.Attempt != 0 || (j.State != "available" && j.State != "scheduled") {
+		if j.Attempt != 0 || (j.State != oracle.JobStateAvailable && j.State != oracle.JobStateScheduled) {
 			return false
 		}
 	}
@@ -211,7 +211,7 @@ func hasRuntime(rts []oracle.Runtime, version string) bool {
 	return false
 }
 
-func countEvents(evs []probes.Event, kind string) int {
+func countEvents(evs []probes.Event, kind probes.EventName) int {
 	n := 0
 	for _, e := range evs {
 		if e.Event == kind {
@@ -224,7 +224,7 @@ func countEvents(evs []probes.Event, kind string) int {
 func handledByJob(evs []probes.Event) map[int64][]probes.Event {
 	out := map[int64][]probes.Event{}
 	for _, e := range evs {
-		if e.Event == "handled" && e.JobID != nil {
+		if e.Event == probes.EventHandled && e.JobID != nil {
 			out[*e.JobID] = append(out[*e.JobID], e)
 		}
 	}
@@ -237,7 +237,7 @@ func mustJSON(v any) []byte {
 }
 
 func locations(rows []oracle.Job) string {
-	return joinEach(rows, ", ", "", func(r oracle.Job) string { return r.Location + ":" + r.State })
+	return joinEach(rows, ", ", "", func(r oracle.Job) string { return r.Location + ":" + string(r.State) })
 }
 
 func statesString(jobs []oracle.Job) string {

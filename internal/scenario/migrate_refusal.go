@@ -37,10 +37,10 @@ func migrateRefusal(ctx context.Context, env Env) Outcome {
 			return errorOutcome(ctx, fmt.Errorf("awa migrate: %v; stderr: %s", r.Err, lastLine(r.Stderr)))
 		}
 		if r.Err != nil {
-			migErr = cliError("migrate", r)
+			migErr = cliError(probes.OpMigrate, r)
 		}
 	} else {
-		evs, err := runSteps(ctx, env, "migrator", "migrator", []probes.Step{{Op: "migrate", Ref: "m1", TimeoutMS: 90_000}})
+		evs, err := runSteps(ctx, env, "migrator", "migrator", []probes.Step{{Op: probes.OpMigrate, Ref: "m1", TimeoutMS: 90_000}})
 		if err != nil {
 			return errorOutcome(ctx, err)
 		}
@@ -48,9 +48,9 @@ func migrateRefusal(ctx context.Context, env Env) Outcome {
 		switch {
 		case !ok:
 			return errorOutcome(ctx, fmt.Errorf("migrator probe gave no answer to migrate"))
-		case e.Event == "error":
+		case e.Event == probes.EventError:
 			migErr = errorInfo(e)
-		case e.Event != "migrated":
+		case e.Event != probes.EventMigrated:
 			return errorOutcome(ctx, fmt.Errorf("migrator probe answered %q to migrate", e.Event))
 		}
 	}

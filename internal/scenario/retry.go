@@ -25,13 +25,13 @@ func retry(ctx context.Context, env Env) Outcome {
 	defer o.Close(context.WithoutCancel(ctx))
 
 	args := cellArgs(env, "retry", nonce(env), 1)
-	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{{Op: "enqueue", Ref: "r1", Queue: retryQueue, Args: args}})
+	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{{Op: probes.OpEnqueue, Ref: "r1", Queue: retryQueue, Args: args}})
 	if stop != nil {
 		return *stop
 	}
 	id := ids["r1"]
 	worker, readyAt, stop := startReady(ctx, env, "worker", "worker", []probes.Step{{
-		Op: "work", Queue: retryQueue, MaxWorkers: 1, Behavior: "fail_once", TimeoutMS: deadlineMS(ctx),
+		Op: probes.OpWork, Queue: retryQueue, MaxWorkers: 1, Behavior: probes.BehaviorFailOnce, TimeoutMS: deadlineMS(ctx),
 	}})
 	if stop != nil {
 		return *stop
@@ -47,7 +47,7 @@ func retry(ctx context.Context, env Env) Outcome {
 		if jobs, err = o.Jobs(ctx, []int64{id}); err != nil {
 			return false, err
 		}
-		if allState(jobs, []int64{id}, "completed") {
+		if allState(jobs, []int64{id}, oracle.JobStateCompleted) {
 			return true, nil
 		}
 		inert, live, err = workerInert(ctx, o, env, "worker", worker, readyAt, time.Time{}, jobs)
@@ -76,7 +76,7 @@ func judgeRetry(id int64, jobs []oracle.Job, hs []probes.Event, args map[string]
 	if f != "" {
 		out.find("%s", f)
 	} else {
-		if row.State != "completed" || row.Attempt != 2 {
+		if row.State != oracle.JobStateCompleted || row.Attempt != 2 {
 			out.find("job %d is %s at attempt %d, want completed at attempt 2", id, row.State, row.Attempt)
 		}
 		if d := jsonDiff(row.Args, mustJSON(args)); d != "" {
@@ -85,8 +85,8 @@ func judgeRetry(id int64, jobs []oracle.Job, hs []probes.Event, args map[string]
 	}
 	want := []struct {
 		attempt int
-		result  string
-	}{{1, "retry"}, {2, "completed"}}
+		result  probes.HandlerResult
+	}{{1, probes.ResultRetry}, {2, probes.ResultCompleted}}
 	if len(hs) != len(want) {
 		out.find("the worker reported %d handler calls for job %d (%s), want 2", len(hs), id, callsString(hs))
 	}

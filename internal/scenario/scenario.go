@@ -17,9 +17,6 @@ import (
 	"github.com/awacompat/awacompat/probes"
 )
 
-// Kind is the job kind every probe enqueues and handles.
-const Kind = "awacompat_probe"
-
 // Probe is how to run one role's artifact.
 type Probe struct {
 	// Argv starts the probe program (python and rust artifacts); the spec path is appended.
@@ -116,14 +113,14 @@ func runSteps(ctx context.Context, env Env, role, name string, steps []probes.St
 	if !ok {
 		return nil, fmt.Errorf("no probe bound to role %s", role)
 	}
-	return probes.Run(ctx, p.Argv, probes.Spec{DatabaseURL: env.URL, Kind: Kind, Steps: steps}, env.Dir, name)
+	return probes.Run(ctx, p.Argv, probes.Spec{DatabaseURL: env.URL, Kind: probes.JobKind, Steps: steps}, env.Dir, name)
 }
 
 // firstError returns the first awa error event.
 func firstError(evs []probes.Event) *results.ErrorInfo {
 	for _, e := range evs {
-		if e.Event == "error" {
-			return &results.ErrorInfo{Op: e.Op, Class: e.Class, Message: e.Message, SQLState: e.SQLState}
+		if e.Event == probes.EventError {
+			return &results.ErrorInfo{Op: string(e.Op), Class: e.Class, Message: e.Message, SQLState: e.SQLState}
 		}
 	}
 	return nil

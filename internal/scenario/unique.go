@@ -30,7 +30,7 @@ func uniqueDedupe(ctx context.Context, env Env) Outcome {
 	args["zz_last"] = map[string]any{"b": 2, "a": 1}
 	args["aa_first"] = []any{"x", map[string]any{"k2": true, "k1": nil}}
 	runAt, _ := futureRFC3339(time.Hour)
-	step := probes.Step{Op: "enqueue", Queue: uniqueQueue, Args: args, RunAt: runAt, Unique: &probes.Unique{ByArgs: true}}
+	step := probes.Step{Op: probes.OpEnqueue, Queue: uniqueQueue, Args: args, RunAt: runAt, Unique: &probes.Unique{ByArgs: true}}
 
 	s1 := step
 	s1.Ref = "first"
@@ -44,7 +44,7 @@ func uniqueDedupe(ctx context.Context, env Env) Outcome {
 	if err != nil {
 		return errorOutcome(ctx, err)
 	}
-	rows, err := o.JobsByArgs(ctx, Kind, mustJSON(args))
+	rows, err := o.JobsByArgs(ctx, probes.JobKind, mustJSON(args))
 	if err != nil {
 		return errorOutcome(ctx, err)
 	}
@@ -79,20 +79,20 @@ func judgeDedupe(env Env, first int64, second probes.Event, rows []oracle.Job) O
 		out.find("the first producer's job %d is not among the rows with its args: %s", first, keys())
 	}
 	switch {
-	case second.Event == "error" && second.Class == "UniqueConflict":
+	case second.Event == probes.EventError && second.Class == "UniqueConflict":
 		if len(rows) == 1 && distinct[first] {
 			out.Verdict = matrix.Pass
 			out.Detail = fmt.Sprintf("%s: the duplicate raised UniqueConflict and the database holds one job (%d) with those args, in %s", who, first, env.Engine)
 			return out
 		}
 		out.find("producer2 got UniqueConflict, but the database holds %d rows with those args: %s", len(rows), keys())
-	case second.Event == "error":
+	case second.Event == probes.EventError:
 		out.Error = errorInfo(second)
 		out.find("producer2's duplicate was rejected with %s: %s, not UniqueConflict", second.Class, second.Message)
 		if len(rows) != 1 {
 			out.find("the database holds %d rows with those args: %s", len(rows), keys())
 		}
-	case second.Event == "enqueued":
+	case second.Event == probes.EventEnqueued:
 		id := int64(0)
 		if second.JobID != nil {
 			id = *second.JobID
@@ -107,8 +107,8 @@ func judgeDedupe(env Env, first int64, second probes.Event, rows []oracle.Job) O
 	}
 	out.Verdict = matrix.Fail
 	out.Detail = fmt.Sprintf("%s: the duplicate was not rejected as UniqueConflict with one row left", who)
-	if out.Error == nil && second.Event == "error" {
-		out.Error = &results.ErrorInfo{Op: second.Op, Class: second.Class, Message: second.Message}
+	if out.Error == nil && second.Event == probes.EventError {
+		out.Error = &results.ErrorInfo{Op: string(second.Op), Class: second.Class, Message: second.Message}
 	}
 	return out
 }

@@ -39,7 +39,7 @@ func upgradeBacklog(ctx context.Context, env Env) Outcome {
 		out.Verdict, out.Detail = matrix.Fail, "pre-upgrade work is missing or duplicated"
 		return out
 	}
-	drained := allState(jobs, ids, "completed")
+	drained := allState(jobs, ids, oracle.JobStateCompleted)
 	var (
 		worker *probes.Proc
 		inert  bool
@@ -50,7 +50,7 @@ func upgradeBacklog(ctx context.Context, env Env) Outcome {
 		var readyAt time.Time
 		var stop *Outcome
 		worker, readyAt, stop = startReady(ctx, env, "worker", "worker", []probes.Step{{
-			Op: "work", Queue: migrate.UpgradeQueue, MaxWorkers: 2, Behavior: "complete", TimeoutMS: deadlineMS(ctx),
+			Op: probes.OpWork, Queue: migrate.UpgradeQueue, MaxWorkers: 2, Behavior: probes.BehaviorComplete, TimeoutMS: deadlineMS(ctx),
 		}})
 		if stop != nil {
 			return *stop
@@ -61,7 +61,7 @@ func upgradeBacklog(ctx context.Context, env Env) Outcome {
 			if jobs, err = o.Jobs(ctx, ids); err != nil {
 				return false, err
 			}
-			if allState(jobs, ids, "completed") {
+			if allState(jobs, ids, oracle.JobStateCompleted) {
 				return true, nil
 			}
 			inert, live, err = workerInert(ctx, o, env, "worker", worker, readyAt, readyAt, jobs)
@@ -100,7 +100,7 @@ func upgradeBacklog(ctx context.Context, env Env) Outcome {
 	case ctx.Err() != nil || werr == errWatchDeadline:
 		out.Verdict = matrix.Timeout
 		out.Detail = "pre-upgrade jobs in states " + statesString(jobs)
-	case allState(jobs, ids, "completed") && len(out.Findings) == 0:
+	case allState(jobs, ids, oracle.JobStateCompleted) && len(out.Findings) == 0:
 		out.Verdict = matrix.Pass
 		if worker == nil {
 			out.Detail = fmt.Sprintf("the %d jobs awa %s enqueued before the upgrade were drained and completed during the staged transition, args intact", len(ids), env.UpgradedFrom)
