@@ -19,8 +19,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/awacompat/awacompat/internal/redact"
 )
@@ -68,36 +70,78 @@ func awaErrorLine(stderr string) string {
 // Run runs `awa ARGS...` against url and returns its stdout. Output (stdout and stderr) is also
 // appended to LogPath.
 func (c CLI) Run(ctx context.Context, url string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, c.Bin, args...)
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+url, "NO_COLOR=1", "RUST_LOG=warn")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	var stdout, stderr strings.Builder
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	shown := "awa " + strings.Join(args, " ") + "  (awa " + c.Version + ", DATABASE_URL=" + redact.URL(url) + ")"
+	stdout, stderr, err := c.exec(ctx, url, args)
 	if c.LogPath != "" {
 		if f, ferr := os.OpenFile(c.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); ferr == nil {
-			fmt.Fprintf(f, "$ %s\n%s%s", shown, redact.Text(stdout.String()), redact.Text(stderr.String()))
+			fmt.Fprintf(f, "$ %s\n%s%s", c.shown(url, args), redact.Text(stdout), redact.Text(stderr))
 			if err != nil {
-				fmt.Fprintf(f, "(exit: %v)\n", err)
+				fmt.Fprintf(f, "(exit: %v)\n", exitErr(err))
 			}
 			f.Close()
 		}
 	}
-	if err != nil {
-		ce := &CommandError{Cmd: shown, Err: err, Output: tail(redact.Text(stderr.String()+stdout.String()), 15), ExitCode: -1}
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && ctx.Err() == nil {
-			ce.ExitCode = ee.ExitCode()
-		}
-		if ce.ExitCode == 1 {
-			ce.AwaError = redact.Text(awaErrorLine(stderr.String()))
-		}
-		return stdout.String(), ce
+	return stdout, err
+}
+
+// RunKept runs `awa ARGS...` against url like Run, but keeps the command in dir as NAME.cmd
+// (with its exit status), NAME.stdout.log and NAME.stderr.log instead of appending to LogPath,
+// and returns stdout and stderr apart.
+func (c CLI) RunKept(ctx context.Context, url, dir, name string, args ...string) (stdout, stderr string, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", err
 	}
-	return stdout.String(), nil
+	stdout, stderr, err = c.exec(ctx, url, args)
+	shown := c.shown(url, args) + "\n"
+	if err != nil {
+		shown += fmt.Sprintf("exit: %v\n", exitErr(err))
+	}
+	_ = os.WriteFile(filepath.Join(dir, name+".cmd"), []byte(shown), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, name+".stdout.log"), []byte(redact.Text(stdout)), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, name+".stderr.log"), []byte(redact.Text(stderr)), 0o644)
+	return stdout, stderr, err
+}
+
+// shown is the command as logs and errors show it: without the password.
+func (c CLI) shown(url string, args []string) string {
+	return "awa " + strings.Join(args, " ") + "  (awa " + c.Version + ", DATABASE_URL=" + redact.URL(url) + ")"
+}
+
+// exec runs the command; a failure is a *CommandError.
+func (c CLI) exec(ctx context.Context, url string, args []string) (string, string, error) {
+	cmd := exec.CommandContext(ctx, c.Bin, args...)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+url, "NO_COLOR=1", "RUST_LOG=warn")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// A killed awa's children may hold its pipes open; do not wait on them forever.
+	cmd.WaitDelay = 2 * time.Second
+	var stdout, stderr strings.Builder
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if err == nil {
+		return stdout.String(), stderr.String(), nil
+	}
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w (%v)", err, ctx.Err())
+	}
+	ce := &CommandError{Cmd: c.shown(url, args), Err: err, Output: tail(redact.Text(stderr.String()+stdout.String()), 15), ExitCode: -1}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ctx.Err() == nil {
+		ce.ExitCode = ee.ExitCode()
+	}
+	if ce.ExitCode == 1 {
+		ce.AwaError = redact.Text(awaErrorLine(stderr.String()))
+	}
+	return stdout.String(), stderr.String(), ce
+}
+
+// exitErr is how a command ended, for a log line.
+func exitErr(err error) error {
+	var ce *CommandError
+	if errors.As(err, &ce) {
+		return ce.Err
+	}
+	return err
 }
 
 func tail(s string, n int) string {

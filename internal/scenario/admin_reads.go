@@ -12,6 +12,7 @@ import (
 	"github.com/awacompat/awacompat/internal/oracle"
 	"github.com/awacompat/awacompat/internal/results"
 	"github.com/awacompat/awacompat/matrix"
+	"github.com/awacompat/awacompat/migrate"
 	"github.com/awacompat/awacompat/probes"
 )
 
@@ -546,11 +547,11 @@ func cliReads(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAnsw
 		if s, ok, err := run(opStorageStatus, "admin-storage-status", "storage", "status"); err != nil {
 			return ans, err
 		} else if ok {
-			state, cur, _, err := parseCLIStorageStatus(s)
+			st, err := migrate.ParseStorageStatus(s)
 			if err != nil {
 				return ans, err
 			}
-			ans.EngineState, ans.EngineCurrent = state, cur
+			ans.EngineState, ans.EngineCurrent = st.State, st.CurrentEngine
 		}
 	}
 	name := "admin-stats"

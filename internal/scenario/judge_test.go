@@ -3,9 +3,11 @@ package scenario
 // Table tests for the pure judging logic of the contract scenarios: no database, no probes.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
-	"os/exec"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -120,11 +122,6 @@ func TestParseCLI(t *testing.T) {
 	if _, err := parseCLIJobDump("Error: JobNotFound { id: 9 }"); err == nil {
 		t.Fatal("error text accepted as a dump")
 	}
-
-	state, cur, prep, err := parseCLIStorageStatus(`{"current_engine":"queue_storage","prepared_engine":null,"state":"active"}`)
-	if err != nil || state != "active" || cur != "queue_storage" || prep != "" {
-		t.Fatalf("storage status: %q %q %q %v", state, cur, prep, err)
-	}
 }
 
 func TestCLIError(t *testing.T) {
@@ -136,9 +133,49 @@ func TestCLIError(t *testing.T) {
 	if e := cliError("cancel", cliResult{Err: errors.New("signal: killed")}); e.Message != "signal: killed" {
 		t.Fatalf("got %+v", e)
 	}
-	if (cliResult{Err: &exec.ExitError{}}).failedToRun() != true {
-		// An ExitError without a process state has exit code -1: treated as not having run.
-		t.Fatal("ExitError without state should count as failed to run")
+	if !(cliResult{Err: errors.New("signal: killed"), Code: -1}).failedToRun() {
+		t.Fatal("a killed command should count as failed to run")
+	}
+	if (cliResult{Err: errors.New("exit status 1"), Code: 1}).failedToRun() {
+		t.Fatal("exit status 1 is awa's answer, not a failure to run")
+	}
+}
+
+// runCLI reads an awa that answered with an error as awa's answer, and one that was killed as
+// a command that did not run.
+func TestRunCLIClassifies(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		failed     bool
+		message    string
+	}{
+		{"answered", `echo 'Error: JobNotFound { id: 9 }' >&2; exit 1`, false, "Error: JobNotFound { id: 9 }"},
+		{"killed", `kill -9 $$`, true, "signal: killed"},
+		{"ok", `echo 'Cancelled job 9'`, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bin := filepath.Join(t.TempDir(), "awa")
+			if err := os.WriteFile(bin, []byte("#!/bin/sh\n"+tc.body+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			env := Env{URL: "postgres://u@127.0.0.1:1/db", Dir: t.TempDir(), Probes: map[string]Probe{"admin": {AwaBin: bin, Kind: "cli", Version: "0.6.9"}}}
+			r := runCLI(context.Background(), env, "admin", "admin", "job", "cancel", "9")
+			if r.failedToRun() != tc.failed {
+				t.Fatalf("failedToRun %v, want %v (%+v)", r.failedToRun(), tc.failed, r)
+			}
+			if tc.message == "" {
+				if r.Err != nil {
+					t.Fatalf("error %v", r.Err)
+				}
+				return
+			}
+			if e := cliError(probes.OpCancel, r); e.Message != tc.message {
+				t.Errorf("message %q, want %q", e.Message, tc.message)
+			}
+			if _, err := os.Stat(filepath.Join(env.Dir, "admin.cmd")); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
 
