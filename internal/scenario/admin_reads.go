@@ -281,23 +281,23 @@ type adminAnswers struct {
 // list_jobs(queue, state=available) and queue_stats, and every answer must agree with the
 // database. queue_stats may lag (see statsBudget) and is re-read until it agrees or the budget
 // is spent; a queue still missing then is a fail.
-func adminReads(ctx context.Context, env Env) Outcome {
+func adminReads(ctx context.Context, env Env) (Outcome, error) {
 	o, err := withOracle(ctx, env)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
 	tag := nonce(env)
 	runAtText, _ := futureRFC3339(time.Hour)
 	a1, a2 := cellArgs(env, "admin_reads", tag, 1), cellArgs(env, "admin_reads", tag, 2)
-	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{
+	ids, _, err := enqueue(ctx, env, "producer", "producer", []probes.Step{
 		{Op: probes.OpEnqueue, Ref: "j1", Queue: readsQueue, Args: a1, Priority: 3, Tags: []string{"awacompat", "reads-" + tag},
 			Metadata: map[string]any{"cell": env.CellID, "origin": "awacompat admin_reads"}},
 		{Op: probes.OpEnqueue, Ref: "j2", Queue: readsQueue, Args: a2, RunAt: runAtText},
 	})
-	if stop != nil {
-		return *stop
+	if err != nil {
+		return Outcome{}, err
 	}
 	id1, id2 := ids["j1"], ids["j2"]
 
@@ -315,7 +315,7 @@ func adminReads(ctx context.Context, env Env) Outcome {
 
 	rows, err := o.QueueJobs(ctx, readsQueue)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	var j1 oracle.Job
 	var available []oracle.Job
@@ -336,7 +336,7 @@ func adminReads(ctx context.Context, env Env) Outcome {
 	}
 	if len(out.Findings) > 0 {
 		out.Verdict, out.Detail = matrix.Fail, "the producer's jobs are not as enqueued"
-		return out
+		return out, nil
 	}
 
 	admin := env.Probes["admin"]
@@ -348,7 +348,7 @@ func adminReads(ctx context.Context, env Env) Outcome {
 		ans, herr = probeReads(ctx, env, id1, 0)
 	}
 	if herr != nil {
-		return errorOutcome(ctx, herr)
+		return Outcome{}, herr
 	}
 	src := fmt.Sprintf("%s %s", admin.Kind, admin.Version)
 	if len(ans.Get) == 1 {
@@ -386,7 +386,7 @@ func adminReads(ctx context.Context, env Env) Outcome {
 				again, herr = probeReads(ctx, env, 0, polls)
 			}
 			if herr != nil {
-				return errorOutcome(ctx, herr)
+				return Outcome{}, herr
 			}
 			polls++
 			if len(again.Errs) > 0 || again.Stats == nil {
@@ -424,7 +424,7 @@ func adminReads(ctx context.Context, env Env) Outcome {
 		out.Detail = fmt.Sprintf("%s get_job, list_jobs (queue; queue+available) and queue_stats [%s, after %d read(s)] agree with the database for jobs %d (available) and %d (scheduled), in %s",
 			src, statString(ans.Stats, readsQueue), polls, id1, id2, env.Engine)
 	}
-	return out
+	return out, nil
 }
 
 // probeReads runs the admin's reads through its probe; statsOnly>0 re-reads queue_stats only

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -150,30 +151,30 @@ func statesOf(jobs []oracle.Job) map[int64]oracle.JobState {
 
 // cancelByID: the producer enqueues two scheduled jobs; the admin cancels the first by id
 // (SDK cancel, or `awa job cancel ID`); the first must be cancelled, the second untouched.
-func cancelByID(ctx context.Context, env Env) Outcome {
+func cancelByID(ctx context.Context, env Env) (Outcome, error) {
 	o, err := withOracle(ctx, env)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
 	tag := nonce(env)
 	runAtText, runAt := futureRFC3339(time.Hour)
 	a1, a2 := cellArgs(env, "cancel", tag, 1), cellArgs(env, "cancel", tag, 2)
-	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{
+	ids, _, err := enqueue(ctx, env, "producer", "producer", []probes.Step{
 		{Op: probes.OpEnqueue, Ref: "j1", Queue: cancelQueue, Args: a1, RunAt: runAtText},
 		{Op: probes.OpEnqueue, Ref: "j2", Queue: cancelQueue, Args: a2, RunAt: runAtText},
 	})
-	if stop != nil {
-		return *stop
+	if err != nil {
+		return Outcome{}, err
 	}
 	id1, id2 := ids["j1"], ids["j2"]
 	before, err := o.Jobs(ctx, []int64{id1, id2})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	if f := append(unchangedFindings(before, id1, a1, oracle.JobStateScheduled, runAt), unchangedFindings(before, id2, a2, oracle.JobStateScheduled, runAt)...); len(f) > 0 {
-		return Outcome{Verdict: matrix.Fail, Detail: "the producer's scheduled jobs are not as sent: " + statesString(before), Findings: f}
+		return Outcome{Verdict: matrix.Fail, Detail: "the producer's scheduled jobs are not as sent: " + statesString(before), Findings: f}, nil
 	}
 
 	var answer cancelAnswer
@@ -182,7 +183,7 @@ func cancelByID(ctx context.Context, env Env) Outcome {
 		answer = cancelAnswer{Ref: "c1", JobID: id1}
 		switch {
 		case r.failedToRun():
-			return errorOutcome(ctx, fmt.Errorf("awa job cancel: %v; stderr: %s", r.Err, lastLine(r.Stderr)))
+			return Outcome{}, fmt.Errorf("awa job cancel: %v; stderr: %s", r.Err, lastLine(r.Stderr))
 		case r.Err != nil:
 			answer.Err = cliError(probes.OpCancel, r)
 		case !strings.Contains(r.Stdout, fmt.Sprintf("Cancelled job %d", id1)):
@@ -193,33 +194,33 @@ func cancelByID(ctx context.Context, env Env) Outcome {
 	} else {
 		evs, err := runSteps(ctx, env, "admin", "admin", []probes.Step{{Op: probes.OpCancel, Ref: "c1", JobID: id1}})
 		if err != nil {
-			return errorOutcome(ctx, err)
+			return Outcome{}, err
 		}
 		answer = answerFrom(evs, "c1", id1)
 	}
 
 	after, err := o.Jobs(ctx, []int64{id1, id2})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	findings, refusal, _ := judgeCancels(probes.OpCancel, []cancelAnswer{answer}, statesOf(before), after)
 	findings = append(findings, unchangedFindings(after, id2, a2, oracle.JobStateScheduled, runAt)...)
 	row1, _ := oneRow(after, id1)
 	out := cancelVerdict(findings, refusal, row1.State == oracle.JobStateCancelled, fmt.Sprintf(
 		"job %d cancelled by id (was scheduled), job %d still scheduled at attempt 0 with its args and run_at, in %s", id1, id2, env.Engine), statesString(after))
-	return out
+	return out, nil
 }
 
 // cancelByUniqueKey: the producer enqueues a unique scheduled job and a unique available job
 // (different args, a queue no worker serves); the admin cancels each by kind+args; both must
 // be cancelled in the database. A None from the SDK while the job is still live is a fail.
-func cancelByUniqueKey(ctx context.Context, env Env) Outcome {
+func cancelByUniqueKey(ctx context.Context, env Env) (Outcome, error) {
 	if env.Probes["admin"].Kind == "cli" {
-		return Outcome{Verdict: matrix.Error, Detail: "cancel_by_unique_key needs a python or rust admin: the awa CLI has no cancel-by-unique-key command"}
+		return Outcome{}, errors.New("cancel_by_unique_key needs a python or rust admin: the awa CLI has no cancel-by-unique-key command")
 	}
 	o, err := withOracle(ctx, env)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
@@ -227,17 +228,17 @@ func cancelByUniqueKey(ctx context.Context, env Env) Outcome {
 	runAtText, _ := futureRFC3339(time.Hour)
 	a1, a2 := cellArgs(env, "cancel_by_unique_key", tag, 1), cellArgs(env, "cancel_by_unique_key", tag, 2)
 	uniq := &probes.Unique{ByArgs: true}
-	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{
+	ids, _, err := enqueue(ctx, env, "producer", "producer", []probes.Step{
 		{Op: probes.OpEnqueue, Ref: "u1", Queue: cancelUniqQueue, Args: a1, RunAt: runAtText, Unique: uniq},
 		{Op: probes.OpEnqueue, Ref: "u2", Queue: cancelUniqQueue, Args: a2, Unique: uniq},
 	})
-	if stop != nil {
-		return *stop
+	if err != nil {
+		return Outcome{}, err
 	}
 	id1, id2 := ids["u1"], ids["u2"]
 	before, err := o.Jobs(ctx, []int64{id1, id2})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	var pre []string
 	for _, c := range []struct {
@@ -255,7 +256,7 @@ func cancelByUniqueKey(ctx context.Context, env Env) Outcome {
 		}
 	}
 	if len(pre) > 0 {
-		return Outcome{Verdict: matrix.Fail, Detail: "the producer's unique jobs are not as enqueued: " + statesString(before), Findings: pre}
+		return Outcome{Verdict: matrix.Fail, Detail: "the producer's unique jobs are not as enqueued: " + statesString(before), Findings: pre}, nil
 	}
 
 	evs, err := runSteps(ctx, env, "admin", "admin", []probes.Step{
@@ -263,14 +264,14 @@ func cancelByUniqueKey(ctx context.Context, env Env) Outcome {
 		{Op: probes.OpCancelByUniqueKey, Ref: "c2", Args: a2},
 	})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	answers := []cancelAnswer{answerFrom(evs, "c1", id1), answerFrom(evs, "c2", id2)}
 	after, err := o.Jobs(ctx, []int64{id1, id2})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	findings, refusal, all := judgeCancels(probes.OpCancelByUniqueKey, answers, statesOf(before), after)
 	return cancelVerdict(findings, refusal, all, fmt.Sprintf(
-		"unique jobs %d (scheduled) and %d (available) cancelled by kind+args, in %s", id1, id2, env.Engine), statesString(after))
+		"unique jobs %d (scheduled) and %d (available) cancelled by kind+args, in %s", id1, id2, env.Engine), statesString(after)), nil
 }

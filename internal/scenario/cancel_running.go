@@ -26,23 +26,23 @@ const cancelRunningQueue = "awacompat_cancel_running"
 // So pass means: right after the cancel the database shows the job cancelled, and after the
 // held handler returned and the worker shut down it is still cancelled, attempt 1, one row,
 // handled once. A worker that never claims the job while provably live is inert.
-func cancelByUniqueKeyRunning(ctx context.Context, env Env) Outcome {
+func cancelByUniqueKeyRunning(ctx context.Context, env Env) (Outcome, error) {
 	if env.Probes["admin"].Kind == "cli" {
-		return Outcome{Verdict: matrix.Error, Detail: "cancel_by_unique_key_running needs a python or rust admin: the awa CLI has no cancel-by-unique-key command"}
+		return Outcome{}, errors.New("cancel_by_unique_key_running needs a python or rust admin: the awa CLI has no cancel-by-unique-key command")
 	}
 	o, err := withOracle(ctx, env)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
 	args := cellArgs(env, "cancel_by_unique_key_running", nonce(env), 1)
-	worker, readyAt, stop := startReady(ctx, env, "worker", "worker", []probes.Step{
+	worker, readyAt, err := startReady(ctx, env, "worker", "worker", []probes.Step{
 		{Op: probes.OpEnqueue, Ref: "u1", Queue: cancelRunningQueue, Args: args, Unique: &probes.Unique{ByArgs: true}},
 		{Op: probes.OpWork, Queue: cancelRunningQueue, MaxWorkers: 1, Behavior: probes.BehaviorHold, TimeoutMS: deadlineMS(ctx)},
 	})
-	if stop != nil {
-		return *stop
+	if err != nil {
+		return Outcome{}, err
 	}
 	defer stopProbe(ctx, worker)
 	var id int64
@@ -52,7 +52,7 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) Outcome {
 		}
 	}
 	if id == 0 {
-		return errorOutcome(ctx, fmt.Errorf("worker probe reported no job id for its enqueue"))
+		return Outcome{}, fmt.Errorf("worker probe reported no job id for its enqueue")
 	}
 
 	// Wait until the job is running in the database and its handler is executing.
@@ -82,26 +82,26 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) Outcome {
 	})
 	switch {
 	case inert:
-		return inertOutcome(env, "worker", 1, live)
+		return inertOutcome(env, "worker", 1, live), nil
 	case errors.Is(err, errWatchDeadline), err == nil && !allState(jobs, []int64{id}, oracle.JobStateRunning):
 		out := Outcome{Verdict: matrix.Fail, Detail: "the worker never held the job running: " + statesString(jobs)}
 		if e := firstError(worker.All()); e != nil {
 			out.Error = e
 		}
-		return out
+		return out, nil
 	case err != nil:
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	before := statesOf(jobs)
 
 	evs, err := runSteps(ctx, env, "admin", "admin", []probes.Step{{Op: probes.OpCancelByUniqueKey, Ref: "c1", Args: args}})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	answer := answerFrom(evs, "c1", id)
 	atCancel, err := o.Jobs(ctx, []int64{id})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	findings, refusal, cancelled := judgeCancels(probes.OpCancelByUniqueKey, []cancelAnswer{answer}, before, atCancel)
 
@@ -109,7 +109,7 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) Outcome {
 	wevs := stopProbe(ctx, worker)
 	final, err := o.Jobs(ctx, []int64{id})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	row, f := oneRow(final, id)
 	if f != "" {
@@ -126,5 +126,5 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) Outcome {
 	}
 	return cancelVerdict(findings, refusal, cancelled && row.State == oracle.JobStateCancelled, fmt.Sprintf(
 		"running job %d (handler holding it) cancelled by kind+args: cancelled at once and still cancelled after the handler returned, attempt 1, in %s", id, env.Engine),
-		"at cancel "+statesString(atCancel)+"; after the worker stopped "+statesString(final))
+		"at cancel "+statesString(atCancel)+"; after the worker stopped "+statesString(final)), nil
 }

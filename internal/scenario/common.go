@@ -77,21 +77,18 @@ func refused(role string, e *results.ErrorInfo) Outcome {
 	return Outcome{Verdict: matrix.Refused, Error: e, Detail: fmt.Sprintf("%s %s refused: %s: %s", role, e.Op, e.Class, e.Message)}
 }
 
-// enqueue runs role's probe with enqueue steps and returns the job ids by ref. A non-nil
-// Outcome ends the scenario: an awa error (refused) or a broken probe (error).
-func enqueue(ctx context.Context, env Env, role, name string, steps []probes.Step) (map[string]int64, []probes.Event, *Outcome) {
+// enqueue runs role's probe with enqueue steps and returns the job ids by ref. An awa error
+// ends the scenario as refused (an *outcomeError).
+func enqueue(ctx context.Context, env Env, role, name string, steps []probes.Step) (map[string]int64, []probes.Event, error) {
 	if p := env.Probes[role]; p.Kind == "cli" {
-		out := Outcome{Verdict: matrix.Error, Detail: fmt.Sprintf("role %s needs a python or rust artifact (the awa CLI cannot enqueue)", role)}
-		return nil, nil, &out
+		return nil, nil, fmt.Errorf("role %s needs a python or rust artifact (the awa CLI cannot enqueue)", role)
 	}
 	evs, err := runSteps(ctx, env, role, name, steps)
 	if err != nil {
-		out := errorOutcome(ctx, err)
-		return nil, evs, &out
+		return nil, evs, err
 	}
 	if e := firstError(evs); e != nil {
-		out := refused(role, e)
-		return nil, evs, &out
+		return nil, evs, stopWith(refused(role, e))
 	}
 	ids := map[string]int64{}
 	for _, e := range evs {
@@ -102,8 +99,7 @@ func enqueue(ctx context.Context, env Env, role, name string, steps []probes.Ste
 	for _, s := range steps {
 		if s.Op == probes.OpEnqueue {
 			if _, ok := ids[s.Ref]; !ok {
-				out := errorOutcome(ctx, fmt.Errorf("probe %s reported no job id for %s", name, s.Ref))
-				return nil, evs, &out
+				return nil, evs, fmt.Errorf("probe %s reported no job id for %s", name, s.Ref)
 			}
 		}
 	}
@@ -216,27 +212,23 @@ func inertOutcome(env Env, role string, n int, live []oracle.Runtime) Outcome {
 }
 
 // startReady starts role's probe with steps that end in a work step and waits for its ready
-// event. On failure the probe is stopped and the Outcome says why (refused, error, timeout);
-// on success the caller defers stopProbe.
-func startReady(ctx context.Context, env Env, role, name string, steps []probes.Step) (*probes.Proc, time.Time, *Outcome) {
+// event. On failure the probe is stopped and the error says why (an awa error is a refusal,
+// an *outcomeError); on success the caller defers stopProbe.
+func startReady(ctx context.Context, env Env, role, name string, steps []probes.Step) (*probes.Proc, time.Time, error) {
 	p, err := startProbe(ctx, env, role, name, steps)
 	if err != nil {
-		out := errorOutcome(ctx, err)
-		return nil, time.Time{}, &out
+		return nil, time.Time{}, err
 	}
 	readyAt, err := p.WaitReady(ctx)
 	if err != nil {
-		out := workerStartFailed(ctx, env, name, p, err)
+		// Judged on what the probe said before it was told to stop.
+		if e := firstError(p.All()); e != nil {
+			err = stopWith(Outcome{Verdict: matrix.Refused, Error: e, Detail: fmt.Sprintf("%s refused: %s: %s", name, e.Class, e.Message)})
+		} else {
+			err = fmt.Errorf("%s: %w; stderr: %s", name, err, probes.StderrTail(env.Dir, name, 8))
+		}
 		stopProbe(ctx, p)
-		return nil, time.Time{}, &out
+		return nil, time.Time{}, err
 	}
 	return p, readyAt, nil
-}
-
-// workerStartFailed turns a worker that never became ready into a verdict.
-func workerStartFailed(ctx context.Context, env Env, name string, w *probes.Proc, err error) Outcome {
-	if e := firstError(w.All()); e != nil {
-		return Outcome{Verdict: matrix.Refused, Error: e, Detail: fmt.Sprintf("%s refused: %s: %s", name, e.Class, e.Message)}
-	}
-	return errorOutcome(ctx, fmt.Errorf("%s: %w; stderr: %s", name, err, probes.StderrTail(env.Dir, name, 8)))
 }

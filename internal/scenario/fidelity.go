@@ -76,10 +76,10 @@ func fidelityArgs(env Env, tag string) map[string]any {
 // exactly the args, metadata, tags, priority and run_at (to the millisecond) that were sent;
 // the job ends completed at attempt 1, args unchanged, and was not run before its run_at.
 // (awa rewrites run_at when it promotes the job, so run_at is compared on the scheduled row.)
-func fidelity(ctx context.Context, env Env) Outcome {
+func fidelity(ctx context.Context, env Env) (Outcome, error) {
 	o, err := withOracle(ctx, env)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
@@ -88,17 +88,17 @@ func fidelity(ctx context.Context, env Env) Outcome {
 	meta := map[string]any{"cell": env.CellID, "trace": map[string]any{"id": "ü-" + tag, "n": int64(1) << 40}, "emoji": "🧪", "null": nil}
 	tags := []string{"awacompat", "fidelity", "ünï-cødé", "emoji-🏷️"}
 	runAtText, runAt := futureRFC3339(fidelityDelay)
-	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{{
+	ids, _, err := enqueue(ctx, env, "producer", "producer", []probes.Step{{
 		Op: probes.OpEnqueue, Ref: "f1", Queue: fidelityQueue, Args: args, Priority: 1, Metadata: meta, Tags: tags, RunAt: runAtText,
 	}})
-	if stop != nil {
-		return *stop
+	if err != nil {
+		return Outcome{}, err
 	}
 	id := ids["f1"]
 	var out Outcome
 	sched, err := o.Jobs(ctx, []int64{id})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	if row, f := oneRow(sched, id); f != "" {
 		out.find("%s", f)
@@ -112,11 +112,11 @@ func fidelity(ctx context.Context, env Env) Outcome {
 		}
 	}
 
-	worker, readyAt, stop := startReady(ctx, env, "worker", "worker", []probes.Step{{
+	worker, readyAt, err := startReady(ctx, env, "worker", "worker", []probes.Step{{
 		Op: probes.OpWork, Queue: fidelityQueue, MaxWorkers: 1, Behavior: probes.BehaviorComplete, TimeoutMS: deadlineMS(ctx),
 	}})
-	if stop != nil {
-		return *stop
+	if err != nil {
+		return Outcome{}, err
 	}
 	defer stopProbe(ctx, worker)
 	var jobs []oracle.Job
@@ -134,11 +134,11 @@ func fidelity(ctx context.Context, env Env) Outcome {
 		return inert, err
 	})
 	if err != nil && !errors.Is(err, errWatchDeadline) {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	wevs := stopProbe(ctx, worker)
 	if inert {
-		return inertOutcome(env, "worker", 1, live)
+		return inertOutcome(env, "worker", 1, live), nil
 	}
 	if row, f := oneRow(jobs, id); f != "" {
 		out.find("%s", f)
@@ -170,7 +170,7 @@ func fidelity(ctx context.Context, env Env) Outcome {
 		out.Verdict = matrix.Pass
 		out.Detail = fmt.Sprintf("job %d: handler args, and the row's args (%d KiB), metadata, tags, priority 1 and run_at (ms) equal what was sent; completed at attempt 1, not before run_at, in %s",
 			id, len(mustJSON(args))>>10, env.Engine)
-		return out
+		return out, nil
 	}
 	out.Verdict = matrix.Fail
 	out.Detail = "the job did not arrive intact: " + statesString(jobs)
@@ -180,7 +180,7 @@ func fidelity(ctx context.Context, env Env) Outcome {
 	if e := firstError(wevs); e != nil {
 		out.Error = e
 	}
-	return out
+	return out, nil
 }
 
 // rowFidelity compares a database row with what was sent.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -413,5 +414,22 @@ func TestCompareReads(t *testing.T) {
 	}
 	if found, d := compareStats("stats", "q", []readStat{{Queue: "other"}}, want); found || !strings.Contains(d[0], "queue q is missing (queues shown: other)") {
 		t.Fatalf("missing queue: found=%v %v", found, d)
+	}
+}
+
+// A scenario's error is its verdict when it carries one (also wrapped), else the harness's
+// failure: an error, or a timeout once the cell's deadline passed.
+func TestOutcomeOf(t *testing.T) {
+	refusal := Outcome{Verdict: matrix.Refused, Detail: "producer enqueue refused"}
+	if out := outcomeOf(context.Background(), fmt.Errorf("enqueue: %w", stopWith(refusal))); out.Verdict != matrix.Refused || out.Detail != refusal.Detail {
+		t.Errorf("carried outcome: %+v", out)
+	}
+	if out := outcomeOf(context.Background(), errors.New("probe crashed")); out.Verdict != matrix.Error || out.Detail != "probe crashed" {
+		t.Errorf("plain error: %+v", out)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if out := outcomeOf(ctx, ctx.Err()); out.Verdict != matrix.Timeout {
+		t.Errorf("after the deadline: %+v", out)
 	}
 }

@@ -30,44 +30,44 @@ func lifecycleArgs(cellID string, n int) map[string]any {
 // lifecycle: the producer enqueues two jobs, the worker starts (the database is not empty, so
 // a default worker cannot auto-finalize a canonical database), the producer enqueues a third
 // job while the worker runs, and the worker must claim and complete all three, each once.
-func lifecycle(ctx context.Context, env Env) Outcome {
+func lifecycle(ctx context.Context, env Env) (Outcome, error) {
 	o, err := withOracle(ctx, env)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
 	sent := map[string]map[string]any{}
 	ids := map[string]int64{}
 	// produce enqueues jobs ns with lifecycle args and records their ids.
-	produce := func(name string, ns ...int) *Outcome {
+	produce := func(name string, ns ...int) error {
 		var steps []probes.Step
 		for _, n := range ns {
 			ref := fmt.Sprintf("j%d", n)
 			sent[ref] = lifecycleArgs(env.CellID, n)
 			steps = append(steps, probes.Step{Op: probes.OpEnqueue, Ref: ref, Queue: lifecycleQueue, Args: sent[ref]})
 		}
-		got, _, stop := enqueue(ctx, env, "producer", name, steps)
+		got, _, err := enqueue(ctx, env, "producer", name, steps)
 		for ref, id := range got {
 			ids[ref] = id
 		}
-		return stop
+		return err
 	}
 
-	if stop := produce("producer-1", 1, 2); stop != nil {
-		return *stop
+	if err := produce("producer-1", 1, 2); err != nil {
+		return Outcome{}, err
 	}
 
-	worker, readyAt, stop := startReady(ctx, env, "worker", "worker", []probes.Step{{
+	worker, readyAt, err := startReady(ctx, env, "worker", "worker", []probes.Step{{
 		Op: probes.OpWork, Queue: lifecycleQueue, MaxWorkers: 2, Behavior: probes.BehaviorComplete, TimeoutMS: deadlineMS(ctx),
 	}})
-	if stop != nil {
-		return *stop
+	if err != nil {
+		return Outcome{}, err
 	}
 	defer stopProbe(ctx, worker)
 
-	if stop := produce("producer-2", 3); stop != nil {
-		return *stop
+	if err := produce("producer-2", 3); err != nil {
+		return Outcome{}, err
 	}
 	want := []int64{ids["j1"], ids["j2"], ids["j3"]}
 
@@ -97,7 +97,7 @@ func lifecycle(ctx context.Context, env Env) Outcome {
 		return inert, err
 	})
 	if werr != nil && ctx.Err() == nil && werr != errWatchDeadline {
-		return errorOutcome(ctx, werr)
+		return Outcome{}, werr
 	}
 	wevs := stopProbe(ctx, worker)
 	// A worker that exited early is judged from what it left behind.
@@ -121,7 +121,7 @@ func lifecycle(ctx context.Context, env Env) Outcome {
 	}
 	switch {
 	case inert:
-		return inertOutcome(env, "worker", len(want), live)
+		return inertOutcome(env, "worker", len(want), live), nil
 	case allState(jobs, want, oracle.JobStateCompleted) && len(out.Findings) == 0:
 		out.Verdict = matrix.Pass
 		out.Detail = fmt.Sprintf("%d jobs enqueued, each claimed and completed once (attempt 1), args intact, stored in %s", len(want), env.Engine)
@@ -135,7 +135,7 @@ func lifecycle(ctx context.Context, env Env) Outcome {
 		out.Verdict = matrix.Fail
 		out.Detail = fmt.Sprintf("jobs ended in states %s", statesString(jobs))
 	}
-	return out
+	return out, nil
 }
 
 // judgeJobs records what the database holds for each job against what was sent.

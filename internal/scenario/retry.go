@@ -17,24 +17,24 @@ const retryQueue = "awacompat_retry"
 // (the shortest retry its SDK allows) and completes attempt 2. Pass: the database shows the
 // job completed at attempt 2, args intact, and the worker reported exactly two handler calls
 // for it, attempt 1 "retry" and attempt 2 "completed".
-func retry(ctx context.Context, env Env) Outcome {
+func retry(ctx context.Context, env Env) (Outcome, error) {
 	o, err := withOracle(ctx, env)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
 	args := cellArgs(env, "retry", nonce(env), 1)
-	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{{Op: probes.OpEnqueue, Ref: "r1", Queue: retryQueue, Args: args}})
-	if stop != nil {
-		return *stop
+	ids, _, err := enqueue(ctx, env, "producer", "producer", []probes.Step{{Op: probes.OpEnqueue, Ref: "r1", Queue: retryQueue, Args: args}})
+	if err != nil {
+		return Outcome{}, err
 	}
 	id := ids["r1"]
-	worker, readyAt, stop := startReady(ctx, env, "worker", "worker", []probes.Step{{
+	worker, readyAt, err := startReady(ctx, env, "worker", "worker", []probes.Step{{
 		Op: probes.OpWork, Queue: retryQueue, MaxWorkers: 1, Behavior: probes.BehaviorFailOnce, TimeoutMS: deadlineMS(ctx),
 	}})
-	if stop != nil {
-		return *stop
+	if err != nil {
+		return Outcome{}, err
 	}
 	defer stopProbe(ctx, worker)
 	var (
@@ -54,11 +54,11 @@ func retry(ctx context.Context, env Env) Outcome {
 		return inert, err
 	})
 	if err != nil && !errors.Is(err, errWatchDeadline) {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	wevs := stopProbe(ctx, worker)
 	if inert {
-		return inertOutcome(env, "worker", 1, live)
+		return inertOutcome(env, "worker", 1, live), nil
 	}
 	out := judgeRetry(id, jobs, handledByJob(wevs)[id], args)
 	if out.Verdict == matrix.Pass {
@@ -66,7 +66,7 @@ func retry(ctx context.Context, env Env) Outcome {
 	} else if e := firstError(wevs); e != nil {
 		out.Error = e
 	}
-	return out
+	return out, nil
 }
 
 // judgeRetry decides retry from the job's rows and the worker's handler calls for it.

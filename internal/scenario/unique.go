@@ -17,10 +17,10 @@ const uniqueQueue = "awacompat_unique"
 // release, enqueues the same kind, args, queue and unique options. awa derives the unique key
 // client-side (BLAKE3 over kind and sorted args), so the two releases must derive the same key:
 // producer2 must get UniqueConflict and the database must hold exactly one job with those args.
-func uniqueDedupe(ctx context.Context, env Env) Outcome {
+func uniqueDedupe(ctx context.Context, env Env) (Outcome, error) {
 	o, err := withOracle(ctx, env)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
@@ -34,22 +34,22 @@ func uniqueDedupe(ctx context.Context, env Env) Outcome {
 
 	s1 := step
 	s1.Ref = "first"
-	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{s1})
-	if stop != nil {
-		return *stop
+	ids, _, err := enqueue(ctx, env, "producer", "producer", []probes.Step{s1})
+	if err != nil {
+		return Outcome{}, err
 	}
 	s2 := step
 	s2.Ref = "second"
 	evs, err := runSteps(ctx, env, "producer2", "producer2", []probes.Step{s2})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	rows, err := o.JobsByArgs(ctx, probes.JobKind, mustJSON(args))
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	e, _ := eventFor(evs, "second")
-	return judgeDedupe(env, ids["first"], e, rows)
+	return judgeDedupe(env, ids["first"], e, rows), nil
 }
 
 // judgeDedupe decides unique_dedupe from producer2's answer and the rows holding the args.

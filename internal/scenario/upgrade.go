@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,29 +16,29 @@ import (
 // still there exactly once with its args, and ends completed. Under canonical the jobs are
 // still available and the cell's worker must complete them; under queue_storage the staged
 // transition's canonical_drain worker already did, and the cell confirms it.
-func upgradeBacklog(ctx context.Context, env Env) Outcome {
+func upgradeBacklog(ctx context.Context, env Env) (Outcome, error) {
 	if env.UpgradedFrom.IsZero() {
-		return Outcome{Verdict: matrix.Error, Detail: "upgrade_backlog runs on upgraded-from schema paths only"}
+		return Outcome{}, errors.New("upgrade_backlog runs on upgraded-from schema paths only")
 	}
 	// Unscoped: the pre-upgrade jobs were created before the cell.
 	o, err := oracle.Open(ctx, env.URL)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 	ids, err := o.JobIDsInQueue(ctx, migrate.UpgradeQueue)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	jobs, err := o.Jobs(ctx, ids)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	var out Outcome
 	if len(ids) != migrate.UpgradeJobs {
 		out.find("found %d jobs in %s, the old release enqueued %d", len(ids), migrate.UpgradeQueue, migrate.UpgradeJobs)
 		out.Verdict, out.Detail = matrix.Fail, "pre-upgrade work is missing or duplicated"
-		return out
+		return out, nil
 	}
 	drained := allState(jobs, ids, oracle.JobStateCompleted)
 	var (
@@ -48,12 +49,11 @@ func upgradeBacklog(ctx context.Context, env Env) Outcome {
 	)
 	if !drained {
 		var readyAt time.Time
-		var stop *Outcome
-		worker, readyAt, stop = startReady(ctx, env, "worker", "worker", []probes.Step{{
+		worker, readyAt, err = startReady(ctx, env, "worker", "worker", []probes.Step{{
 			Op: probes.OpWork, Queue: migrate.UpgradeQueue, MaxWorkers: 2, Behavior: probes.BehaviorComplete, TimeoutMS: deadlineMS(ctx),
 		}})
-		if stop != nil {
-			return *stop
+		if err != nil {
+			return Outcome{}, err
 		}
 		defer stopProbe(ctx, worker)
 		werr = waitFor(ctx, watchBudget(ctx, time.Hour), worker.Done(), func() (bool, error) {
@@ -68,7 +68,7 @@ func upgradeBacklog(ctx context.Context, env Env) Outcome {
 			return inert, err
 		})
 		if werr != nil && ctx.Err() == nil && werr != errWatchDeadline {
-			return errorOutcome(ctx, werr)
+			return Outcome{}, werr
 		}
 		stopProbe(ctx, worker)
 		if j, err := o.Jobs(context.WithoutCancel(ctx), ids); err == nil {
@@ -96,7 +96,7 @@ func upgradeBacklog(ctx context.Context, env Env) Outcome {
 	}
 	switch {
 	case inert:
-		return inertOutcome(env, "worker", len(ids), live)
+		return inertOutcome(env, "worker", len(ids), live), nil
 	case ctx.Err() != nil || werr == errWatchDeadline:
 		out.Verdict = matrix.Timeout
 		out.Detail = "pre-upgrade jobs in states " + statesString(jobs)
@@ -111,5 +111,5 @@ func upgradeBacklog(ctx context.Context, env Env) Outcome {
 		out.Verdict = matrix.Fail
 		out.Detail = "pre-upgrade jobs ended in states " + statesString(jobs)
 	}
-	return out
+	return out, nil
 }
