@@ -4,7 +4,8 @@ package scenario
 // same awa release (0.6.9, the newest), with that probe in every role, under both engines, on
 // a real embedded PostgreSQL with templates migrated by the real awa 0.6.9 CLI. A scenario
 // means the same in both languages only if both reach the same verdict here. The awa CLI
-// 0.6.9 also runs as the admin (cancel, admin_reads) and the migrator (migrate_refusal).
+// 0.6.9 also plays every role a scenario's CLIRoles give it (cancel's and admin_reads' admin,
+// migrate_refusal's migrator).
 //
 // Nothing is mocked and nothing is skipped in CI (CI=true): a missing server or artifact fails.
 
@@ -14,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,14 +33,21 @@ import (
 
 const conformanceVersion = "0.6.9"
 
-// conformanceScenarios run in every language.
-var conformanceScenarios = []string{
-	"lifecycle", "cancel", "cancel_by_unique_key", "cancel_by_unique_key_running", "unique_dedupe",
-	"admin_reads", "fidelity", "retry", "migrate_refusal",
+// conformanceScenarios are the catalog's scenarios that run in every language: every one with
+// roles on a fresh template (not target_migrate, which has no roles, nor the upgraded-only
+// ones). cli are those that also run with the awa CLI in their CLIRoles.
+func conformanceScenarios() (all, cli []matrix.Scenario) {
+	for _, s := range matrix.Catalog {
+		if len(s.Roles) == 0 || s.UpgradedOnly {
+			continue
+		}
+		all = append(all, s)
+		if len(s.CLIRoles) > 0 {
+			cli = append(cli, s)
+		}
+	}
+	return all, cli
 }
-
-// cliScenarios also run with the awa CLI as admin / migrator.
-var cliScenarios = []string{"cancel", "admin_reads", "migrate_refusal"}
 
 // knownDefect is a cell where awa itself does not keep the contract; the test holds the exact
 // verdict and finding, so a fix (or a new way of failing) shows up here too.
@@ -154,23 +163,22 @@ func TestConformance(t *testing.T) {
 	}
 
 	sem := make(chan struct{}, 3)
-	run := func(t *testing.T, eng, sc, variant string, bind func(role string) Probe) {
+	run := func(t *testing.T, eng string, sc matrix.Scenario, variant string, bind func(role string) Probe) {
 		t.Parallel()
 		sem <- struct{}{}
 		defer func() { <-sem }()
 		url := clone(t, eng)
-		sc0, _ := matrix.LookupScenario(sc)
 		env := Env{
-			CellID: fmt.Sprintf("conformance.%s.%s.%s", eng, sc, variant), Engine: eng, URL: url,
+			CellID: fmt.Sprintf("conformance.%s.%s.%s", eng, sc.Name, variant), Engine: eng, URL: url,
 			Dir: t.TempDir(), Probes: map[string]Probe{}, Inert: 10 * time.Second, Log: log,
 			Template: TemplateInfo{Engine: matrix.Engine(eng), Built: built[eng]},
 		}
-		for _, role := range sc0.Roles {
+		for _, role := range sc.Roles {
 			env.Probes[role] = bind(role)
 		}
 		cctx, cancel := context.WithTimeout(ctx, 150*time.Second)
 		defer cancel()
-		out := Run(cctx, sc, env)
+		out := Run(cctx, sc.Name, env)
 
 		// The engine must not have moved under the scenario (what the runner re-checks).
 		o, err := oracle.Open(ctx, url)
@@ -187,7 +195,7 @@ func TestConformance(t *testing.T) {
 		}
 
 		want, finding := matrix.Pass, ""
-		if d, ok := knownDefects[eng+"/"+sc]; ok && variant != "cli" {
+		if d, ok := knownDefects[eng+"/"+sc.Name]; ok && variant != "cli" {
 			want, finding = d.verdict, d.finding
 			t.Logf("known awa defect, expecting %s: %s", d.verdict, d.why)
 		}
@@ -200,10 +208,11 @@ func TestConformance(t *testing.T) {
 		t.Logf("%s: %s", out.Verdict, out.Detail)
 	}
 
+	all, cli := conformanceScenarios()
 	for _, eng := range matrix.BaseEngines {
-		for _, sc := range conformanceScenarios {
+		for _, sc := range all {
 			for _, l := range langs {
-				t.Run(eng+"/"+sc+"/"+l.name, func(t *testing.T) {
+				t.Run(eng+"/"+sc.Name+"/"+l.name, func(t *testing.T) {
 					if l.err != nil {
 						t.Fatalf("the %s probe for awa %s did not install: %v", l.name, conformanceVersion, l.err)
 					}
@@ -213,14 +222,14 @@ func TestConformance(t *testing.T) {
 				})
 			}
 		}
-		for _, sc := range cliScenarios {
-			t.Run(eng+"/"+sc+"/cli", func(t *testing.T) {
+		for _, sc := range cli {
+			t.Run(eng+"/"+sc.Name+"/cli", func(t *testing.T) {
 				py := langs[0]
 				if py.err != nil {
 					t.Fatalf("the python probe did not install: %v", py.err)
 				}
 				run(t, eng, sc, "cli", func(role string) Probe {
-					if role == "admin" || role == "migrator" {
+					if slices.Contains(sc.CLIRoles, role) {
 						return Probe{AwaBin: cliArt.AwaBin, Kind: "cli", Version: conformanceVersion}
 					}
 					return Probe{Argv: py.art.Probe, Kind: "python", Version: conformanceVersion}

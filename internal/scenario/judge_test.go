@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -431,5 +432,18 @@ func TestOutcomeOf(t *testing.T) {
 	defer cancel()
 	if out := outcomeOf(ctx, ctx.Err()); out.Verdict != matrix.Timeout {
 		t.Errorf("after the deadline: %+v", out)
+	}
+}
+
+// Every scenario of the catalog has a function, and every function a catalog entry.
+func TestScenariosMatchCatalog(t *testing.T) {
+	var names []string
+	for name := range scenarios {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	want := slices.Sorted(slices.Values(matrix.ScenarioNames()))
+	if !slices.Equal(names, want) {
+		t.Fatalf("scenario functions %v, catalog %v", names, want)
 	}
 }
