@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
 	"github.com/awacompat/awacompat/matrix"
@@ -56,12 +55,10 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) (Outcome, error) {
 	}
 
 	// Wait until the job is running in the database and its handler is executing.
-	var (
-		jobs  []oracle.Job
-		inert bool
-		live  []oracle.Runtime
-	)
-	held := func() bool {
+	held := func(jobs []oracle.Job) bool {
+		if !allState(jobs, []int64{id}, oracle.JobStateRunning) {
+			return false
+		}
 		for _, e := range worker.All() {
 			if e.Event == probes.EventHandled && e.JobID != nil && *e.JobID == id {
 				return true
@@ -69,31 +66,26 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) (Outcome, error) {
 		}
 		return false
 	}
-	err = waitFor(ctx, watchBudget(ctx, 60*time.Second), worker.Done(), func() (bool, error) {
-		var err error
-		if jobs, err = o.Jobs(ctx, []int64{id}); err != nil {
-			return false, err
-		}
-		if allState(jobs, []int64{id}, oracle.JobStateRunning) && held() {
-			return true, nil
-		}
-		inert, live, err = workerInert(ctx, o, env, "worker", worker, readyAt, time.Time{}, jobs)
-		return inert, err
-	})
+	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt}
+	res, err := w.until(ctx, []int64{id}, held)
 	switch {
-	case inert:
-		return inertOutcome(env, "worker", 1, live), nil
-	case errors.Is(err, errWatchDeadline), err == nil && !allState(jobs, []int64{id}, oracle.JobStateRunning):
-		out := Outcome{Verdict: matrix.Fail, Detail: "the worker never held the job running: " + statesString(jobs)}
+	case err != nil:
+		return Outcome{}, err
+	case res.end == inert:
+		return inertOutcome(env, "worker", 1, res.live), nil
+	case res.end == outOfTime, !allState(res.jobs, []int64{id}, oracle.JobStateRunning):
+		out := Outcome{Verdict: matrix.Fail, Detail: "the worker never held the job running: " + statesString(res.jobs)}
 		if e := firstError(worker.All()); e != nil {
 			out.Error = e
 		}
 		return out, nil
-	case err != nil:
-		return Outcome{}, err
 	}
-	before := statesOf(jobs)
+	return cancelHeld(ctx, env, o, worker, id, args, statesOf(res.jobs))
+}
 
+// cancelHeld has the admin cancel the running job id by its args, then releases the worker's
+// held handler; the cancel must take at once and stick.
+func cancelHeld(ctx context.Context, env Env, o *oracle.Oracle, worker *probes.Proc, id int64, args map[string]any, before map[int64]oracle.JobState) (Outcome, error) {
 	evs, err := runSteps(ctx, env, "admin", "admin", []probes.Step{{Op: probes.OpCancelByUniqueKey, Ref: "c1", Args: args}})
 	if err != nil {
 		return Outcome{}, err

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
@@ -19,9 +18,6 @@ import (
 
 // stopWait bounds how long a stopped probe may take to shut down before it is killed.
 const stopWait = 20 * time.Second
-
-// pollEvery is how often scenarios re-read the database while they wait for an effect.
-const pollEvery = 200 * time.Millisecond
 
 // nonce is the cell's tag: with the cell id it makes every payload distinctive, so a row left
 // by anything else can never be mistaken for this cell's. It is derived from the cell id, not
@@ -140,75 +136,6 @@ func oneRow(jobs []oracle.Job, id int64) (oracle.Job, string) {
 		return rows[0], ""
 	}
 	return rows[0], fmt.Sprintf("job %d is stored %d times (%s)", id, len(rows), locations(rows))
-}
-
-// errWatchDeadline means a scenario's own wait ran out (the cell still had time).
-var errWatchDeadline = errors.New("wait deadline passed")
-
-// waitFor polls check every pollEvery until it reports done, the wait deadline d passes
-// (errWatchDeadline), ctx ends (ctx's error), or check fails. stop, when non-nil, also ends
-// the wait early (with nil): a probe that exited is judged from what it left behind.
-func waitFor(ctx context.Context, d time.Duration, stop <-chan struct{}, check func() (bool, error)) error {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
-	for {
-		done, err := check()
-		if err != nil || done {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-deadline.C:
-			return errWatchDeadline
-		case <-stop:
-			return nil
-		case <-tick.C:
-		}
-	}
-}
-
-// watchBudget is how long a scenario waits for an effect: up to d, but leaving 10 s of the
-// cell's deadline for stopping probes and judging.
-func watchBudget(ctx context.Context, d time.Duration) time.Duration {
-	if dl, ok := ctx.Deadline(); ok {
-		if left := time.Until(dl) - 10*time.Second; left < d {
-			return max(left, time.Second)
-		}
-	}
-	return d
-}
-
-// workerInert reports whether a worker that was ready at readyAt (and whose jobs became due
-// at dueAt) has provably left them alone: every job untouched for env.Inert since both
-// instants, the worker's runtime heartbeating, and not one handler call.
-func workerInert(ctx context.Context, o *oracle.Oracle, env Env, role string, w *probes.Proc, readyAt, dueAt time.Time, jobs []oracle.Job) (bool, []oracle.Runtime, error) {
-	since := readyAt
-	if dueAt.After(since) {
-		since = dueAt
-	}
-	if readyAt.IsZero() || !untouched(jobs) || time.Since(since) < env.Inert {
-		return false, nil, nil
-	}
-	live, err := o.Runtimes(ctx, 30*time.Second)
-	if err != nil {
-		return false, nil, err
-	}
-	if hasRuntime(live, env.Probes[role].Version) && countEvents(w.All(), probes.EventHandled) == 0 {
-		return true, live, nil
-	}
-	return false, live, nil
-}
-
-// inertOutcome is the verdict for a provably idle worker.
-func inertOutcome(env Env, role string, n int, live []oracle.Runtime) Outcome {
-	w := env.Probes[role]
-	out := Outcome{Verdict: matrix.Inert, Detail: fmt.Sprintf("%s %s %s was live (ready event, runtime heartbeat) for %s and claimed none of %d jobs",
-		role, w.Kind, w.Version, env.Inert, n)}
-	out.find("live runtimes: %s", runtimesString(live))
-	return out
 }
 
 // startReady starts role's probe with steps that end in a work step and waits for its ready

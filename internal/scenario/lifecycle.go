@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
-	awaversion "github.com/awacompat/awacompat/internal/version"
 	"github.com/awacompat/awacompat/matrix"
 	"github.com/awacompat/awacompat/probes"
 )
@@ -71,43 +70,43 @@ func lifecycle(ctx context.Context, env Env) (Outcome, error) {
 	}
 	want := []int64{ids["j1"], ids["j2"], ids["j3"]}
 
-	// Watch the database until every job is completed, the engine changes (the runner
-	// reports that), the worker proves inert, or the deadline passes.
-	var (
-		jobs    []oracle.Job
-		live    []oracle.Runtime
-		inert   bool
-		engine0 string
-	)
-	if e, err := o.Engine(ctx); err == nil {
-		engine0 = e.Active()
-	}
-	werr := waitFor(ctx, watchBudget(ctx, time.Hour), worker.Done(), func() (bool, error) {
-		var err error
-		if jobs, err = o.Jobs(ctx, want); err != nil {
-			return false, err
-		}
-		if allState(jobs, want, oracle.JobStateCompleted) {
-			return true, nil
-		}
-		if e, err := o.Engine(ctx); err == nil && e.Active() != engine0 {
-			return true, nil
-		}
-		inert, live, err = workerInert(ctx, o, env, "worker", worker, readyAt, readyAt, jobs)
-		return inert, err
-	})
-	if werr != nil && ctx.Err() == nil && werr != errWatchDeadline {
-		return Outcome{}, werr
+	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt}
+	res, err := w.until(ctx, want, func(jobs []oracle.Job) bool { return allState(jobs, want, oracle.JobStateCompleted) })
+	if err != nil {
+		return Outcome{}, err
 	}
 	wevs := stopProbe(ctx, worker)
+	if res.end == inert {
+		return inertOutcome(env, "worker", len(want), res.live), nil
+	}
 	// A worker that exited early is judged from what it left behind.
+	jobs := res.jobs
 	if j, err := o.Jobs(context.WithoutCancel(ctx), want); err == nil {
 		jobs = j
 	}
 
 	out := Outcome{}
 	judgeJobs(&out, jobs, want, sent, ids, env.Engine)
-	handled := handledByJob(wevs)
+	judgeHandled(&out, handledByJob(wevs), sent, ids)
+	switch {
+	case allState(jobs, want, oracle.JobStateCompleted) && len(out.Findings) == 0:
+		out.Verdict = matrix.Pass
+		out.Detail = fmt.Sprintf("%d jobs enqueued, each claimed and completed once (attempt 1), args intact, stored in %s", len(want), env.Engine)
+	case ctx.Err() != nil || res.end == outOfTime:
+		out.Verdict = matrix.Timeout
+		out.Detail = fmt.Sprintf("deadline passed with jobs in states %s", statesString(jobs))
+	default:
+		if e := firstError(wevs); e != nil {
+			out.Error = e
+		}
+		out.Verdict = matrix.Fail
+		out.Detail = fmt.Sprintf("jobs ended in states %s", statesString(jobs))
+	}
+	return out, nil
+}
+
+// judgeHandled records what the worker's handler calls say against what was sent.
+func judgeHandled(out *Outcome, handled map[int64][]probes.Event, sent map[string]map[string]any, ids map[string]int64) {
 	for ref, id := range ids {
 		hs := handled[id]
 		if len(hs) > 1 {
@@ -119,23 +118,6 @@ func lifecycle(ctx context.Context, env Env) (Outcome, error) {
 			}
 		}
 	}
-	switch {
-	case inert:
-		return inertOutcome(env, "worker", len(want), live), nil
-	case allState(jobs, want, oracle.JobStateCompleted) && len(out.Findings) == 0:
-		out.Verdict = matrix.Pass
-		out.Detail = fmt.Sprintf("%d jobs enqueued, each claimed and completed once (attempt 1), args intact, stored in %s", len(want), env.Engine)
-	case ctx.Err() != nil || werr == errWatchDeadline:
-		out.Verdict = matrix.Timeout
-		out.Detail = fmt.Sprintf("deadline passed with jobs in states %s", statesString(jobs))
-	default:
-		if e := firstError(wevs); e != nil {
-			out.Error = e
-		}
-		out.Verdict = matrix.Fail
-		out.Detail = fmt.Sprintf("jobs ended in states %s", statesString(jobs))
-	}
-	return out, nil
 }
 
 // judgeJobs records what the database holds for each job against what was sent.
@@ -190,35 +172,6 @@ func allState(jobs []oracle.Job, want []int64, state oracle.JobState) bool {
 		}
 	}
 	return true
-}
-
-// untouched is true when no job was ever claimed: all available, attempt 0.
-func untouched(jobs []oracle.Job) bool {
-	for _, j := range jobs {
-		if j.Attempt != 0 || (j.State != oracle.JobStateAvailable && j.State != oracle.JobStateScheduled) {
-			return false
-		}
-	}
-	return len(jobs) > 0
-}
-
-func hasRuntime(rts []oracle.Runtime, version string) bool {
-	for _, r := range rts {
-		if r.Version == version || awaversion.Equal(r.Version, version) {
-			return true
-		}
-	}
-	return false
-}
-
-func countEvents(evs []probes.Event, kind probes.EventName) int {
-	n := 0
-	for _, e := range evs {
-		if e.Event == kind {
-			n++
-		}
-	}
-	return n
 }
 
 func handledByJob(evs []probes.Event) map[int64][]probes.Event {

@@ -2,9 +2,7 @@ package scenario
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
 	"github.com/awacompat/awacompat/matrix"
@@ -37,30 +35,16 @@ func retry(ctx context.Context, env Env) (Outcome, error) {
 		return Outcome{}, err
 	}
 	defer stopProbe(ctx, worker)
-	var (
-		jobs  []oracle.Job
-		inert bool
-		live  []oracle.Runtime
-	)
-	err = waitFor(ctx, watchBudget(ctx, 60*time.Second), worker.Done(), func() (bool, error) {
-		var err error
-		if jobs, err = o.Jobs(ctx, []int64{id}); err != nil {
-			return false, err
-		}
-		if allState(jobs, []int64{id}, oracle.JobStateCompleted) {
-			return true, nil
-		}
-		inert, live, err = workerInert(ctx, o, env, "worker", worker, readyAt, time.Time{}, jobs)
-		return inert, err
-	})
-	if err != nil && !errors.Is(err, errWatchDeadline) {
+	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt}
+	res, err := w.until(ctx, []int64{id}, func(jobs []oracle.Job) bool { return allState(jobs, []int64{id}, oracle.JobStateCompleted) })
+	if err != nil {
 		return Outcome{}, err
 	}
 	wevs := stopProbe(ctx, worker)
-	if inert {
-		return inertOutcome(env, "worker", 1, live), nil
+	if res.end == inert {
+		return inertOutcome(env, "worker", 1, res.live), nil
 	}
-	out := judgeRetry(id, jobs, handledByJob(wevs)[id], args)
+	out := judgeRetry(id, res.jobs, handledByJob(wevs)[id], args)
 	if out.Verdict == matrix.Pass {
 		out.Detail += " in " + env.Engine
 	} else if e := firstError(wevs); e != nil {

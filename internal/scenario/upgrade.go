@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
 	"github.com/awacompat/awacompat/matrix"
@@ -40,41 +39,62 @@ func upgradeBacklog(ctx context.Context, env Env) (Outcome, error) {
 		out.Verdict, out.Detail = matrix.Fail, "pre-upgrade work is missing or duplicated"
 		return out, nil
 	}
+	// Under canonical nothing drained the backlog before the upgrade: the cell's worker must.
+	res := watched{end: reached, jobs: jobs}
 	drained := allState(jobs, ids, oracle.JobStateCompleted)
-	var (
-		worker *probes.Proc
-		inert  bool
-		live   []oracle.Runtime
-		werr   error
-	)
 	if !drained {
-		var readyAt time.Time
-		worker, readyAt, err = startReady(ctx, env, "worker", "worker", []probes.Step{{
-			Op: probes.OpWork, Queue: migrate.UpgradeQueue, MaxWorkers: 2, Behavior: probes.BehaviorComplete, TimeoutMS: deadlineMS(ctx),
-		}})
-		if err != nil {
+		if res, err = workBacklog(ctx, env, o, ids); err != nil {
 			return Outcome{}, err
 		}
-		defer stopProbe(ctx, worker)
-		werr = waitFor(ctx, watchBudget(ctx, time.Hour), worker.Done(), func() (bool, error) {
-			var err error
-			if jobs, err = o.Jobs(ctx, ids); err != nil {
-				return false, err
-			}
-			if allState(jobs, ids, oracle.JobStateCompleted) {
-				return true, nil
-			}
-			inert, live, err = workerInert(ctx, o, env, "worker", worker, readyAt, readyAt, jobs)
-			return inert, err
-		})
-		if werr != nil && ctx.Err() == nil && werr != errWatchDeadline {
-			return Outcome{}, werr
-		}
-		stopProbe(ctx, worker)
-		if j, err := o.Jobs(context.WithoutCancel(ctx), ids); err == nil {
-			jobs = j
-		}
 	}
+	if res.end == inert {
+		return inertOutcome(env, "worker", len(ids), res.live), nil
+	}
+	out.Findings = backlogFindings(env, res.jobs)
+	switch {
+	case ctx.Err() != nil || res.end == outOfTime:
+		out.Verdict = matrix.Timeout
+		out.Detail = "pre-upgrade jobs in states " + statesString(res.jobs)
+	case allState(res.jobs, ids, oracle.JobStateCompleted) && len(out.Findings) == 0:
+		out.Verdict = matrix.Pass
+		if drained {
+			out.Detail = fmt.Sprintf("the %d jobs awa %s enqueued before the upgrade were drained and completed during the staged transition, args intact", len(ids), env.UpgradedFrom)
+		} else {
+			out.Detail = fmt.Sprintf("the %d jobs awa %s enqueued before the upgrade were completed by the worker after it, args intact", len(ids), env.UpgradedFrom)
+		}
+	default:
+		out.Verdict = matrix.Fail
+		out.Detail = "pre-upgrade jobs ended in states " + statesString(res.jobs)
+	}
+	return out, nil
+}
+
+// workBacklog starts the cell's worker on the pre-upgrade queue and watches the jobs ids
+// until they are completed; the jobs are read again once the worker stopped.
+func workBacklog(ctx context.Context, env Env, o *oracle.Oracle, ids []int64) (watched, error) {
+	worker, readyAt, err := startReady(ctx, env, "worker", "worker", []probes.Step{{
+		Op: probes.OpWork, Queue: migrate.UpgradeQueue, MaxWorkers: 2, Behavior: probes.BehaviorComplete, TimeoutMS: deadlineMS(ctx),
+	}})
+	if err != nil {
+		return watched{}, err
+	}
+	defer stopProbe(ctx, worker)
+	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt}
+	res, err := w.until(ctx, ids, func(jobs []oracle.Job) bool { return allState(jobs, ids, oracle.JobStateCompleted) })
+	if err != nil {
+		return res, err
+	}
+	stopProbe(ctx, worker)
+	if j, err := o.Jobs(context.WithoutCancel(ctx), ids); err == nil {
+		res.jobs = j
+	}
+	return res, nil
+}
+
+// backlogFindings says where the pre-upgrade jobs differ from what the old release enqueued:
+// a payload no job carries, or a job that matches more than one.
+func backlogFindings(env Env, jobs []oracle.Job) []string {
+	var d []string
 	byRef := map[int64]int{}
 	for n := 1; n <= migrate.UpgradeJobs; n++ {
 		want := mustJSON(migrate.UpgradeArgs(env.UpgradedFrom, n))
@@ -86,30 +106,13 @@ func upgradeBacklog(ctx context.Context, env Env) (Outcome, error) {
 			}
 		}
 		if !found {
-			out.find("no pre-upgrade job carries args %s", want)
+			d = append(d, fmt.Sprintf("no pre-upgrade job carries args %s", want))
 		}
 	}
 	for id, n := range byRef {
 		if n > 1 {
-			out.find("job %d matches %d pre-upgrade payloads", id, n)
+			d = append(d, fmt.Sprintf("job %d matches %d pre-upgrade payloads", id, n))
 		}
 	}
-	switch {
-	case inert:
-		return inertOutcome(env, "worker", len(ids), live), nil
-	case ctx.Err() != nil || werr == errWatchDeadline:
-		out.Verdict = matrix.Timeout
-		out.Detail = "pre-upgrade jobs in states " + statesString(jobs)
-	case allState(jobs, ids, oracle.JobStateCompleted) && len(out.Findings) == 0:
-		out.Verdict = matrix.Pass
-		if worker == nil {
-			out.Detail = fmt.Sprintf("the %d jobs awa %s enqueued before the upgrade were drained and completed during the staged transition, args intact", len(ids), env.UpgradedFrom)
-		} else {
-			out.Detail = fmt.Sprintf("the %d jobs awa %s enqueued before the upgrade were completed by the worker after it, args intact", len(ids), env.UpgradedFrom)
-		}
-	default:
-		out.Verdict = matrix.Fail
-		out.Detail = "pre-upgrade jobs ended in states " + statesString(jobs)
-	}
-	return out, nil
+	return d
 }
