@@ -447,3 +447,21 @@ func TestScenariosMatchCatalog(t *testing.T) {
 		t.Fatalf("scenario functions %v, catalog %v", names, want)
 	}
 }
+
+// Findings come out in the same order every time (map iteration is random).
+func TestJudgeJobsOrderIsStable(t *testing.T) {
+	ids := map[string]int64{"j1": 1, "j2": 2, "j3": 3, "j4": 4, "j5": 5}
+	var first []string
+	for range 20 {
+		var out Outcome
+		judgeJobs(&out, nil, nil, nil, ids, "canonical")
+		if first == nil {
+			first = out.Findings
+			if len(first) != 5 || !strings.Contains(first[0], "(j1)") || !strings.Contains(first[4], "(j5)") {
+				t.Fatalf("findings %q", first)
+			}
+		} else if !slices.Equal(first, out.Findings) {
+			t.Fatalf("findings %q then %q", first, out.Findings)
+		}
+	}
+}

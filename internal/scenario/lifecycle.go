@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -107,7 +109,8 @@ func lifecycle(ctx context.Context, env Env) (Outcome, error) {
 
 // judgeHandled records what the worker's handler calls say against what was sent.
 func judgeHandled(out *Outcome, handled map[int64][]probes.Event, sent map[string]map[string]any, ids map[string]int64) {
-	for ref, id := range ids {
+	for _, ref := range slices.Sorted(maps.Keys(ids)) {
+		id := ids[ref]
 		hs := handled[id]
 		if len(hs) > 1 {
 			out.find("worker reported job %d handled %d times", id, len(hs))
@@ -122,12 +125,10 @@ func judgeHandled(out *Outcome, handled map[int64][]probes.Event, sent map[strin
 
 // judgeJobs records what the database holds for each job against what was sent.
 func judgeJobs(out *Outcome, jobs []oracle.Job, want []int64, sent map[string]map[string]any, ids map[string]int64, engine string) {
-	byID := map[int64][]oracle.Job{}
-	for _, j := range jobs {
-		byID[j.ID] = append(byID[j.ID], j)
-	}
-	for ref, id := range ids {
-		rows := byID[id]
+	stored := byID(jobs)
+	for _, ref := range slices.Sorted(maps.Keys(ids)) {
+		id := ids[ref]
+		rows := stored[id]
 		switch {
 		case len(rows) == 0:
 			out.find("job %d (%s) is missing from the database", id, ref)

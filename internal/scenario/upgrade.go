@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/awacompat/awacompat/internal/oracle"
 	"github.com/awacompat/awacompat/matrix"
@@ -109,8 +111,8 @@ func backlogFindings(env Env, jobs []oracle.Job) []string {
 			d = append(d, fmt.Sprintf("no pre-upgrade job carries args %s", want))
 		}
 	}
-	for id, n := range byRef {
-		if n > 1 {
+	for _, id := range slices.Sorted(maps.Keys(byRef)) {
+		if n := byRef[id]; n > 1 {
 			d = append(d, fmt.Sprintf("job %d matches %d pre-upgrade payloads", id, n))
 		}
 	}
