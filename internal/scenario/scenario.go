@@ -136,7 +136,7 @@ func runSteps(ctx context.Context, env Env, role, name string, steps []probes.St
 func firstError(evs []probes.Event) *results.ErrorInfo {
 	for _, e := range evs {
 		if e.Event == probes.EventError {
-			return &results.ErrorInfo{Op: string(e.Op), Class: e.Class, Message: e.Message, SQLState: e.SQLState}
+			return errorInfo(e)
 		}
 	}
 	return nil

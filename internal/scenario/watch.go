@@ -103,6 +103,7 @@ func (w watch) until(ctx context.Context, ids []int64, cond func([]oracle.Job) b
 		return watched{}, err
 	}
 	res := watched{end: exited}
+	// Cells always have a deadline; the hour only bounds a ctx without one.
 	err = waitFor(ctx, watchBudget(ctx, time.Hour), pollEvery, w.worker.Done(), func() (bool, error) {
 		var err error
 		if res.jobs, err = w.o.Jobs(ctx, ids); err != nil {
