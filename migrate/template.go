@@ -181,9 +181,14 @@ type fingerprint struct {
 	engine  oracle.Engine
 }
 
+// snapshot reads the fingerprint; a database without awa's schema yet (the fresh path, before
+// the target's migrate) has the zero one.
 func snapshot(ctx context.Context, o *oracle.Oracle) (fingerprint, error) {
 	var f fingerprint
-	var err error
+	migrated, err := o.Migrated(ctx)
+	if err != nil || !migrated {
+		return f, err
+	}
 	if f.history, err = o.SchemaHistory(ctx); err != nil {
 		return f, err
 	}

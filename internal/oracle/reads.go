@@ -36,6 +36,18 @@ type SchemaRow struct {
 	AppliedAt   time.Time `json:"applied_at"`
 }
 
+// Migrated reports whether the database holds awa's schema at all (awa.schema_version).
+func (o *Oracle) Migrated(ctx context.Context) (bool, error) {
+	var ok bool
+	err := o.read(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT to_regclass('awa.schema_version') IS NOT NULL`).Scan(&ok)
+	})
+	if err != nil {
+		return false, fmt.Errorf("oracle: migrated: %w", err)
+	}
+	return ok, nil
+}
+
 // SchemaHistory reads the whole awa.schema_version table, ordered by version.
 func (o *Oracle) SchemaHistory(ctx context.Context) ([]SchemaRow, error) {
 	var out []SchemaRow
