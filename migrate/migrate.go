@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -69,6 +70,44 @@ func awaErrorLine(stderr string) string {
 // Run runs `awa ARGS...` against url and returns its stdout. Output (stdout and stderr) is also
 // appended to LogPath.
 func (c CLI) Run(ctx context.Context, url string, args ...string) (string, error) {
+	stdout, stderr, err := c.exec(ctx, url, args)
+	if c.LogPath != "" {
+		if f, ferr := os.OpenFile(c.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); ferr == nil {
+			fmt.Fprintf(f, "$ %s\n%s%s", c.shown(url, args), redact.Text(stdout), redact.Text(stderr))
+			if err != nil {
+				fmt.Fprintf(f, "(exit: %v)\n", exitErr(err))
+			}
+			f.Close()
+		}
+	}
+	return stdout, err
+}
+
+// RunKept runs `awa ARGS...` against url like Run, but keeps the command in dir as NAME.cmd
+// (with its exit status), NAME.stdout.log and NAME.stderr.log instead of appending to LogPath,
+// and returns stdout and stderr apart.
+func (c CLI) RunKept(ctx context.Context, url, dir, name string, args ...string) (stdout, stderr string, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", err
+	}
+	stdout, stderr, err = c.exec(ctx, url, args)
+	shown := c.shown(url, args) + "\n"
+	if err != nil {
+		shown += fmt.Sprintf("exit: %v\n", exitErr(err))
+	}
+	_ = os.WriteFile(filepath.Join(dir, name+".cmd"), []byte(shown), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, name+".stdout.log"), []byte(redact.Text(stdout)), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, name+".stderr.log"), []byte(redact.Text(stderr)), 0o644)
+	return stdout, stderr, err
+}
+
+// shown is the command as logs and errors show it: without the password.
+func (c CLI) shown(url string, args []string) string {
+	return "awa " + strings.Join(args, " ") + "  (awa " + c.Version + ", DATABASE_URL=" + redact.URL(url) + ")"
+}
+
+// exec runs the command; a failure is a *CommandError.
+func (c CLI) exec(ctx context.Context, url string, args []string) (string, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, cliDeadline)
 	defer cancel()
 	cmd := proc.Command(ctx, c.Bin, args...)
@@ -77,31 +116,33 @@ func (c CLI) Run(ctx context.Context, url string, args ...string) (string, error
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	err := cmd.Run()
-	shown := "awa " + strings.Join(args, " ") + "  (awa " + c.Version + ", DATABASE_URL=" + redact.URL(url) + ")"
-	if c.LogPath != "" {
-		if f, ferr := os.OpenFile(c.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); ferr == nil {
-			fmt.Fprintf(f, "$ %s\n%s%s", shown, redact.Text(stdout.String()), redact.Text(stderr.String()))
-			if err != nil {
-				fmt.Fprintf(f, "(exit: %v)\n", err)
-			}
-			f.Close()
-		}
+	if err == nil {
+		return stdout.String(), stderr.String(), nil
 	}
-	if err != nil {
-		if ctx.Err() == context.DeadlineExceeded {
-			err = fmt.Errorf("killed at its deadline (%w)", err)
-		}
-		ce := &CommandError{Cmd: shown, Err: err, Output: proc.Tail(redact.Text(stderr.String()+stdout.String()), 15), ExitCode: -1}
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && ctx.Err() == nil {
-			ce.ExitCode = ee.ExitCode()
-		}
-		if ce.ExitCode == 1 {
-			ce.AwaError = redact.Text(awaErrorLine(stderr.String()))
-		}
-		return stdout.String(), ce
+	switch {
+	case ctx.Err() == context.DeadlineExceeded:
+		err = fmt.Errorf("killed at its deadline (%w)", err)
+	case ctx.Err() != nil:
+		err = fmt.Errorf("%w (%v)", err, ctx.Err())
 	}
-	return stdout.String(), nil
+	ce := &CommandError{Cmd: c.shown(url, args), Err: err, Output: proc.Tail(redact.Text(stderr.String()+stdout.String()), 15), ExitCode: -1}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ctx.Err() == nil {
+		ce.ExitCode = ee.ExitCode()
+	}
+	if ce.ExitCode == 1 {
+		ce.AwaError = redact.Text(awaErrorLine(stderr.String()))
+	}
+	return stdout.String(), stderr.String(), ce
+}
+
+// exitErr is how a command ended, for a log line.
+func exitErr(err error) error {
+	var ce *CommandError
+	if errors.As(err, &ce) {
+		return ce.Err
+	}
+	return err
 }
 
 // cliDeadline bounds one awa command; `awa storage finalize --wait` runs under a shorter

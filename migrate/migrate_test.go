@@ -52,6 +52,31 @@ func TestCommandErrorTellsAwaRefusalsFromFailures(t *testing.T) {
 	}
 }
 
+// RunKept keeps the command, with its exit status, and both outputs in the cell's folder, all
+// without the password, and returns the outputs as printed.
+func TestRunKeptKeepsTheCommandInDir(t *testing.T) {
+	const url = "postgres://u:hunter2@127.0.0.1:1/db"
+	dir := filepath.Join(t.TempDir(), "cell")
+	stdout, stderr, err := standIn(t, `echo "out $DATABASE_URL"; echo 'Error: boom' >&2; exit 1`).RunKept(context.Background(), url, dir, "admin", "job", "list")
+	var ce *CommandError
+	if !errors.As(err, &ce) || ce.ExitCode != 1 || ce.AwaError != "boom" {
+		t.Fatalf("error %v", err)
+	}
+	if stdout != "out "+url+"\n" || stderr != "Error: boom\n" {
+		t.Errorf("stdout %q stderr %q", stdout, stderr)
+	}
+	for name, want := range map[string]string{
+		"admin.cmd":        "awa job list  (awa 0.7.0-alpha.1, DATABASE_URL=postgres://u:xxxxx@127.0.0.1:1/db)\nexit: exit status 1\n",
+		"admin.stdout.log": "out postgres://u:xxxxx@127.0.0.1:1/db\n",
+		"admin.stderr.log": "Error: boom\n",
+	} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || string(b) != want {
+			t.Errorf("%s: %q (%v), want %q", name, b, err, want)
+		}
+	}
+}
+
 func TestParseStorageStatus(t *testing.T) {
 	st, err := ParseStorageStatus("2026 INFO noise\n{\"state\":\"active\",\"current_engine\":\"queue_storage\",\"prepared_engine\":null,\"canonical_live_backlog\":0}\n")
 	if err != nil || st.State != "active" || st.CurrentEngine != "queue_storage" || st.PreparedEngine != "" {

@@ -137,16 +137,16 @@ func (b Build) do(ctx context.Context, o *oracle.Oracle, step matrix.BuildStep, 
 // oldRelease migrates the empty database with the old release's own migrator (its probe's
 // migrate op, the SDK's migrate) and enqueues UpgradeJobs jobs with it.
 func oldRelease(ctx context.Context, rel Release, url, dir string) error {
-	steps := []probes.Step{{Op: "migrate", Ref: "migrate"}}
+	steps := []probes.Step{{Op: probes.OpMigrate, Ref: "migrate"}}
 	for n := 1; n <= UpgradeJobs; n++ {
-		steps = append(steps, probes.Step{Op: "enqueue", Ref: fmt.Sprintf("u%d", n), Queue: UpgradeQueue, Args: UpgradeArgs(rel.Version, n)})
+		steps = append(steps, probes.Step{Op: probes.OpEnqueue, Ref: fmt.Sprintf("u%d", n), Queue: UpgradeQueue, Args: UpgradeArgs(rel.Version, n)})
 	}
-	evs, err := probes.Run(ctx, rel.Probe, probes.Spec{DatabaseURL: url, Kind: UpgradeKind, Steps: steps}, dir, "upgrade-from-"+rel.Version.String())
+	evs, err := probes.Run(ctx, rel.Probe, probes.Spec{DatabaseURL: url, Kind: probes.JobKind, Steps: steps}, dir, "upgrade-from-"+rel.Version.String())
 	if err != nil {
 		return fmt.Errorf("prepare with awa %s: %w", rel.Version, err)
 	}
 	for _, e := range evs {
-		if e.Event == "error" {
+		if e.Event == probes.EventError {
 			return fmt.Errorf("prepare with awa %s: %s failed: %s: %s", rel.Version, e.Op, e.Class, e.Message)
 		}
 	}
@@ -181,6 +181,8 @@ type fingerprint struct {
 	engine  oracle.Engine
 }
 
+// snapshot reads the fingerprint; a database without awa's schema yet (the fresh path, before
+// the target's migrate) has the zero one (the oracle reads it as empty).
 func snapshot(ctx context.Context, o *oracle.Oracle) (fingerprint, error) {
 	var f fingerprint
 	var err error
@@ -279,7 +281,7 @@ func stagedTransition(ctx context.Context, rel Release, url, dir string) error {
 	if _, err := rel.CLI.Run(ctx, url, "storage", "prepare", "--engine", "queue_storage"); err != nil {
 		return wrap(err)
 	}
-	stopQS, err := startWorker(ctx, rel, url, dir, "queue_storage_target", "awacompat_transition")
+	stopQS, err := startWorker(ctx, rel, url, dir, probes.StorageRoleQueueStorageTarget, "awacompat_transition")
 	if err != nil {
 		return wrap(err)
 	}
@@ -287,7 +289,7 @@ func stagedTransition(ctx context.Context, rel Release, url, dir string) error {
 	if _, err := rel.CLI.Run(ctx, url, "storage", "enter-mixed-transition"); err != nil {
 		return wrap(err)
 	}
-	stopDrain, err := startWorker(ctx, rel, url, dir, "canonical_drain", UpgradeQueue)
+	stopDrain, err := startWorker(ctx, rel, url, dir, probes.StorageRoleCanonicalDrain, UpgradeQueue)
 	if err != nil {
 		return wrap(err)
 	}
@@ -302,10 +304,10 @@ func stagedTransition(ctx context.Context, rel Release, url, dir string) error {
 
 // startWorker starts a worker of rel in the given transition role and waits until it is
 // ready; the returned function stops it (idempotent).
-func startWorker(ctx context.Context, rel Release, url, dir, role, queue string) (func(), error) {
+func startWorker(ctx context.Context, rel Release, url, dir string, role probes.StorageRole, queue string) (func(), error) {
 	name := fmt.Sprintf("transition-%s-%s", rel.Version, role)
-	p, err := probes.Start(ctx, rel.Probe, probes.Spec{DatabaseURL: url, Kind: UpgradeKind, Steps: []probes.Step{{
-		Op: "work", Queue: queue, MaxWorkers: 2, Behavior: "complete", StorageRole: role, TimeoutMS: 180_000,
+	p, err := probes.Start(ctx, rel.Probe, probes.Spec{DatabaseURL: url, Kind: probes.JobKind, Steps: []probes.Step{{
+		Op: probes.OpWork, Queue: queue, MaxWorkers: 2, Behavior: probes.BehaviorComplete, StorageRole: role, TimeoutMS: 180_000,
 	}}}, dir, name)
 	if err != nil {
 		return nil, err

@@ -10,9 +10,6 @@ import (
 // it survived.
 const UpgradeQueue = "awacompat_upgrade"
 
-// UpgradeKind is the job kind of that work (the probes' kind).
-const UpgradeKind = "awacompat_probe"
-
 // UpgradeArgs are the args of pre-upgrade job n, enqueued by release from.
 func UpgradeArgs(from version.Version, n int) map[string]any {
 	return map[string]any{"upgraded_from": from.String(), "n": n, "text": fmt.Sprintf("enqueued before the upgrade ✓ %d", n)}

@@ -35,7 +35,7 @@ type Spec struct {
 
 // Step is one operation. Fields not used by an op are omitted.
 type Step struct {
-	Op           string         `json:"op"`
+	Op           Op             `json:"op"`
 	Ref          string         `json:"ref,omitempty"`
 	Queue        string         `json:"queue,omitempty"`
 	Args         map[string]any `json:"args,omitempty"`
@@ -46,10 +46,10 @@ type Step struct {
 	RunAt        string         `json:"run_at,omitempty"`
 	Unique       *Unique        `json:"unique,omitempty"`
 	MaxWorkers   int            `json:"max_workers,omitempty"`
-	Behavior     string         `json:"behavior,omitempty"`
+	Behavior     Behavior       `json:"behavior,omitempty"`
 	Handled      int            `json:"handled,omitempty"`
 	TimeoutMS    int64          `json:"timeout_ms,omitempty"`
-	StorageRole  string         `json:"storage_role,omitempty"`
+	StorageRole  StorageRole    `json:"storage_role,omitempty"`
 	JobID        int64          `json:"job_id,omitempty"`
 	State        string         `json:"state,omitempty"`
 	Limit        int            `json:"limit,omitempty"`
@@ -65,14 +65,14 @@ type Unique struct {
 
 // Event is one line of probe output. Raw keeps the whole object.
 type Event struct {
-	Event    string          `json:"event"`
+	Event    EventName       `json:"event"`
 	Ref      string          `json:"ref,omitempty"`
-	Op       string          `json:"op,omitempty"`
+	Op       Op              `json:"op,omitempty"`
 	JobID    *int64          `json:"job_id,omitempty"`
 	State    string          `json:"state,omitempty"`
 	Attempt  int             `json:"attempt,omitempty"`
 	Args     json.RawMessage `json:"args,omitempty"`
-	Result   string          `json:"result,omitempty"`
+	Result   HandlerResult   `json:"result,omitempty"`
 	Class    string          `json:"class,omitempty"`
 	Message  string          `json:"message,omitempty"`
 	SQLState string          `json:"sqlstate,omitempty"`
@@ -168,7 +168,7 @@ func Start(ctx context.Context, argv []string, spec Spec, dir, name string) (*Pr
 			stdoutFile.Write([]byte(redact.Text(string(line)) + "\n"))
 			var ev Event
 			if err := json.Unmarshal(line, &ev); err != nil || ev.Event == "" {
-				ev = Event{Event: "garbage", Message: string(line)}
+				ev = Event{Event: EventGarbage, Message: string(line)}
 			}
 			ev.Raw = append(json.RawMessage(nil), line...)
 			ev.At = time.Now()

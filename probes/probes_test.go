@@ -52,7 +52,7 @@ func TestStartEventsStopAndRedaction(t *testing.T) {
 	}
 	var kinds []string
 	for _, e := range evs {
-		kinds = append(kinds, e.Event)
+		kinds = append(kinds, string(e.Event))
 	}
 	if got := strings.Join(kinds, ","); got != "start,note,garbage,ready,stopped,done" {
 		t.Fatalf("events %s", got)

@@ -19,11 +19,11 @@ func Run(ctx context.Context, argv []string, spec Spec, dir, name string) ([]Eve
 	}
 	evs, waitErr := p.Wait(ctx)
 	for _, e := range evs {
-		if e.Event == "fatal" {
+		if e.Event == EventFatal {
 			return evs, fmt.Errorf("probe %s: fatal: %s", name, e.Message)
 		}
 	}
-	if len(evs) == 0 || evs[len(evs)-1].Event != "done" {
+	if len(evs) == 0 || evs[len(evs)-1].Event != EventDone {
 		return evs, fmt.Errorf("probe %s exited (%v) without finishing its steps; stderr: %s", name, waitErr, StderrTail(dir, name, 8))
 	}
 	return evs, nil
@@ -39,9 +39,9 @@ func (p *Proc) WaitReady(ctx context.Context) (time.Time, error) {
 				return time.Time{}, fmt.Errorf("exited before it was ready")
 			}
 			switch ev.Event {
-			case "ready":
+			case EventReady:
 				return ev.At, nil
-			case "error", "fatal":
+			case EventError, EventFatal:
 				return time.Time{}, fmt.Errorf("%s before ready: %s %s", ev.Event, ev.Class, ev.Message)
 			}
 		case <-ctx.Done():

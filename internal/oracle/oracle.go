@@ -17,7 +17,7 @@ type Job struct {
 	ID          int64           `json:"id"`
 	Kind        string          `json:"kind"`
 	Queue       string          `json:"queue"`
-	State       string          `json:"state"`
+	State       JobState        `json:"state"`
 	Priority    int             `json:"priority"`
 	Attempt     int             `json:"attempt"`
 	MaxAttempts int             `json:"max_attempts"`
@@ -31,6 +31,20 @@ type Job struct {
 	// append-only substrate, seen through the awa.jobs view).
 	Location string `json:"location"`
 }
+
+// JobState is awa's job_state enum.
+type JobState string
+
+const (
+	JobStateScheduled       JobState = "scheduled"
+	JobStateAvailable       JobState = "available"
+	JobStateRunning         JobState = "running"
+	JobStateCompleted       JobState = "completed"
+	JobStateRetryable       JobState = "retryable"
+	JobStateFailed          JobState = "failed"
+	JobStateCancelled       JobState = "cancelled"
+	JobStateWaitingExternal JobState = "waiting_external"
+)
 
 // Engine is the row of awa.storage_transition_state, with the queue-storage ring authority.
 type Engine struct {

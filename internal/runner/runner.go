@@ -635,7 +635,7 @@ func templateOutcome(c matrix.Cell, tpl *template) scenario.Outcome {
 		return scenario.Outcome{Verdict: matrix.Error, Detail: fmt.Sprintf("template %s could not be built, so the scenario did not run: %v", c.TemplateName(), tpl.err)}
 	}
 	out := scenario.Outcome{
-		Error: &results.ErrorInfo{Op: "migrate", Class: "CLI", Message: refused.Message},
+		Error: &results.ErrorInfo{Op: string(probes.OpMigrate), Class: "CLI", Message: refused.Message},
 	}
 	for _, s := range tpl.res.Steps {
 		out.Findings = append(out.Findings, fmt.Sprintf("template step %s by %s: schema v%d, %s", s.Op, s.By, s.After.SchemaVersion, s.After.Engine))

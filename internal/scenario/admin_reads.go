@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/awacompat/awacompat/internal/oracle"
 	"github.com/awacompat/awacompat/internal/results"
 	"github.com/awacompat/awacompat/matrix"
+	"github.com/awacompat/awacompat/migrate"
 	"github.com/awacompat/awacompat/probes"
 )
 
@@ -23,6 +25,8 @@ const (
 	// canonical its counts come from the awa.queue_state_counts cache, which the maintenance
 	// leader refreshes every ~2 s (awa-model admin::queue_overviews).
 	statsBudget = 20 * time.Second
+	// statsEvery spaces the re-reads of queue_stats (each one runs the admin again).
+	statsEvery = 500 * time.Millisecond
 )
 
 // readJob is a job as an admin read reported it. Pointer and nil fields were not shown by
@@ -31,7 +35,7 @@ type readJob struct {
 	ID          int64
 	Kind        string
 	Queue       string
-	State       string
+	State       oracle.JobState
 	Priority    *int
 	Attempt     *int
 	MaxAttempts *int
@@ -61,7 +65,7 @@ func parseReadJob(raw json.RawMessage) (readJob, error) {
 	if j.ID == nil {
 		return readJob{}, fmt.Errorf("job object without id: %s", clip(string(raw), 200))
 	}
-	r := readJob{ID: *j.ID, Kind: j.Kind, Queue: j.Queue, State: strings.ToLower(j.State), Priority: j.Priority,
+	r := readJob{ID: *j.ID, Kind: j.Kind, Queue: j.Queue, State: oracle.JobState(strings.ToLower(j.State)), Priority: j.Priority,
 		Attempt: j.Attempt, MaxAttempts: j.MaxAttempts, Args: j.Args, Metadata: j.Metadata}
 	if j.Tags != nil {
 		r.Tags, r.HasTags = *j.Tags, true
@@ -194,17 +198,17 @@ func countQueue(jobs []oracle.Job) queueCounts {
 	var c queueCounts
 	for _, j := range jobs {
 		switch j.State {
-		case "available":
+		case oracle.JobStateAvailable:
 			c.Available++
-		case "scheduled":
+		case oracle.JobStateScheduled:
 			c.Scheduled++
-		case "running":
+		case oracle.JobStateRunning:
 			c.Running++
-		case "retryable":
+		case oracle.JobStateRetryable:
 			c.Retryable++
-		case "failed":
+		case oracle.JobStateFailed:
 			c.Failed++
-		case "waiting_external":
+		case oracle.JobStateWaitingExternal:
 			c.WaitingExternal++
 		}
 	}
@@ -280,130 +284,174 @@ type adminAnswers struct {
 // list_jobs(queue, state=available) and queue_stats, and every answer must agree with the
 // database. queue_stats may lag (see statsBudget) and is re-read until it agrees or the budget
 // is spent; a queue still missing then is a fail.
-func adminReads(ctx context.Context, env Env) Outcome {
+func adminReads(ctx context.Context, env Env) (Outcome, error) {
 	o, err := withOracle(ctx, env)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
+	id1, id2, err := enqueueReads(ctx, env)
+	if err != nil {
+		return Outcome{}, err
+	}
+	leaderNote, stopLeader := startLeader(ctx, env)
+	defer stopLeader()
+	db, err := readsInDatabase(ctx, o, id1, id2)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if len(db.findings) > 0 {
+		return Outcome{Verdict: matrix.Fail, Detail: "the producer's jobs are not as enqueued", Findings: db.findings}, nil
+	}
+
+	ans, err := adminRead(ctx, env, id1, 0)
+	if err != nil {
+		return Outcome{}, err
+	}
+	admin := env.Probes["admin"]
+	src := fmt.Sprintf("%s %s", admin.Kind, admin.Version)
+	out := Outcome{Findings: compareReads(ctx, o, src, ans, db)}
+	polls, sd, err := settleStats(ctx, env, src, &ans, countQueue(db.rows), leaderNote)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out.Findings = append(out.Findings, sd...)
+	return readsVerdict(out, src, ans, polls, id1, id2, env.Engine), nil
+}
+
+// enqueueReads has the producer enqueue the two jobs the admin reads.
+func enqueueReads(ctx context.Context, env Env) (id1, id2 int64, err error) {
 	tag := nonce(env)
 	runAtText, _ := futureRFC3339(time.Hour)
 	a1, a2 := cellArgs(env, "admin_reads", tag, 1), cellArgs(env, "admin_reads", tag, 2)
-	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{
-		{Op: "enqueue", Ref: "j1", Queue: readsQueue, Args: a1, Priority: 3, Tags: []string{"awacompat", "reads-" + tag},
+	ids, _, err := enqueue(ctx, env, "producer", "producer", []probes.Step{
+		{Op: probes.OpEnqueue, Ref: "j1", Queue: readsQueue, Args: a1, Priority: 3, Tags: []string{"awacompat", "reads-" + tag},
 			Metadata: map[string]any{"cell": env.CellID, "origin": "awacompat admin_reads"}},
-		{Op: "enqueue", Ref: "j2", Queue: readsQueue, Args: a2, RunAt: runAtText},
+		{Op: probes.OpEnqueue, Ref: "j2", Queue: readsQueue, Args: a2, RunAt: runAtText},
 	})
-	if stop != nil {
-		return *stop
-	}
-	id1, id2 := ids["j1"], ids["j2"]
+	return ids["j1"], ids["j2"], err
+}
 
-	leaderNote := ""
-	if leader, err := startProbe(ctx, env, "producer", "leader", []probes.Step{{
-		Op: "work", Queue: leaderQueue, MaxWorkers: 1, Behavior: "complete", TimeoutMS: deadlineMS(ctx),
-	}}); err != nil {
-		leaderNote = "no maintenance leader: " + err.Error()
-	} else {
-		defer stopProbe(ctx, leader)
-		if _, err := leader.WaitReady(ctx); err != nil {
-			leaderNote = "the maintenance leader (a worker of the producer's release) did not start: " + err.Error()
-		}
-	}
-
-	rows, err := o.QueueJobs(ctx, readsQueue)
+// startLeader starts a worker of the producer's release on leaderQueue, so the fleet has a
+// maintenance leader to refresh the queue_stats cache. note says why there is none ("" when
+// there is); the caller defers stop.
+func startLeader(ctx context.Context, env Env) (note string, stop func()) {
+	leader, err := startProbe(ctx, env, "producer", "leader", []probes.Step{{
+		Op: probes.OpWork, Queue: leaderQueue, MaxWorkers: 1, Behavior: probes.BehaviorComplete, TimeoutMS: deadlineMS(ctx),
+	}})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return "no maintenance leader: " + err.Error(), func() {}
 	}
-	var j1 oracle.Job
-	var available []oracle.Job
-	for _, r := range rows {
-		if r.ID == id1 {
-			j1 = r
-		}
-		if r.State == "available" {
-			available = append(available, r)
-		}
+	stop = func() { stopProbe(ctx, leader) }
+	if _, err := leader.WaitReady(ctx); err != nil {
+		return "the maintenance leader (a worker of the producer's release) did not start: " + err.Error(), stop
 	}
-	var out Outcome
-	if len(rows) != 2 || j1.ID == 0 {
-		out.find("the database holds %s in %s, want jobs %d and %d", statesString(rows), readsQueue, id1, id2)
-	}
-	if len(available) != 1 || available[0].ID != id1 {
-		out.find("the database's available jobs in %s are %s, want only job %d", readsQueue, statesString(available), id1)
-	}
-	if len(out.Findings) > 0 {
-		out.Verdict, out.Detail = matrix.Fail, "the producer's jobs are not as enqueued"
-		return out
-	}
+	return "", stop
+}
 
-	admin := env.Probes["admin"]
-	var ans adminAnswers
-	var herr error
-	if admin.Kind == "cli" {
-		ans, herr = cliReads(ctx, env, id1, 0)
-	} else {
-		ans, herr = probeReads(ctx, env, id1, 0)
+// readsDB is what the database holds in readsQueue, the truth the admin's reads are held to.
+type readsDB struct {
+	rows, available []oracle.Job
+	j1              oracle.Job
+	// findings say how the queue differs from the two jobs enqueued.
+	findings []string
+}
+
+// readsInDatabase reads readsQueue, which must hold exactly j1 (available) and j2.
+func readsInDatabase(ctx context.Context, o *oracle.Oracle, id1, id2 int64) (readsDB, error) {
+	var db readsDB
+	var err error
+	if db.rows, err = o.QueueJobs(ctx, readsQueue); err != nil {
+		return db, err
 	}
-	if herr != nil {
-		return errorOutcome(ctx, herr)
+	for _, r := range db.rows {
+		if r.ID == id1 {
+			db.j1 = r
+		}
+		if r.State == oracle.JobStateAvailable {
+			db.available = append(db.available, r)
+		}
 	}
-	src := fmt.Sprintf("%s %s", admin.Kind, admin.Version)
+	if len(db.rows) != 2 || db.j1.ID == 0 {
+		db.findings = append(db.findings, fmt.Sprintf("the database holds %s in %s, want jobs %d and %d", statesString(db.rows), readsQueue, id1, id2))
+	}
+	if len(db.available) != 1 || db.available[0].ID != id1 {
+		db.findings = append(db.findings, fmt.Sprintf("the database's available jobs in %s are %s, want only job %d", readsQueue, statesString(db.available), id1))
+	}
+	return db, nil
+}
+
+// adminRead runs the admin's reads with its probe or, for a cli artifact, with the awa binary;
+// statsOnly>0 re-reads queue_stats only (the poll number names the process).
+func adminRead(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAnswers, error) {
+	if env.Probes["admin"].Kind == "cli" {
+		return cliReads(ctx, env, id1, statsOnly)
+	}
+	return probeReads(ctx, env, id1, statsOnly)
+}
+
+// compareReads holds the job reads (and the CLI's storage status) to the database.
+func compareReads(ctx context.Context, o *oracle.Oracle, src string, ans adminAnswers, db readsDB) []string {
+	var d []string
 	if len(ans.Get) == 1 {
-		out.Findings = append(out.Findings, compareJob(src+" get_job", ans.Get[0], j1)...)
+		d = append(d, compareJob(src+" get_job", ans.Get[0], db.j1)...)
 	}
 	if ans.List != nil {
-		out.Findings = append(out.Findings, compareList(src+" list_jobs(queue)", ans.List, rows)...)
+		d = append(d, compareList(src+" list_jobs(queue)", ans.List, db.rows)...)
 	}
 	if ans.ListAvailable != nil {
-		out.Findings = append(out.Findings, compareList(src+" list_jobs(queue, state=available)", ans.ListAvailable, available)...)
+		d = append(d, compareList(src+" list_jobs(queue, state=available)", ans.ListAvailable, db.available)...)
 	}
 	if ans.EngineState != "" {
 		if e, err := o.Engine(ctx); err == nil && (ans.EngineState != e.State || ans.EngineCurrent != e.CurrentEngine) {
-			out.find("%s storage status says state=%s current=%s, the database says %s", src, ans.EngineState, ans.EngineCurrent, e)
+			d = append(d, fmt.Sprintf("%s storage status says state=%s current=%s, the database says %s", src, ans.EngineState, ans.EngineCurrent, e))
 		}
 	}
+	return d
+}
 
-	// queue_stats: re-read while it lags, within the budget.
-	want := countQueue(rows)
-	polls := 1
-	found, sd := false, []string(nil)
-	if ans.Stats != nil {
-		found, sd = compareStats(src+" queue_stats", readsQueue, ans.Stats, want)
-		budget := watchBudget(ctx, statsBudget)
-		start := time.Now()
-		for (len(sd) > 0) && time.Since(start) < budget && ctx.Err() == nil {
-			select {
-			case <-ctx.Done():
-			case <-time.After(500 * time.Millisecond):
-			}
-			var again adminAnswers
-			if admin.Kind == "cli" {
-				again, herr = cliReads(ctx, env, 0, polls)
-			} else {
-				again, herr = probeReads(ctx, env, 0, polls)
-			}
-			if herr != nil {
-				return errorOutcome(ctx, herr)
+// settleStats re-reads queue_stats every statsEvery while it disagrees with want, within
+// statsBudget, and returns how many reads it took and the disagreements left (with
+// leaderNote when the queue never showed). A re-read that awa refuses ends it (the refusal
+// joins ans.Errs).
+func settleStats(ctx context.Context, env Env, src string, ans *adminAnswers, want queueCounts, leaderNote string) (polls int, d []string, err error) {
+	polls = 1
+	if ans.Stats == nil {
+		return polls, nil, nil
+	}
+	first, found := true, false
+	err = waitFor(ctx, watchBudget(ctx, statsBudget), statsEvery, nil, func() (bool, error) {
+		if !first {
+			again, err := adminRead(ctx, env, 0, polls)
+			if err != nil {
+				return false, err
 			}
 			polls++
 			if len(again.Errs) > 0 || again.Stats == nil {
 				ans.Errs = append(ans.Errs, again.Errs...)
-				break
+				return true, nil
 			}
 			ans.Stats = again.Stats
-			found, sd = compareStats(src+" queue_stats", readsQueue, ans.Stats, want)
 		}
-		if len(sd) > 0 {
-			if !found && leaderNote != "" {
-				sd = append(sd, leaderNote)
-			}
-			sd = append(sd, fmt.Sprintf("queue_stats read %d times over %s", polls, statsBudget))
-		}
-		out.Findings = append(out.Findings, sd...)
+		first = false
+		found, d = compareStats(src+" queue_stats", readsQueue, ans.Stats, want)
+		return len(d) == 0, nil
+	})
+	if err != nil && !errors.Is(err, errWatchDeadline) {
+		return polls, nil, err
 	}
+	if len(d) > 0 {
+		if !found && leaderNote != "" {
+			d = append(d, leaderNote)
+		}
+		d = append(d, fmt.Sprintf("queue_stats read %d times over %s", polls, statsBudget))
+	}
+	return polls, d, nil
+}
 
+// readsVerdict: disagreements fail, a refused read with the others agreeing is refused.
+func readsVerdict(out Outcome, src string, ans adminAnswers, polls int, id1, id2 int64, engine string) Outcome {
 	var refusal *results.ErrorInfo
 	if len(ans.Errs) > 0 {
 		refusal = ans.Errs[0]
@@ -421,7 +469,7 @@ func adminReads(ctx context.Context, env Env) Outcome {
 	default:
 		out.Verdict = matrix.Pass
 		out.Detail = fmt.Sprintf("%s get_job, list_jobs (queue; queue+available) and queue_stats [%s, after %d read(s)] agree with the database for jobs %d (available) and %d (scheduled), in %s",
-			src, statString(ans.Stats, readsQueue), polls, id1, id2, env.Engine)
+			src, statString(ans.Stats, readsQueue), polls, id1, id2, engine)
 	}
 	return out
 }
@@ -431,10 +479,10 @@ func adminReads(ctx context.Context, env Env) Outcome {
 func probeReads(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAnswers, error) {
 	var ans adminAnswers
 	steps := []probes.Step{
-		{Op: "get_job", Ref: "get", JobID: id1},
-		{Op: "list_jobs", Ref: "list", Queue: readsQueue, Limit: 100},
-		{Op: "list_jobs", Ref: "list_available", Queue: readsQueue, State: "available", Limit: 100},
-		{Op: "queue_stats", Ref: "stats"},
+		{Op: probes.OpGetJob, Ref: "get", JobID: id1},
+		{Op: probes.OpListJobs, Ref: "list", Queue: readsQueue, Limit: 100},
+		{Op: probes.OpListJobs, Ref: "list_available", Queue: readsQueue, State: string(oracle.JobStateAvailable), Limit: 100},
+		{Op: probes.OpQueueStats, Ref: "stats"},
 	}
 	name := "admin"
 	if statsOnly > 0 {
@@ -449,7 +497,7 @@ func probeReads(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAn
 		if !ok {
 			return ans, fmt.Errorf("probe %s gave no answer to %s", name, s.Ref)
 		}
-		if e.Event == "error" {
+		if e.Event == probes.EventError {
 			ans.Errs = append(ans.Errs, errorInfo(e))
 			continue
 		}
@@ -499,10 +547,10 @@ func probeReads(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAn
 // storage status.
 func cliReads(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAnswers, error) {
 	var ans adminAnswers
-	run := func(op, name string, args ...string) (string, bool, error) {
+	run := func(op probes.Op, name string, args ...string) (string, bool, error) {
 		r := runCLI(ctx, env, "admin", name, args...)
-		if r.failedToRun() {
-			return "", false, fmt.Errorf("awa %s: %v; stderr: %s", strings.Join(args, " "), r.Err, lastLine(r.Stderr))
+		if r.notFromAwa() {
+			return "", false, r.broken(args...)
 		}
 		if r.Err != nil {
 			ans.Errs = append(ans.Errs, cliError(op, r))
@@ -511,7 +559,7 @@ func cliReads(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAnsw
 		return r.Stdout, true, nil
 	}
 	if statsOnly == 0 {
-		if s, ok, err := run("get_job", "admin-dump", "job", "dump", strconv.FormatInt(id1, 10)); err != nil {
+		if s, ok, err := run(probes.OpGetJob, "admin-dump", "job", "dump", strconv.FormatInt(id1, 10)); err != nil {
 			return ans, err
 		} else if ok {
 			j, err := parseCLIJobDump(s)
@@ -526,9 +574,9 @@ func cliReads(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAnsw
 			dst  *[]readJob
 		}{
 			{"admin-list", []string{"job", "list", "--queue", readsQueue, "--limit", "100"}, &ans.List},
-			{"admin-list-available", []string{"job", "list", "--queue", readsQueue, "--state", "available", "--limit", "100"}, &ans.ListAvailable},
+			{"admin-list-available", []string{"job", "list", "--queue", readsQueue, "--state", string(oracle.JobStateAvailable), "--limit", "100"}, &ans.ListAvailable},
 		} {
-			s, ok, err := run("list_jobs", c.name, c.args...)
+			s, ok, err := run(probes.OpListJobs, c.name, c.args...)
 			if err != nil {
 				return ans, err
 			}
@@ -543,21 +591,21 @@ func cliReads(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAnsw
 				*c.dst = l
 			}
 		}
-		if s, ok, err := run("storage_status", "admin-storage-status", "storage", "status"); err != nil {
+		if s, ok, err := run(opStorageStatus, "admin-storage-status", "storage", "status"); err != nil {
 			return ans, err
 		} else if ok {
-			state, cur, _, err := parseCLIStorageStatus(s)
+			st, err := migrate.ParseStorageStatus(s)
 			if err != nil {
 				return ans, err
 			}
-			ans.EngineState, ans.EngineCurrent = state, cur
+			ans.EngineState, ans.EngineCurrent = st.State, st.CurrentEngine
 		}
 	}
 	name := "admin-stats"
 	if statsOnly > 0 {
 		name = fmt.Sprintf("admin-stats-%d", statsOnly)
 	}
-	s, ok, err := run("queue_stats", name, "queue", "stats")
+	s, ok, err := run(probes.OpQueueStats, name, "queue", "stats")
 	if err != nil {
 		return ans, err
 	}

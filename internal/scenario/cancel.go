@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -29,7 +30,7 @@ type cancelAnswer struct {
 	Null bool
 	// ReturnedID and ReturnedState are what the SDK returned, when it returned a job.
 	ReturnedID    int64
-	ReturnedState string
+	ReturnedState oracle.JobState
 	// Missing: no answer at all (a probe that skipped the step).
 	Missing bool
 }
@@ -41,12 +42,12 @@ func answerFrom(evs []probes.Event, ref string, jobID int64) cancelAnswer {
 	switch {
 	case !ok:
 		a.Missing = true
-	case e.Event == "error":
+	case e.Event == probes.EventError:
 		a.Err = errorInfo(e)
-	case e.Event == "cancelled" && e.JobID == nil:
+	case e.Event == probes.EventCancelled && e.JobID == nil:
 		a.Null = true
-	case e.Event == "cancelled":
-		a.ReturnedID, a.ReturnedState = *e.JobID, e.State
+	case e.Event == probes.EventCancelled:
+		a.ReturnedID, a.ReturnedState = *e.JobID, oracle.JobState(e.State)
 	default:
 		a.Missing = true
 	}
@@ -57,7 +58,7 @@ func answerFrom(evs []probes.Event, ref string, jobID int64) cancelAnswer {
 // exactly once; a job whose cancel errored must be untouched (then the error is a refusal); a
 // cancel that returned nothing while the job is still live is a silent no-op (a finding).
 // before holds each job's state before the cancel.
-func judgeCancels(op string, answers []cancelAnswer, before map[int64]string, after []oracle.Job) (findings []string, refusal *results.ErrorInfo, allCancelled bool) {
+func judgeCancels(op probes.Op, answers []cancelAnswer, before map[int64]oracle.JobState, after []oracle.Job) (findings []string, refusal *results.ErrorInfo, allCancelled bool) {
 	allCancelled = true
 	for _, a := range answers {
 		row, f := oneRow(after, a.JobID)
@@ -68,7 +69,7 @@ func judgeCancels(op string, answers []cancelAnswer, before map[int64]string, af
 				continue
 			}
 		}
-		if row.State != "cancelled" {
+		if row.State != oracle.JobStateCancelled {
 			allCancelled = false
 		}
 		switch {
@@ -83,7 +84,7 @@ func judgeCancels(op string, answers []cancelAnswer, before map[int64]string, af
 				refusal = a.Err
 			}
 		case a.Null:
-			if row.State == "cancelled" {
+			if row.State == oracle.JobStateCancelled {
 				findings = append(findings, fmt.Sprintf("%s returned nothing, but job %d was cancelled", op, a.JobID))
 			} else {
 				findings = append(findings, fmt.Sprintf("%s returned nothing and the job is still %s (job %d)", op, row.State, a.JobID))
@@ -92,10 +93,10 @@ func judgeCancels(op string, answers []cancelAnswer, before map[int64]string, af
 			if a.ReturnedID != a.JobID {
 				findings = append(findings, fmt.Sprintf("%s returned job %d, but the job meant was %d", op, a.ReturnedID, a.JobID))
 			}
-			if a.ReturnedState != "" && a.ReturnedState != "cancelled" {
+			if a.ReturnedState != "" && a.ReturnedState != oracle.JobStateCancelled {
 				findings = append(findings, fmt.Sprintf("%s returned job %d in state %s, want cancelled", op, a.ReturnedID, a.ReturnedState))
 			}
-			if row.State != "cancelled" {
+			if row.State != oracle.JobStateCancelled {
 				findings = append(findings, fmt.Sprintf("%s reported success, but job %d is %s in the database", op, a.JobID, row.State))
 			}
 		}
@@ -122,7 +123,7 @@ func cancelVerdict(findings []string, refusal *results.ErrorInfo, allCancelled b
 }
 
 // unchangedFindings compares a job that no operation should have touched with what was sent.
-func unchangedFindings(jobs []oracle.Job, id int64, args map[string]any, state string, runAt time.Time) []string {
+func unchangedFindings(jobs []oracle.Job, id int64, args map[string]any, state oracle.JobState, runAt time.Time) []string {
 	row, f := oneRow(jobs, id)
 	if f != "" {
 		return []string{f}
@@ -140,8 +141,8 @@ func unchangedFindings(jobs []oracle.Job, id int64, args map[string]any, state s
 	return out
 }
 
-func statesOf(jobs []oracle.Job) map[int64]string {
-	m := map[int64]string{}
+func statesOf(jobs []oracle.Job) map[int64]oracle.JobState {
+	m := map[int64]oracle.JobState{}
 	for _, j := range jobs {
 		m[j.ID] = j.State
 	}
@@ -150,30 +151,30 @@ func statesOf(jobs []oracle.Job) map[int64]string {
 
 // cancelByID: the producer enqueues two scheduled jobs; the admin cancels the first by id
 // (SDK cancel, or `awa job cancel ID`); the first must be cancelled, the second untouched.
-func cancelByID(ctx context.Context, env Env) Outcome {
+func cancelByID(ctx context.Context, env Env) (Outcome, error) {
 	o, err := withOracle(ctx, env)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
 	tag := nonce(env)
 	runAtText, runAt := futureRFC3339(time.Hour)
 	a1, a2 := cellArgs(env, "cancel", tag, 1), cellArgs(env, "cancel", tag, 2)
-	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{
-		{Op: "enqueue", Ref: "j1", Queue: cancelQueue, Args: a1, RunAt: runAtText},
-		{Op: "enqueue", Ref: "j2", Queue: cancelQueue, Args: a2, RunAt: runAtText},
+	ids, _, err := enqueue(ctx, env, "producer", "producer", []probes.Step{
+		{Op: probes.OpEnqueue, Ref: "j1", Queue: cancelQueue, Args: a1, RunAt: runAtText},
+		{Op: probes.OpEnqueue, Ref: "j2", Queue: cancelQueue, Args: a2, RunAt: runAtText},
 	})
-	if stop != nil {
-		return *stop
+	if err != nil {
+		return Outcome{}, err
 	}
 	id1, id2 := ids["j1"], ids["j2"]
 	before, err := o.Jobs(ctx, []int64{id1, id2})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
-	if f := append(unchangedFindings(before, id1, a1, "scheduled", runAt), unchangedFindings(before, id2, a2, "scheduled", runAt)...); len(f) > 0 {
-		return Outcome{Verdict: matrix.Fail, Detail: "the producer's scheduled jobs are not as sent: " + statesString(before), Findings: f}
+	if f := append(unchangedFindings(before, id1, a1, oracle.JobStateScheduled, runAt), unchangedFindings(before, id2, a2, oracle.JobStateScheduled, runAt)...); len(f) > 0 {
+		return Outcome{Verdict: matrix.Fail, Detail: "the producer's scheduled jobs are not as sent: " + statesString(before), Findings: f}, nil
 	}
 
 	var answer cancelAnswer
@@ -181,45 +182,45 @@ func cancelByID(ctx context.Context, env Env) Outcome {
 		r := runCLI(ctx, env, "admin", "admin", "job", "cancel", strconv.FormatInt(id1, 10))
 		answer = cancelAnswer{Ref: "c1", JobID: id1}
 		switch {
-		case r.failedToRun():
-			return errorOutcome(ctx, fmt.Errorf("awa job cancel: %v; stderr: %s", r.Err, lastLine(r.Stderr)))
+		case r.notFromAwa():
+			return Outcome{}, r.broken("job", "cancel", strconv.FormatInt(id1, 10))
 		case r.Err != nil:
-			answer.Err = cliError("cancel", r)
+			answer.Err = cliError(probes.OpCancel, r)
 		case !strings.Contains(r.Stdout, fmt.Sprintf("Cancelled job %d", id1)):
 			answer.Missing = true
 		default:
 			answer.ReturnedID = id1 // the CLI names the job, not its state
 		}
 	} else {
-		evs, err := runSteps(ctx, env, "admin", "admin", []probes.Step{{Op: "cancel", Ref: "c1", JobID: id1}})
+		evs, err := runSteps(ctx, env, "admin", "admin", []probes.Step{{Op: probes.OpCancel, Ref: "c1", JobID: id1}})
 		if err != nil {
-			return errorOutcome(ctx, err)
+			return Outcome{}, err
 		}
 		answer = answerFrom(evs, "c1", id1)
 	}
 
 	after, err := o.Jobs(ctx, []int64{id1, id2})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
-	findings, refusal, _ := judgeCancels("cancel", []cancelAnswer{answer}, statesOf(before), after)
-	findings = append(findings, unchangedFindings(after, id2, a2, "scheduled", runAt)...)
+	findings, refusal, _ := judgeCancels(probes.OpCancel, []cancelAnswer{answer}, statesOf(before), after)
+	findings = append(findings, unchangedFindings(after, id2, a2, oracle.JobStateScheduled, runAt)...)
 	row1, _ := oneRow(after, id1)
-	out := cancelVerdict(findings, refusal, row1.State == "cancelled", fmt.Sprintf(
+	out := cancelVerdict(findings, refusal, row1.State == oracle.JobStateCancelled, fmt.Sprintf(
 		"job %d cancelled by id (was scheduled), job %d still scheduled at attempt 0 with its args and run_at, in %s", id1, id2, env.Engine), statesString(after))
-	return out
+	return out, nil
 }
 
 // cancelByUniqueKey: the producer enqueues a unique scheduled job and a unique available job
 // (different args, a queue no worker serves); the admin cancels each by kind+args; both must
 // be cancelled in the database. A None from the SDK while the job is still live is a fail.
-func cancelByUniqueKey(ctx context.Context, env Env) Outcome {
+func cancelByUniqueKey(ctx context.Context, env Env) (Outcome, error) {
 	if env.Probes["admin"].Kind == "cli" {
-		return Outcome{Verdict: matrix.Error, Detail: "cancel_by_unique_key needs a python or rust admin: the awa CLI has no cancel-by-unique-key command"}
+		return Outcome{}, errors.New("cancel_by_unique_key needs a python or rust admin: the awa CLI has no cancel-by-unique-key command")
 	}
 	o, err := withOracle(ctx, env)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
@@ -227,23 +228,23 @@ func cancelByUniqueKey(ctx context.Context, env Env) Outcome {
 	runAtText, _ := futureRFC3339(time.Hour)
 	a1, a2 := cellArgs(env, "cancel_by_unique_key", tag, 1), cellArgs(env, "cancel_by_unique_key", tag, 2)
 	uniq := &probes.Unique{ByArgs: true}
-	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{
-		{Op: "enqueue", Ref: "u1", Queue: cancelUniqQueue, Args: a1, RunAt: runAtText, Unique: uniq},
-		{Op: "enqueue", Ref: "u2", Queue: cancelUniqQueue, Args: a2, Unique: uniq},
+	ids, _, err := enqueue(ctx, env, "producer", "producer", []probes.Step{
+		{Op: probes.OpEnqueue, Ref: "u1", Queue: cancelUniqQueue, Args: a1, RunAt: runAtText, Unique: uniq},
+		{Op: probes.OpEnqueue, Ref: "u2", Queue: cancelUniqQueue, Args: a2, Unique: uniq},
 	})
-	if stop != nil {
-		return *stop
+	if err != nil {
+		return Outcome{}, err
 	}
 	id1, id2 := ids["u1"], ids["u2"]
 	before, err := o.Jobs(ctx, []int64{id1, id2})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	var pre []string
 	for _, c := range []struct {
 		id    int64
-		state string
-	}{{id1, "scheduled"}, {id2, "available"}} {
+		state oracle.JobState
+	}{{id1, oracle.JobStateScheduled}, {id2, oracle.JobStateAvailable}} {
 		row, f := oneRow(before, c.id)
 		switch {
 		case f != "":
@@ -255,22 +256,22 @@ func cancelByUniqueKey(ctx context.Context, env Env) Outcome {
 		}
 	}
 	if len(pre) > 0 {
-		return Outcome{Verdict: matrix.Fail, Detail: "the producer's unique jobs are not as enqueued: " + statesString(before), Findings: pre}
+		return Outcome{Verdict: matrix.Fail, Detail: "the producer's unique jobs are not as enqueued: " + statesString(before), Findings: pre}, nil
 	}
 
 	evs, err := runSteps(ctx, env, "admin", "admin", []probes.Step{
-		{Op: "cancel_by_unique_key", Ref: "c1", Args: a1},
-		{Op: "cancel_by_unique_key", Ref: "c2", Args: a2},
+		{Op: probes.OpCancelByUniqueKey, Ref: "c1", Args: a1},
+		{Op: probes.OpCancelByUniqueKey, Ref: "c2", Args: a2},
 	})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	answers := []cancelAnswer{answerFrom(evs, "c1", id1), answerFrom(evs, "c2", id2)}
 	after, err := o.Jobs(ctx, []int64{id1, id2})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
-	findings, refusal, all := judgeCancels("cancel_by_unique_key", answers, statesOf(before), after)
+	findings, refusal, all := judgeCancels(probes.OpCancelByUniqueKey, answers, statesOf(before), after)
 	return cancelVerdict(findings, refusal, all, fmt.Sprintf(
-		"unique jobs %d (scheduled) and %d (available) cancelled by kind+args, in %s", id1, id2, env.Engine), statesString(after))
+		"unique jobs %d (scheduled) and %d (available) cancelled by kind+args, in %s", id1, id2, env.Engine), statesString(after)), nil
 }

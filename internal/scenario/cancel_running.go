@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
 	"github.com/awacompat/awacompat/matrix"
@@ -26,96 +25,89 @@ const cancelRunningQueue = "awacompat_cancel_running"
 // So pass means: right after the cancel the database shows the job cancelled, and after the
 // held handler returned and the worker shut down it is still cancelled, attempt 1, one row,
 // handled once. A worker that never claims the job while provably live is inert.
-func cancelByUniqueKeyRunning(ctx context.Context, env Env) Outcome {
+func cancelByUniqueKeyRunning(ctx context.Context, env Env) (Outcome, error) {
 	if env.Probes["admin"].Kind == "cli" {
-		return Outcome{Verdict: matrix.Error, Detail: "cancel_by_unique_key_running needs a python or rust admin: the awa CLI has no cancel-by-unique-key command"}
+		return Outcome{}, errors.New("cancel_by_unique_key_running needs a python or rust admin: the awa CLI has no cancel-by-unique-key command")
 	}
 	o, err := withOracle(ctx, env)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
 	args := cellArgs(env, "cancel_by_unique_key_running", nonce(env), 1)
-	worker, readyAt, stop := startReady(ctx, env, "worker", "worker", []probes.Step{
-		{Op: "enqueue", Ref: "u1", Queue: cancelRunningQueue, Args: args, Unique: &probes.Unique{ByArgs: true}},
-		{Op: "work", Queue: cancelRunningQueue, MaxWorkers: 1, Behavior: "hold", TimeoutMS: deadlineMS(ctx)},
+	worker, readyAt, err := startReady(ctx, env, "worker", "worker", []probes.Step{
+		{Op: probes.OpEnqueue, Ref: "u1", Queue: cancelRunningQueue, Args: args, Unique: &probes.Unique{ByArgs: true}},
+		{Op: probes.OpWork, Queue: cancelRunningQueue, MaxWorkers: 1, Behavior: probes.BehaviorHold, TimeoutMS: deadlineMS(ctx)},
 	})
-	if stop != nil {
-		return *stop
+	if err != nil {
+		return Outcome{}, err
 	}
 	defer stopProbe(ctx, worker)
 	var id int64
 	for _, e := range worker.All() {
-		if e.Event == "enqueued" && e.Ref == "u1" && e.JobID != nil {
+		if e.Event == probes.EventEnqueued && e.Ref == "u1" && e.JobID != nil {
 			id = *e.JobID
 		}
 	}
 	if id == 0 {
-		return errorOutcome(ctx, fmt.Errorf("worker probe reported no job id for its enqueue"))
+		return Outcome{}, fmt.Errorf("worker probe reported no job id for its enqueue")
 	}
 
 	// Wait until the job is running in the database and its handler is executing.
-	var (
-		jobs  []oracle.Job
-		inert bool
-		live  []oracle.Runtime
-	)
-	held := func() bool {
+	held := func(jobs []oracle.Job) bool {
+		if !allState(jobs, []int64{id}, oracle.JobStateRunning) {
+			return false
+		}
 		for _, e := range worker.All() {
-			if e.Event == "handled" && e.JobID != nil && *e.JobID == id {
+			if e.Event == probes.EventHandled && e.JobID != nil && *e.JobID == id {
 				return true
 			}
 		}
 		return false
 	}
-	err = waitFor(ctx, watchBudget(ctx, 60*time.Second), worker.Done(), func() (bool, error) {
-		var err error
-		if jobs, err = o.Jobs(ctx, []int64{id}); err != nil {
-			return false, err
-		}
-		if allState(jobs, []int64{id}, "running") && held() {
-			return true, nil
-		}
-		inert, live, err = workerInert(ctx, o, env, "worker", worker, readyAt, time.Time{}, jobs)
-		return inert, err
-	})
+	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt}
+	res, err := w.until(ctx, []int64{id}, held)
 	switch {
-	case inert:
-		return inertOutcome(env, "worker", 1, live)
-	case errors.Is(err, errWatchDeadline), err == nil && !allState(jobs, []int64{id}, "running"):
-		out := Outcome{Verdict: matrix.Fail, Detail: "the worker never held the job running: " + statesString(jobs)}
+	case err != nil:
+		return Outcome{}, err
+	case res.end == inert:
+		return inertOutcome(env, "worker", 1, res.live), nil
+	case res.end == outOfTime, !allState(res.jobs, []int64{id}, oracle.JobStateRunning):
+		out := Outcome{Verdict: matrix.Fail, Detail: "the worker never held the job running: " + statesString(res.jobs)}
 		if e := firstError(worker.All()); e != nil {
 			out.Error = e
 		}
-		return out
-	case err != nil:
-		return errorOutcome(ctx, err)
+		return out, nil
 	}
-	before := statesOf(jobs)
+	return cancelHeld(ctx, env, o, worker, id, args, statesOf(res.jobs))
+}
 
-	evs, err := runSteps(ctx, env, "admin", "admin", []probes.Step{{Op: "cancel_by_unique_key", Ref: "c1", Args: args}})
+// cancelHeld has the admin cancel the running job id by its args, then releases the worker's
+// held handler; the cancel must take at once and stick.
+func cancelHeld(ctx context.Context, env Env, o *oracle.Oracle, worker *probes.Proc, id int64, args map[string]any, before map[int64]oracle.JobState) (Outcome, error) {
+	evs, err := runSteps(ctx, env, "admin", "admin", []probes.Step{{Op: probes.OpCancelByUniqueKey, Ref: "c1", Args: args}})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	answer := answerFrom(evs, "c1", id)
 	atCancel, err := o.Jobs(ctx, []int64{id})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
-	findings, refusal, cancelled := judgeCancels("cancel_by_unique_key", []cancelAnswer{answer}, before, atCancel)
+	findings, refusal, cancelled := judgeCancels(probes.OpCancelByUniqueKey, []cancelAnswer{answer}, before, atCancel)
 
 	// Release the held handler and let the worker shut down; the cancel must stick.
 	wevs := stopProbe(ctx, worker)
 	final, err := o.Jobs(ctx, []int64{id})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	row, f := oneRow(final, id)
 	if f != "" {
 		findings = append(findings, f)
 	}
-	if cancelled && row.State != "cancelled" {
+	if cancelled && row.State != oracle.JobStateCancelled {
 		findings = append(findings, fmt.Sprintf("job %d was cancelled while running, but after its handler returned it is %s: the late completion overwrote the cancel", id, row.State))
 	}
 	if row.ID != 0 && row.Attempt != 1 {
@@ -124,7 +116,7 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) Outcome {
 	if n := len(handledByJob(wevs)[id]); n != 1 {
 		findings = append(findings, fmt.Sprintf("the worker reported job %d handled %d times, want 1", id, n))
 	}
-	return cancelVerdict(findings, refusal, cancelled && row.State == "cancelled", fmt.Sprintf(
+	return cancelVerdict(findings, refusal, cancelled && row.State == oracle.JobStateCancelled, fmt.Sprintf(
 		"running job %d (handler holding it) cancelled by kind+args: cancelled at once and still cancelled after the handler returned, attempt 1, in %s", id, env.Engine),
-		"at cancel "+statesString(atCancel)+"; after the worker stopped "+statesString(final))
+		"at cancel "+statesString(atCancel)+"; after the worker stopped "+statesString(final)), nil
 }

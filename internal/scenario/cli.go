@@ -20,86 +20,72 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/awacompat/awacompat/internal/oracle"
+	"github.com/awacompat/awacompat/internal/proc"
 	"github.com/awacompat/awacompat/internal/redact"
 	"github.com/awacompat/awacompat/internal/results"
+	"github.com/awacompat/awacompat/migrate"
+	"github.com/awacompat/awacompat/probes"
 )
+
+// opStorageStatus is the CLI admin's read of `awa storage status`; no probe has it.
+const opStorageStatus probes.Op = "storage_status"
 
 // cliTimeout bounds one awa command.
 const cliTimeout = 90 * time.Second
 
 // cliResult is one awa command's outcome.
 type cliResult struct {
-	Args   []string
 	Stdout string
 	Stderr string
 	// Err is non-nil when the command could not run or exited non-zero.
 	Err error
+	// Code is the exit status; -1 when the command did not exit on its own (not started,
+	// killed, timed out).
+	Code int
+	// AwaError is the error line awa itself printed on exit 1 (migrate.CommandError.AwaError):
+	// only that is awa answering with an error.
+	AwaError string
 }
 
 // runCLI runs `awa ARGS...` of role's cli artifact against the cell's database. Its output is
 // kept in the cell folder as NAME.stdout.log / NAME.stderr.log, the command in NAME.cmd.
 func runCLI(ctx context.Context, env Env, role, name string, args ...string) cliResult {
 	p := env.Probes[role]
-	res := cliResult{Args: args}
 	if p.AwaBin == "" {
-		res.Err = fmt.Errorf("role %s (%s %s) has no awa binary", role, p.Kind, p.Version)
-		return res
-	}
-	if err := os.MkdirAll(env.Dir, 0o755); err != nil {
-		res.Err = err
-		return res
+		return cliResult{Err: fmt.Errorf("role %s (%s %s) has no awa binary", role, p.Kind, p.Version), Code: -1}
 	}
 	ctx, cancel := context.WithTimeout(ctx, cliTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, p.AwaBin, args...)
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+env.URL, "NO_COLOR=1", "RUST_LOG=warn")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 2 * time.Second
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res.Stdout, res.Stderr = stdout.String(), stderr.String()
-	if err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (after %s)", err, cliTimeout)
-		}
-		res.Err = err
+	stdout, stderr, err := migrate.CLI{Bin: p.AwaBin, Version: p.Version}.RunKept(ctx, env.URL, env.Dir, name, args...)
+	res := cliResult{Stdout: stdout, Stderr: stderr}
+	var ce *migrate.CommandError
+	switch {
+	case err == nil:
+	case errors.As(err, &ce):
+		res.Err, res.Code, res.AwaError = ce.Err, ce.ExitCode, ce.AwaError
+	default:
+		res.Err, res.Code = err, -1
 	}
-	shown := fmt.Sprintf("awa %s  (awa %s, DATABASE_URL=%s)\n", strings.Join(args, " "), p.Version, redact.URL(env.URL))
-	if err != nil {
-		shown += fmt.Sprintf("exit: %v\n", err)
-	}
-	_ = os.WriteFile(filepath.Join(env.Dir, name+".cmd"), []byte(shown), 0o644)
-	_ = os.WriteFile(filepath.Join(env.Dir, name+".stdout.log"), []byte(redact.Text(res.Stdout)), 0o644)
-	_ = os.WriteFile(filepath.Join(env.Dir, name+".stderr.log"), []byte(redact.Text(res.Stderr)), 0o644)
 	return res
 }
 
-// exitCode is the command's exit status, -1 when it did not exit normally.
-func (r cliResult) exitCode() int {
-	var ee *exec.ExitError
-	if errors.As(r.Err, &ee) {
-		return ee.ExitCode()
-	}
-	if r.Err == nil {
-		return 0
-	}
-	return -1
-}
+// notFromAwa is true when the command failed without awa answering: it did not run, was
+// killed, crashed, or exited with something other than awa's own error line (a crash's exit
+// status, garbage on its output). That is an error of the cell, never a refusal by awa.
+func (r cliResult) notFromAwa() bool { return r.Err != nil && r.AwaError == "" }
 
-// failedToRun is true when the binary did not run at all or was killed: a harness problem,
-// not an answer from awa.
-func (r cliResult) failedToRun() bool { return r.Err != nil && r.exitCode() <= 0 }
+// broken describes a command that failed without awa answering: the command, how it ended,
+// and the tail of what it printed, made printable.
+func (r cliResult) broken(args ...string) error {
+	return fmt.Errorf("awa %s failed without an awa error (%v); output: %s", strings.Join(args, " "), r.Err,
+		redact.Printable(proc.Tail(ansiRE.ReplaceAllString(strings.TrimSpace(r.Stderr+"\n"+r.Stdout), ""), 5)))
+}
 
 var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
 
@@ -114,17 +100,11 @@ func lastLine(s string) string {
 	return ""
 }
 
-// cliError is the error of a failed awa command: class "CLI", message the last line of its
-// stderr (stdout or the exit status when stderr is empty).
-func cliError(op string, r cliResult) *results.ErrorInfo {
-	msg := lastLine(r.Stderr)
-	if msg == "" {
-		msg = lastLine(r.Stdout)
-	}
-	if msg == "" && r.Err != nil {
-		msg = r.Err.Error()
-	}
-	return &results.ErrorInfo{Op: op, Class: "CLI", Message: redact.Text(msg)}
+// cliError is the error awa answered with: class "CLI", message awa's own error line with its
+// "Error: " prefix (the 0.5/0.6 Debug form keeps its variant name, e.g. "Error: JobNotFound {
+// id: 9 }").
+func cliError(op probes.Op, r cliResult) *results.ErrorInfo {
+	return &results.ErrorInfo{Op: string(op), Class: "CLI", Message: redact.Printable("Error: " + r.AwaError)}
 }
 
 // parseCLIJobList parses `awa job list` output.
@@ -160,7 +140,7 @@ func parseCLIJobList(out string) ([]readJob, error) {
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("job list: bad attempt columns in row %q", line)
 		}
-		jobs = append(jobs, readJob{ID: id, Kind: f[1], Queue: f[2], State: f[3], Attempt: &att, MaxAttempts: &maxAtt})
+		jobs = append(jobs, readJob{ID: id, Kind: f[1], Queue: f[2], State: oracle.JobState(f[3]), Attempt: &att, MaxAttempts: &maxAtt})
 	}
 	if !header {
 		return nil, fmt.Errorf("job list: no table header in %q", clip(out, 200))
@@ -222,26 +202,6 @@ func parseCLIQueueStats(out string) ([]readStat, error) {
 		return nil, fmt.Errorf("queue stats: no table header in %q", clip(out, 200))
 	}
 	return stats, nil
-}
-
-// parseCLIStorageStatus reads state and engines from `awa storage status` JSON.
-func parseCLIStorageStatus(out string) (state, current, prepared string, err error) {
-	start := strings.Index(out, "{")
-	if start < 0 {
-		return "", "", "", fmt.Errorf("storage status: no JSON in %q", clip(out, 200))
-	}
-	var st struct {
-		State          string  `json:"state"`
-		CurrentEngine  string  `json:"current_engine"`
-		PreparedEngine *string `json:"prepared_engine"`
-	}
-	if err := json.Unmarshal([]byte(out[start:]), &st); err != nil {
-		return "", "", "", fmt.Errorf("storage status: %w", err)
-	}
-	if st.PreparedEngine != nil {
-		prepared = *st.PreparedEngine
-	}
-	return st.State, st.CurrentEngine, prepared, nil
 }
 
 func clip(s string, n int) string {

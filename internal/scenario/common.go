@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
@@ -19,9 +18,6 @@ import (
 
 // stopWait bounds how long a stopped probe may take to shut down before it is killed.
 const stopWait = 20 * time.Second
-
-// pollEvery is how often scenarios re-read the database while they wait for an effect.
-const pollEvery = 200 * time.Millisecond
 
 // nonce is the cell's tag: with the cell id it makes every payload distinctive, so a row left
 // by anything else can never be mistaken for this cell's. It is derived from the cell id, not
@@ -59,7 +55,7 @@ func startProbe(ctx context.Context, env Env, role, name string, steps []probes.
 	if len(p.Argv) == 0 {
 		return nil, fmt.Errorf("role %s is bound to a %s artifact, which has no probe", role, p.Kind)
 	}
-	return probes.Start(ctx, p.Argv, probes.Spec{DatabaseURL: env.URL, Kind: Kind, Steps: steps}, env.Dir, name)
+	return probes.Start(ctx, p.Argv, probes.Spec{DatabaseURL: env.URL, Kind: probes.JobKind, Steps: steps}, env.Dir, name)
 }
 
 // stopProbe asks a probe to stop (stdin) and waits a bounded time for it, killing it after
@@ -77,33 +73,29 @@ func refused(role string, e *results.ErrorInfo) Outcome {
 	return Outcome{Verdict: matrix.Refused, Error: e, Detail: fmt.Sprintf("%s %s refused: %s: %s", role, e.Op, e.Class, e.Message)}
 }
 
-// enqueue runs role's probe with enqueue steps and returns the job ids by ref. A non-nil
-// Outcome ends the scenario: an awa error (refused) or a broken probe (error).
-func enqueue(ctx context.Context, env Env, role, name string, steps []probes.Step) (map[string]int64, []probes.Event, *Outcome) {
+// enqueue runs role's probe with enqueue steps and returns the job ids by ref. An awa error
+// ends the scenario as refused (an *outcomeError).
+func enqueue(ctx context.Context, env Env, role, name string, steps []probes.Step) (map[string]int64, []probes.Event, error) {
 	if p := env.Probes[role]; p.Kind == "cli" {
-		out := Outcome{Verdict: matrix.Error, Detail: fmt.Sprintf("role %s needs a python or rust artifact (the awa CLI cannot enqueue)", role)}
-		return nil, nil, &out
+		return nil, nil, fmt.Errorf("role %s needs a python or rust artifact (the awa CLI cannot enqueue)", role)
 	}
 	evs, err := runSteps(ctx, env, role, name, steps)
 	if err != nil {
-		out := errorOutcome(ctx, err)
-		return nil, evs, &out
+		return nil, evs, err
 	}
 	if e := firstError(evs); e != nil {
-		out := refused(role, e)
-		return nil, evs, &out
+		return nil, evs, stopWith(refused(role, e))
 	}
 	ids := map[string]int64{}
 	for _, e := range evs {
-		if e.Event == "enqueued" && e.JobID != nil {
+		if e.Event == probes.EventEnqueued && e.JobID != nil {
 			ids[e.Ref] = *e.JobID
 		}
 	}
 	for _, s := range steps {
-		if s.Op == "enqueue" {
+		if s.Op == probes.OpEnqueue {
 			if _, ok := ids[s.Ref]; !ok {
-				out := errorOutcome(ctx, fmt.Errorf("probe %s reported no job id for %s", name, s.Ref))
-				return nil, evs, &out
+				return nil, evs, fmt.Errorf("probe %s reported no job id for %s", name, s.Ref)
 			}
 		}
 	}
@@ -113,7 +105,7 @@ func enqueue(ctx context.Context, env Env, role, name string, steps []probes.Ste
 // eventFor returns the first event with ref (a step's answer: the result or its error).
 func eventFor(evs []probes.Event, ref string) (probes.Event, bool) {
 	for _, e := range evs {
-		if e.Ref == ref && e.Event != "start" {
+		if e.Ref == ref && e.Event != probes.EventStart {
 			return e, true
 		}
 	}
@@ -122,7 +114,7 @@ func eventFor(evs []probes.Event, ref string) (probes.Event, bool) {
 
 // errorInfo converts an error event.
 func errorInfo(e probes.Event) *results.ErrorInfo {
-	return &results.ErrorInfo{Op: e.Op, Class: e.Class, Message: e.Message, SQLState: e.SQLState}
+	return &results.ErrorInfo{Op: string(e.Op), Class: e.Class, Message: e.Message, SQLState: e.SQLState}
 }
 
 // byID indexes rows by job id (a job stored twice keeps both rows).
@@ -146,97 +138,24 @@ func oneRow(jobs []oracle.Job, id int64) (oracle.Job, string) {
 	return rows[0], fmt.Sprintf("job %d is stored %d times (%s)", id, len(rows), locations(rows))
 }
 
-// errWatchDeadline means a scenario's own wait ran out (the cell still had time).
-var errWatchDeadline = errors.New("wait deadline passed")
-
-// waitFor polls check every pollEvery until it reports done, the wait deadline d passes
-// (errWatchDeadline), ctx ends (ctx's error), or check fails. stop, when non-nil, also ends
-// the wait early (with nil): a probe that exited is judged from what it left behind.
-func waitFor(ctx context.Context, d time.Duration, stop <-chan struct{}, check func() (bool, error)) error {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
-	for {
-		done, err := check()
-		if err != nil || done {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-deadline.C:
-			return errWatchDeadline
-		case <-stop:
-			return nil
-		case <-tick.C:
-		}
-	}
-}
-
-// watchBudget is how long a scenario waits for an effect: up to d, but leaving 10 s of the
-// cell's deadline for stopping probes and judging.
-func watchBudget(ctx context.Context, d time.Duration) time.Duration {
-	if dl, ok := ctx.Deadline(); ok {
-		if left := time.Until(dl) - 10*time.Second; left < d {
-			return max(left, time.Second)
-		}
-	}
-	return d
-}
-
-// workerInert reports whether a worker that was ready at readyAt (and whose jobs became due
-// at dueAt) has provably left them alone: every job untouched for env.Inert since both
-// instants, the worker's runtime heartbeating, and not one handler call.
-func workerInert(ctx context.Context, o *oracle.Oracle, env Env, role string, w *probes.Proc, readyAt, dueAt time.Time, jobs []oracle.Job) (bool, []oracle.Runtime, error) {
-	since := readyAt
-	if dueAt.After(since) {
-		since = dueAt
-	}
-	if readyAt.IsZero() || !untouched(jobs) || time.Since(since) < env.Inert {
-		return false, nil, nil
-	}
-	live, err := o.Runtimes(ctx, 30*time.Second)
-	if err != nil {
-		return false, nil, err
-	}
-	if hasRuntime(live, env.Probes[role].Version) && countEvents(w.All(), "handled") == 0 {
-		return true, live, nil
-	}
-	return false, live, nil
-}
-
-// inertOutcome is the verdict for a provably idle worker.
-func inertOutcome(env Env, role string, n int, live []oracle.Runtime) Outcome {
-	w := env.Probes[role]
-	out := Outcome{Verdict: matrix.Inert, Detail: fmt.Sprintf("%s %s %s was live (ready event, runtime heartbeat) for %s and claimed none of %d jobs",
-		role, w.Kind, w.Version, env.Inert, n)}
-	out.find("live runtimes: %s", runtimesString(live))
-	return out
-}
-
 // startReady starts role's probe with steps that end in a work step and waits for its ready
-// event. On failure the probe is stopped and the Outcome says why (refused, error, timeout);
-// on success the caller defers stopProbe.
-func startReady(ctx context.Context, env Env, role, name string, steps []probes.Step) (*probes.Proc, time.Time, *Outcome) {
+// event. On failure the probe is stopped and the error says why (an awa error is a refusal,
+// an *outcomeError); on success the caller defers stopProbe.
+func startReady(ctx context.Context, env Env, role, name string, steps []probes.Step) (*probes.Proc, time.Time, error) {
 	p, err := startProbe(ctx, env, role, name, steps)
 	if err != nil {
-		out := errorOutcome(ctx, err)
-		return nil, time.Time{}, &out
+		return nil, time.Time{}, err
 	}
 	readyAt, err := p.WaitReady(ctx)
 	if err != nil {
-		out := workerStartFailed(ctx, env, name, p, err)
+		// Judged on what the probe said before it was told to stop.
+		if e := firstError(p.All()); e != nil {
+			err = stopWith(Outcome{Verdict: matrix.Refused, Error: e, Detail: fmt.Sprintf("%s refused: %s: %s", name, e.Class, e.Message)})
+		} else {
+			err = fmt.Errorf("%s: %w; stderr: %s", name, err, probes.StderrTail(env.Dir, name, 8))
+		}
 		stopProbe(ctx, p)
-		return nil, time.Time{}, &out
+		return nil, time.Time{}, err
 	}
 	return p, readyAt, nil
-}
-
-// workerStartFailed turns a worker that never became ready into a verdict.
-func workerStartFailed(ctx context.Context, env Env, name string, w *probes.Proc, err error) Outcome {
-	if e := firstError(w.All()); e != nil {
-		return Outcome{Verdict: matrix.Refused, Error: e, Detail: fmt.Sprintf("%s refused: %s: %s", name, e.Class, e.Message)}
-	}
-	return errorOutcome(ctx, fmt.Errorf("%s: %w; stderr: %s", name, err, probes.StderrTail(env.Dir, name, 8)))
 }

@@ -4,7 +4,8 @@ package scenario
 // same awa release (0.6.9, the newest), with that probe in every role, under both engines, on
 // a real embedded PostgreSQL with templates migrated by the real awa 0.6.9 CLI. A scenario
 // means the same in both languages only if both reach the same verdict here. The awa CLI
-// 0.6.9 also runs as the admin (cancel, admin_reads) and the migrator (migrate_refusal).
+// 0.6.9 also plays every role a scenario's CLIRoles give it (cancel's and admin_reads' admin,
+// migrate_refusal's migrator).
 //
 // Nothing is mocked and nothing is skipped in CI (CI=true): a missing server or artifact fails.
 
@@ -14,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,14 +33,21 @@ import (
 
 const conformanceVersion = "0.6.9"
 
-// conformanceScenarios run in every language.
-var conformanceScenarios = []string{
-	"lifecycle", "cancel", "cancel_by_unique_key", "cancel_by_unique_key_running", "unique_dedupe",
-	"admin_reads", "fidelity", "retry", "migrate_refusal",
+// conformanceScenarios are the catalog's scenarios that run in every language: every one with
+// roles on a fresh template (not target_migrate, which has no roles, nor the upgraded-only
+// ones). cli are those that also run with the awa CLI in their CLIRoles.
+func conformanceScenarios() (all, cli []matrix.Scenario) {
+	for _, s := range matrix.Catalog {
+		if len(s.Roles) == 0 || s.UpgradedOnly {
+			continue
+		}
+		all = append(all, s)
+		if len(s.CLIRoles) > 0 {
+			cli = append(cli, s)
+		}
+	}
+	return all, cli
 }
-
-// cliScenarios also run with the awa CLI as admin / migrator.
-var cliScenarios = []string{"cancel", "admin_reads", "migrate_refusal"}
 
 // knownDefect is a cell where awa itself does not keep the contract; the test holds the exact
 // verdict and finding, so a fix (or a new way of failing) shows up here too.
@@ -86,10 +95,71 @@ func TestConformance(t *testing.T) {
 		t.Skip("runs real awa releases against PostgreSQL")
 	}
 	requireServerOrSkip(t)
-	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c := &conformance{
+		log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		sem: make(chan struct{}, 3),
+	}
+	c.startServer(t)
+	c.install(t)
+	c.buildTemplates(t)
 
-	srv, err := pgserver.Start(ctx, pgserver.Config{Log: log})
+	all, cli := conformanceScenarios()
+	for _, eng := range matrix.BaseEngines {
+		for _, sc := range all {
+			for _, l := range c.langs {
+				t.Run(eng+"/"+sc.Name+"/"+l.name, func(t *testing.T) {
+					if l.err != nil {
+						t.Fatalf("the %s probe for awa %s did not install: %v", l.name, conformanceVersion, l.err)
+					}
+					c.run(t, eng, sc, l.name, func(string) Probe {
+						return Probe{Argv: l.art.Probe, Kind: l.name, Version: conformanceVersion}
+					})
+				})
+			}
+		}
+		for _, sc := range cli {
+			t.Run(eng+"/"+sc.Name+"/cli", func(t *testing.T) {
+				py := c.langs[0]
+				if py.err != nil {
+					t.Fatalf("the python probe did not install: %v", py.err)
+				}
+				c.run(t, eng, sc, "cli", func(role string) Probe {
+					if slices.Contains(sc.CLIRoles, role) {
+						return Probe{AwaBin: c.cliBin, Kind: "cli", Version: conformanceVersion}
+					}
+					return Probe{Argv: py.art.Probe, Kind: "python", Version: conformanceVersion}
+				})
+			})
+		}
+	}
+}
+
+// conformance is the test's fixture: one server, the artifacts of conformanceVersion, and a
+// template per engine to clone for each subtest.
+type conformance struct {
+	log   *slog.Logger
+	srv   *pgserver.Server
+	admin *pgx.Conn
+	// cloneMu serializes CREATE/DROP DATABASE (a template cannot be cloned while in use).
+	cloneMu   sync.Mutex
+	cliBin    string
+	langs     []conformanceLang
+	templates map[string]string
+	built     map[string]migrate.State
+	// sem bounds the subtests that run at once.
+	sem chan struct{}
+}
+
+// conformanceLang is one probe language's artifact, or why it did not install.
+type conformanceLang struct {
+	name string
+	art  *pinned.Installed
+	err  error
+}
+
+func (c *conformance) startServer(t *testing.T) {
+	ctx := context.Background()
+	srv, err := pgserver.Start(ctx, pgserver.Config{Log: c.log})
 	if err != nil {
 		t.Fatalf("start postgres: %v", err)
 	}
@@ -98,147 +168,124 @@ func TestConformance(t *testing.T) {
 			t.Errorf("stop postgres: %v", err)
 		}
 	})
+	c.srv = srv
+	if c.admin, err = pgx.Connect(ctx, srv.URL("postgres")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.admin.Close(context.Background()) })
+}
 
+// install installs the awa CLI and the Python and Rust probes of conformanceVersion; a probe
+// that does not install fails its own subtests.
+func (c *conformance) install(t *testing.T) {
 	probesDir, err := filepath.Abs(filepath.Join("..", "..", "probes"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A cache of the test's own; the Rust build output is shared between runs (testCargoTarget).
-	cache := &pinned.Cache{Root: t.TempDir(), ProbesDir: probesDir, CargoTargetDir: testCargoTarget(), Log: log}
-	icx, cancel := context.WithTimeout(ctx, 45*time.Minute) // a cold Rust build is slow
+	cache := &pinned.Cache{Root: t.TempDir(), ProbesDir: probesDir, CargoTargetDir: testCargoTarget(), Log: c.log}
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute) // a cold Rust build is slow
 	defer cancel()
-	cliArt, err := cache.Install(icx, pinned.Spec{Kind: pinned.CLI, Version: version.MustParse(conformanceVersion)})
+	cliArt, err := cache.Install(ctx, pinned.Spec{Kind: pinned.CLI, Version: version.MustParse(conformanceVersion)})
 	if err != nil {
 		t.Fatalf("install the awa CLI %s: %v", conformanceVersion, err)
 	}
-	type lang struct {
-		name string
-		art  *pinned.Installed
-		err  error
-	}
-	var langs []lang
+	c.cliBin = cliArt.AwaBin
 	for _, k := range []pinned.Kind{pinned.Python, pinned.Rust} {
-		in, err := cache.Install(icx, pinned.Spec{Kind: k, Version: version.MustParse(conformanceVersion)})
-		langs = append(langs, lang{name: string(k), art: in, err: err})
+		in, err := cache.Install(ctx, pinned.Spec{Kind: k, Version: version.MustParse(conformanceVersion)})
+		c.langs = append(c.langs, conformanceLang{name: string(k), art: in, err: err})
 	}
+}
 
-	// One template per engine, migrated by the real 0.6.9 CLI and put under the engine with
-	// awa's own function, exactly as the runner does.
-	admin, err := pgx.Connect(ctx, srv.URL("postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close(context.Background()) })
-	var cloneMu sync.Mutex
-	mcli := migrate.CLI{Bin: cliArt.AwaBin, Version: conformanceVersion, LogPath: filepath.Join(t.TempDir(), "templates.log")}
-	templates := map[string]string{}
-	built := map[string]migrate.State{}
+// buildTemplates builds one template per engine, migrated by the real awa CLI and put under
+// the engine with awa's own function, exactly as the runner does.
+func (c *conformance) buildTemplates(t *testing.T) {
+	ctx := context.Background()
+	mcli := migrate.CLI{Bin: c.cliBin, Version: conformanceVersion, LogPath: filepath.Join(t.TempDir(), "templates.log")}
+	c.templates, c.built = map[string]string{}, map[string]migrate.State{}
 	for _, eng := range matrix.BaseEngines {
 		name := "conf_tpl_" + eng
-		if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		if _, err := c.admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 			t.Fatal(err)
 		}
 		res, err := migrate.Build{
 			Template: matrix.NewTemplate(matrix.SchemaPath{}, matrix.Engine(eng), matrix.Artifact{}),
 			Releases: map[string]migrate.Release{matrix.TargetRelease: {Name: matrix.TargetRelease, Version: version.MustParse(conformanceVersion), CLI: mcli}},
-			URL:      srv.URL(name),
+			URL:      c.srv.URL(name),
 		}.Run(ctx)
 		if err != nil {
 			t.Fatalf("template %s: %v", name, err)
 		}
-		templates[eng], built[eng] = name, res.State
+		c.templates[eng], c.built[eng] = name, res.State
 	}
-	clone := func(t *testing.T, eng string) string {
-		cloneMu.Lock()
-		defer cloneMu.Unlock()
-		name := fmt.Sprintf("conf_%d", time.Now().UnixNano())
-		if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{templates[eng]}.Sanitize()); err != nil {
-			t.Fatalf("clone: %v", err)
-		}
-		t.Cleanup(func() {
-			cloneMu.Lock()
-			defer cloneMu.Unlock()
-			if _, err := admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-				t.Errorf("drop %s: %v", name, err)
-			}
-		})
-		return srv.URL(name)
+}
+
+// clone makes the subtest's own database from eng's template, dropped when the subtest ends.
+func (c *conformance) clone(t *testing.T, eng string) string {
+	c.cloneMu.Lock()
+	defer c.cloneMu.Unlock()
+	name := fmt.Sprintf("conf_%d", time.Now().UnixNano())
+	if _, err := c.admin.Exec(context.Background(), "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{c.templates[eng]}.Sanitize()); err != nil {
+		t.Fatalf("clone: %v", err)
 	}
+	t.Cleanup(func() {
+		c.cloneMu.Lock()
+		defer c.cloneMu.Unlock()
+		if _, err := c.admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop %s: %v", name, err)
+		}
+	})
+	return c.srv.URL(name)
+}
 
-	sem := make(chan struct{}, 3)
-	run := func(t *testing.T, eng, sc, variant string, bind func(role string) Probe) {
-		t.Parallel()
-		sem <- struct{}{}
-		defer func() { <-sem }()
-		url := clone(t, eng)
-		sc0, _ := matrix.LookupScenario(sc)
-		env := Env{
-			CellID: fmt.Sprintf("conformance.%s.%s.%s", eng, sc, variant), Engine: eng, URL: url,
-			Dir: t.TempDir(), Probes: map[string]Probe{}, Inert: 10 * time.Second,
-			Template: TemplateInfo{Engine: matrix.Engine(eng), Built: built[eng]},
-		}
-		for _, role := range sc0.Roles {
-			env.Probes[role] = bind(role)
-		}
-		cctx, cancel := context.WithTimeout(ctx, 150*time.Second)
-		defer cancel()
-		out := Run(cctx, sc, env)
-
-		// The engine must not have moved under the scenario (what the runner re-checks).
-		o, err := oracle.Open(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := o.Engine(ctx)
-		o.Close(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := migrate.CheckEngine(matrix.Engine(eng), e); err != nil {
-			t.Errorf("engine changed under the scenario: %v", err)
-		}
-
-		want, finding := matrix.Pass, ""
-		if d, ok := knownDefects[eng+"/"+sc]; ok && variant != "cli" {
-			want, finding = d.verdict, d.finding
-			t.Logf("known awa defect, expecting %s: %s", d.verdict, d.why)
-		}
-		joined := strings.Join(out.Findings, "\n")
-		if out.Verdict != want || (finding != "" && !strings.Contains(joined, finding)) {
-			t.Errorf("verdict %s (want %s): %s\nfindings:\n%s\nerror: %+v\nprobe stderr:\n%s",
-				out.Verdict, want, out.Detail, joined, out.Error, allStderr(env.Dir))
-			return
-		}
-		t.Logf("%s: %s", out.Verdict, out.Detail)
+// run runs scenario sc under eng in a clone, with bind choosing each role's probe, and holds
+// its verdict to pass (or to a known defect's).
+func (c *conformance) run(t *testing.T, eng string, sc matrix.Scenario, variant string, bind func(role string) Probe) {
+	t.Parallel()
+	c.sem <- struct{}{}
+	defer func() { <-c.sem }()
+	url := c.clone(t, eng)
+	env := Env{
+		CellID: fmt.Sprintf("conformance.%s.%s.%s", eng, sc.Name, variant), Engine: eng, URL: url,
+		Dir: t.TempDir(), Probes: map[string]Probe{}, Inert: 10 * time.Second,
+		Template: TemplateInfo{Engine: matrix.Engine(eng), Built: c.built[eng]},
 	}
+	for _, role := range sc.Roles {
+		env.Probes[role] = bind(role)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	out := Run(ctx, sc.Name, env)
+	checkEngineKept(t, eng, url)
 
-	for _, eng := range matrix.BaseEngines {
-		for _, sc := range conformanceScenarios {
-			for _, l := range langs {
-				t.Run(eng+"/"+sc+"/"+l.name, func(t *testing.T) {
-					if l.err != nil {
-						t.Fatalf("the %s probe for awa %s did not install: %v", l.name, conformanceVersion, l.err)
-					}
-					run(t, eng, sc, l.name, func(string) Probe {
-						return Probe{Argv: l.art.Probe, Kind: l.name, Version: conformanceVersion}
-					})
-				})
-			}
-		}
-		for _, sc := range cliScenarios {
-			t.Run(eng+"/"+sc+"/cli", func(t *testing.T) {
-				py := langs[0]
-				if py.err != nil {
-					t.Fatalf("the python probe did not install: %v", py.err)
-				}
-				run(t, eng, sc, "cli", func(role string) Probe {
-					if role == "admin" || role == "migrator" {
-						return Probe{AwaBin: cliArt.AwaBin, Kind: "cli", Version: conformanceVersion}
-					}
-					return Probe{Argv: py.art.Probe, Kind: "python", Version: conformanceVersion}
-				})
-			})
-		}
+	want, finding := matrix.Pass, ""
+	if d, ok := knownDefects[eng+"/"+sc.Name]; ok && variant != "cli" {
+		want, finding = d.verdict, d.finding
+		t.Logf("known awa defect, expecting %s: %s", d.verdict, d.why)
+	}
+	joined := strings.Join(out.Findings, "\n")
+	if out.Verdict != want || (finding != "" && !strings.Contains(joined, finding)) {
+		t.Errorf("verdict %s (want %s): %s\nfindings:\n%s\nerror: %+v\nprobe stderr:\n%s",
+			out.Verdict, want, out.Detail, joined, out.Error, allStderr(env.Dir))
+		return
+	}
+	t.Logf("%s: %s", out.Verdict, out.Detail)
+}
+
+// checkEngineKept fails t when the engine moved under the scenario (what the runner re-checks).
+func checkEngineKept(t *testing.T, eng, url string) {
+	ctx := context.Background()
+	o, err := oracle.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := o.Engine(ctx)
+	o.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate.CheckEngine(matrix.Engine(eng), e); err != nil {
+		t.Errorf("engine changed under the scenario: %v", err)
 	}
 }
 

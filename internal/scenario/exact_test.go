@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/awacompat/awacompat/internal/oracle"
+	"github.com/awacompat/awacompat/probes"
 )
 
 // Every args comparison is exact: a row whose args lost 2^53+1 to a float64 round trip (it
@@ -17,7 +18,7 @@ func TestLifecycleCatchesFloat64Corruption(t *testing.T) {
 		corrupted[k] = v
 	}
 	corrupted["big"] = int64(1) << 53
-	row := oracle.Job{ID: 7, Kind: Kind, State: "completed", Attempt: 1, Location: "canonical", Args: mustJSON(corrupted)}
+	row := oracle.Job{ID: 7, Kind: probes.JobKind, State: "completed", Attempt: 1, Location: "canonical", Args: mustJSON(corrupted)}
 	// A float64 decode cannot tell the two apart: the check must not go through one.
 	var a, b any
 	json.Unmarshal(row.Args, &a)

@@ -2,7 +2,6 @@ package scenario
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -76,111 +75,117 @@ func fidelityArgs(env Env, tag string) map[string]any {
 // exactly the args, metadata, tags, priority and run_at (to the millisecond) that were sent;
 // the job ends completed at attempt 1, args unchanged, and was not run before its run_at.
 // (awa rewrites run_at when it promotes the job, so run_at is compared on the scheduled row.)
-func fidelity(ctx context.Context, env Env) Outcome {
+func fidelity(ctx context.Context, env Env) (Outcome, error) {
 	o, err := withOracle(ctx, env)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
 	tag := nonce(env)
-	args := fidelityArgs(env, tag)
-	meta := map[string]any{"cell": env.CellID, "trace": map[string]any{"id": "ü-" + tag, "n": int64(1) << 40}, "emoji": "🧪", "null": nil}
-	tags := []string{"awacompat", "fidelity", "ünï-cødé", "emoji-🏷️"}
-	runAtText, runAt := futureRFC3339(fidelityDelay)
-	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{{
-		Op: "enqueue", Ref: "f1", Queue: fidelityQueue, Args: args, Priority: 1, Metadata: meta, Tags: tags, RunAt: runAtText,
+	sent := fidelitySent{args: fidelityArgs(env, tag), tags: []string{"awacompat", "fidelity", "ünï-cødé", "emoji-🏷️"},
+		meta: map[string]any{"cell": env.CellID, "trace": map[string]any{"id": "ü-" + tag, "n": int64(1) << 40}, "emoji": "🧪", "null": nil}}
+	sent.runAtText, sent.runAt = futureRFC3339(fidelityDelay)
+	ids, _, err := enqueue(ctx, env, "producer", "producer", []probes.Step{{
+		Op: probes.OpEnqueue, Ref: "f1", Queue: fidelityQueue, Args: sent.args, Priority: 1, Metadata: sent.meta, Tags: sent.tags, RunAt: sent.runAtText,
 	}})
-	if stop != nil {
-		return *stop
+	if err != nil {
+		return Outcome{}, err
 	}
 	id := ids["f1"]
-	var out Outcome
 	sched, err := o.Jobs(ctx, []int64{id})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
-	if row, f := oneRow(sched, id); f != "" {
-		out.find("%s", f)
-	} else {
-		if row.State != "scheduled" {
-			out.find("job %d is %s right after the enqueue, want scheduled (run_at %s)", id, row.State, runAtText)
-		}
-		out.Findings = append(out.Findings, rowFidelity("the scheduled row", row, args, meta, tags, 1)...)
-		if row.RunAt.UnixMilli() != runAt.UnixMilli() {
-			out.find("job %d run_at is %s in the database, sent %s", id, row.RunAt.UTC().Format(time.RFC3339Nano), runAtText)
-		}
-	}
+	out := Outcome{Findings: sent.scheduledFindings(id, sched)}
 
-	worker, readyAt, stop := startReady(ctx, env, "worker", "worker", []probes.Step{{
-		Op: "work", Queue: fidelityQueue, MaxWorkers: 1, Behavior: "complete", TimeoutMS: deadlineMS(ctx),
+	worker, readyAt, err := startReady(ctx, env, "worker", "worker", []probes.Step{{
+		Op: probes.OpWork, Queue: fidelityQueue, MaxWorkers: 1, Behavior: probes.BehaviorComplete, TimeoutMS: deadlineMS(ctx),
 	}})
-	if stop != nil {
-		return *stop
+	if err != nil {
+		return Outcome{}, err
 	}
 	defer stopProbe(ctx, worker)
-	var jobs []oracle.Job
-	inert := false
-	var live []oracle.Runtime
-	err = waitFor(ctx, watchBudget(ctx, 60*time.Second), worker.Done(), func() (bool, error) {
-		var err error
-		if jobs, err = o.Jobs(ctx, []int64{id}); err != nil {
-			return false, err
-		}
-		if allState(jobs, []int64{id}, "completed") {
-			return true, nil
-		}
-		inert, live, err = workerInert(ctx, o, env, "worker", worker, readyAt, runAt, jobs)
-		return inert, err
-	})
-	if err != nil && !errors.Is(err, errWatchDeadline) {
-		return errorOutcome(ctx, err)
+	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt, dueAt: sent.runAt}
+	res, err := w.until(ctx, []int64{id}, func(jobs []oracle.Job) bool { return allState(jobs, []int64{id}, oracle.JobStateCompleted) })
+	if err != nil {
+		return Outcome{}, err
 	}
 	wevs := stopProbe(ctx, worker)
-	if inert {
-		return inertOutcome(env, "worker", 1, live)
+	if res.end == inert {
+		return inertOutcome(env, "worker", 1, res.live), nil
 	}
-	if row, f := oneRow(jobs, id); f != "" {
-		out.find("%s", f)
-	} else {
-		if row.State != "completed" || row.Attempt != 1 {
-			out.find("job %d ended %s at attempt %d, want completed at attempt 1", id, row.State, row.Attempt)
-		}
-		out.Findings = append(out.Findings, rowFidelity("the completed row", row, args, meta, tags, 1)...)
-		if row.RunAt.Before(runAt) {
-			out.find("the completed row's run_at %s is before the run_at sent %s", row.RunAt.UTC().Format(time.RFC3339Nano), runAtText)
-		}
-	}
-	hs := handledByJob(wevs)[id]
-	switch {
-	case len(hs) == 0:
-		out.find("the worker never reported handling job %d", id)
-	default:
-		if len(hs) > 1 {
-			out.find("the worker handled job %d %d times", id, len(hs))
-		}
-		if d := jsonDiff(hs[0].Args, mustJSON(args)); d != "" {
-			out.find("the handler saw different args than were sent: %s", d)
-		}
-		if hs[0].At.Before(runAt) {
-			out.find("the handler ran at %s, before the job's run_at %s", hs[0].At.UTC().Format(time.RFC3339Nano), runAtText)
-		}
-	}
+	out.Findings = append(out.Findings, sent.completedFindings(id, res.jobs, handledByJob(wevs)[id])...)
 	if len(out.Findings) == 0 {
 		out.Verdict = matrix.Pass
 		out.Detail = fmt.Sprintf("job %d: handler args, and the row's args (%d KiB), metadata, tags, priority 1 and run_at (ms) equal what was sent; completed at attempt 1, not before run_at, in %s",
-			id, len(mustJSON(args))>>10, env.Engine)
-		return out
+			id, len(mustJSON(sent.args))>>10, env.Engine)
+		return out, nil
 	}
 	out.Verdict = matrix.Fail
-	out.Detail = "the job did not arrive intact: " + statesString(jobs)
+	out.Detail = "the job did not arrive intact: " + statesString(res.jobs)
 	if ctx.Err() != nil {
 		out.Verdict = matrix.Timeout
 	}
 	if e := firstError(wevs); e != nil {
 		out.Error = e
 	}
-	return out
+	return out, nil
+}
+
+// fidelitySent is what the producer sent.
+type fidelitySent struct {
+	args, meta map[string]any
+	tags       []string
+	runAtText  string
+	runAt      time.Time
+}
+
+// scheduledFindings compares the row read right after the enqueue, while the job is still
+// scheduled (awa rewrites run_at when it promotes the job).
+func (s fidelitySent) scheduledFindings(id int64, jobs []oracle.Job) []string {
+	row, f := oneRow(jobs, id)
+	if f != "" {
+		return []string{f}
+	}
+	var d []string
+	if row.State != oracle.JobStateScheduled {
+		d = append(d, fmt.Sprintf("job %d is %s right after the enqueue, want scheduled (run_at %s)", id, row.State, s.runAtText))
+	}
+	d = append(d, rowFidelity("the scheduled row", row, s.args, s.meta, s.tags, 1)...)
+	if row.RunAt.UnixMilli() != s.runAt.UnixMilli() {
+		d = append(d, fmt.Sprintf("job %d run_at is %s in the database, sent %s", id, row.RunAt.UTC().Format(time.RFC3339Nano), s.runAtText))
+	}
+	return d
+}
+
+// completedFindings compares the row after the worker ran, and the handler's calls for it.
+func (s fidelitySent) completedFindings(id int64, jobs []oracle.Job, hs []probes.Event) []string {
+	var d []string
+	if row, f := oneRow(jobs, id); f != "" {
+		d = append(d, f)
+	} else {
+		if row.State != oracle.JobStateCompleted || row.Attempt != 1 {
+			d = append(d, fmt.Sprintf("job %d ended %s at attempt %d, want completed at attempt 1", id, row.State, row.Attempt))
+		}
+		d = append(d, rowFidelity("the completed row", row, s.args, s.meta, s.tags, 1)...)
+		if row.RunAt.Before(s.runAt) {
+			d = append(d, fmt.Sprintf("the completed row's run_at %s is before the run_at sent %s", row.RunAt.UTC().Format(time.RFC3339Nano), s.runAtText))
+		}
+	}
+	if len(hs) == 0 {
+		return append(d, fmt.Sprintf("the worker never reported handling job %d", id))
+	}
+	if len(hs) > 1 {
+		d = append(d, fmt.Sprintf("the worker handled job %d %d times", id, len(hs)))
+	}
+	if x := jsonDiff(hs[0].Args, mustJSON(s.args)); x != "" {
+		d = append(d, fmt.Sprintf("the handler saw different args than were sent: %s", x))
+	}
+	if hs[0].At.Before(s.runAt) {
+		d = append(d, fmt.Sprintf("the handler ran at %s, before the job's run_at %s", hs[0].At.UTC().Format(time.RFC3339Nano), s.runAtText))
+	}
+	return d
 }
 
 // rowFidelity compares a database row with what was sent.
@@ -198,8 +203,8 @@ func rowFidelity(what string, row oracle.Job, args, meta map[string]any, tags []
 	if row.Priority != priority {
 		d = append(d, fmt.Sprintf("%s: priority is %d, sent %d", what, row.Priority, priority))
 	}
-	if row.Kind != Kind {
-		d = append(d, fmt.Sprintf("%s: kind is %q, want %q", what, row.Kind, Kind))
+	if row.Kind != probes.JobKind {
+		d = append(d, fmt.Sprintf("%s: kind is %q, want %q", what, row.Kind, probes.JobKind))
 	}
 	return d
 }

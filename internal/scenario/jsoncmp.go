@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/big"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -45,33 +46,7 @@ func valueDiff(path string, x, y any) string {
 		if !ok {
 			return fmt.Sprintf("%s: object vs %s", path, kindOf(y))
 		}
-		keys := map[string]bool{}
-		for k := range xv {
-			keys[k] = true
-		}
-		for k := range yv {
-			keys[k] = true
-		}
-		sorted := make([]string, 0, len(keys))
-		for k := range keys {
-			sorted = append(sorted, k)
-		}
-		sort.Strings(sorted)
-		for _, k := range sorted {
-			p := path + "." + k
-			xe, inX := xv[k]
-			ye, inY := yv[k]
-			switch {
-			case !inX:
-				return fmt.Sprintf("%s: missing on the left, %s on the right", p, short(ye))
-			case !inY:
-				return fmt.Sprintf("%s: %s on the left, missing on the right", p, short(xe))
-			}
-			if d := valueDiff(p, xe, ye); d != "" {
-				return d
-			}
-		}
-		return ""
+		return objectDiff(path, xv, yv)
 	case []any:
 		yv, ok := y.([]any)
 		if !ok {
@@ -118,6 +93,32 @@ func valueDiff(path string, x, y any) string {
 		return ""
 	}
 	return fmt.Sprintf("%s: unexpected value %T", path, x)
+}
+
+// objectDiff compares two objects key by key, in key order.
+func objectDiff(path string, xv, yv map[string]any) string {
+	keys := map[string]bool{}
+	for k := range xv {
+		keys[k] = true
+	}
+	for k := range yv {
+		keys[k] = true
+	}
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		p := path + "." + k
+		xe, inX := xv[k]
+		ye, inY := yv[k]
+		switch {
+		case !inX:
+			return fmt.Sprintf("%s: missing on the left, %s on the right", p, short(ye))
+		case !inY:
+			return fmt.Sprintf("%s: %s on the left, missing on the right", p, short(xe))
+		}
+		if d := valueDiff(p, xe, ye); d != "" {
+			return d
+		}
+	}
+	return ""
 }
 
 // stringDiff describes where two strings first differ.

@@ -4,9 +4,13 @@ package scenario
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
-	"os/exec"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,30 +178,74 @@ func TestParseCLI(t *testing.T) {
 	if _, err := parseCLIJobDump("Error: JobNotFound { id: 9 }"); err == nil {
 		t.Fatal("error text accepted as a dump")
 	}
-
-	state, cur, prep, err := parseCLIStorageStatus(`{"current_engine":"queue_storage","prepared_engine":null,"state":"active"}`)
-	if err != nil || state != "active" || cur != "queue_storage" || prep != "" {
-		t.Fatalf("storage status: %q %q %q %v", state, cur, prep, err)
-	}
 }
 
 func TestCLIError(t *testing.T) {
-	r := cliResult{Stderr: "\x1b[2m2026-11-25T00:00:00Z\x1b[0m INFO migrating\nError: SchemaNotMigrated { expected: 40, found: 43 }\n\n", Err: errors.New("exit status 1")}
+	r := cliResult{Err: errors.New("exit status 1"), Code: 1, AwaError: "SchemaNotMigrated { expected: 40, found: 43 }"}
 	e := cliError("migrate", r)
 	if e.Class != "CLI" || e.Message != "Error: SchemaNotMigrated { expected: 40, found: 43 }" || e.Op != "migrate" {
 		t.Fatalf("got %+v", e)
 	}
-	if e := cliError("cancel", cliResult{Err: errors.New("signal: killed")}); e.Message != "signal: killed" {
-		t.Fatalf("got %+v", e)
+	if !(cliResult{Err: errors.New("signal: killed"), Code: -1}).notFromAwa() {
+		t.Fatal("a killed command is not an answer from awa")
 	}
-	if (cliResult{Err: &exec.ExitError{}}).failedToRun() != true {
-		// An ExitError without a process state has exit code -1: treated as not having run.
-		t.Fatal("ExitError without state should count as failed to run")
+	if !(cliResult{Err: errors.New("exit status 1"), Code: 1}).notFromAwa() {
+		t.Fatal("exit status 1 without awa's error line is not an answer from awa")
+	}
+	if r.notFromAwa() {
+		t.Fatal("exit status 1 with awa's error line is awa's answer")
 	}
 }
 
-func job(id int64, state string, attempt int) oracle.Job {
-	return oracle.Job{ID: id, Kind: Kind, Queue: "q", State: state, Attempt: attempt, MaxAttempts: 25, Priority: 2,
+// runCLI reads an awa that answered with an error as awa's answer, and one that was killed as
+// a command that did not run.
+func TestRunCLIClassifies(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		failed     bool
+		message    string
+	}{
+		{"answered", `echo 'Error: JobNotFound { id: 9 }' >&2; exit 1`, false, "Error: JobNotFound { id: 9 }"},
+		{"answered by 0.7", `echo 'error: job not found: 9' >&2; exit 1`, false, "Error: job not found: 9"},
+		{"killed", `kill -9 $$`, true, ""},
+		{"garbage and exit 1", `printf '\033[2Jgarbage\n'; exit 1`, true, ""},
+		{"crashed", `echo 'thread main panicked' >&2; exit 101`, true, ""},
+		{"ok", `echo 'Cancelled job 9'`, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bin := filepath.Join(t.TempDir(), "awa")
+			if err := os.WriteFile(bin, []byte("#!/bin/sh\n"+tc.body+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			env := Env{URL: "postgres://u@127.0.0.1:1/db", Dir: t.TempDir(), Probes: map[string]Probe{"admin": {AwaBin: bin, Kind: "cli", Version: "0.6.9"}}}
+			r := runCLI(context.Background(), env, "admin", "admin", "job", "cancel", "9")
+			if r.notFromAwa() != tc.failed {
+				t.Fatalf("notFromAwa %v, want %v (%+v)", r.notFromAwa(), tc.failed, r)
+			}
+			if tc.failed {
+				if err := r.broken("job", "cancel", "9"); strings.ContainsRune(err.Error(), 0x1b) {
+					t.Errorf("raw ESC in %q", err)
+				}
+				return
+			}
+			if tc.message == "" {
+				if r.Err != nil {
+					t.Fatalf("error %v", r.Err)
+				}
+				return
+			}
+			if e := cliError(probes.OpCancel, r); e.Message != tc.message {
+				t.Errorf("message %q, want %q", e.Message, tc.message)
+			}
+			if _, err := os.Stat(filepath.Join(env.Dir, "admin.cmd")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func job(id int64, state oracle.JobState, attempt int) oracle.Job {
+	return oracle.Job{ID: id, Kind: probes.JobKind, Queue: "q", State: state, Attempt: attempt, MaxAttempts: 25, Priority: 2,
 		Args: json.RawMessage(`{"n":1}`), Metadata: json.RawMessage(`{}`), Tags: []string{}, Location: "canonical"}
 }
 
@@ -206,32 +254,32 @@ func TestJudgeCancels(t *testing.T) {
 	cases := []struct {
 		name     string
 		answers  []cancelAnswer
-		before   map[int64]string
+		before   map[int64]oracle.JobState
 		after    []oracle.Job
 		verdict  matrix.Verdict
 		findings []string
 	}{
 		{"cancelled", []cancelAnswer{{Ref: "c1", JobID: 1, ReturnedID: 1, ReturnedState: "cancelled"}},
-			map[int64]string{1: "scheduled"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Pass, nil},
+			map[int64]oracle.JobState{1: "scheduled"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Pass, nil},
 		{"refused and untouched", []cancelAnswer{{Ref: "c1", JobID: 1, Err: dbErr}},
-			map[int64]string{1: "scheduled"}, []oracle.Job{job(1, "scheduled", 0)}, matrix.Refused, nil},
+			map[int64]oracle.JobState{1: "scheduled"}, []oracle.Job{job(1, "scheduled", 0)}, matrix.Refused, nil},
 		{"error but cancelled anyway", []cancelAnswer{{Ref: "c1", JobID: 1, Err: dbErr}},
-			map[int64]string{1: "scheduled"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Fail, []string{"yet the job went from scheduled to cancelled"}},
+			map[int64]oracle.JobState{1: "scheduled"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Fail, []string{"yet the job went from scheduled to cancelled"}},
 		{"silent none", []cancelAnswer{{Ref: "c1", JobID: 1, Null: true}, {Ref: "c2", JobID: 2, Null: true}},
-			map[int64]string{1: "scheduled", 2: "available"}, []oracle.Job{job(1, "scheduled", 0), job(2, "available", 0)}, matrix.Fail,
+			map[int64]oracle.JobState{1: "scheduled", 2: "available"}, []oracle.Job{job(1, "scheduled", 0), job(2, "available", 0)}, matrix.Fail,
 			[]string{"cancel_by_unique_key returned nothing and the job is still scheduled (job 1)", "returned nothing and the job is still available (job 2)"}},
 		{"none but cancelled", []cancelAnswer{{Ref: "c1", JobID: 1, Null: true}},
-			map[int64]string{1: "available"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Fail, []string{"returned nothing, but job 1 was cancelled"}},
+			map[int64]oracle.JobState{1: "available"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Fail, []string{"returned nothing, but job 1 was cancelled"}},
 		{"claims success, db disagrees", []cancelAnswer{{Ref: "c1", JobID: 1, ReturnedID: 1, ReturnedState: "cancelled"}},
-			map[int64]string{1: "running"}, []oracle.Job{job(1, "running", 1)}, matrix.Fail, []string{"reported success, but job 1 is running"}},
+			map[int64]oracle.JobState{1: "running"}, []oracle.Job{job(1, "running", 1)}, matrix.Fail, []string{"reported success, but job 1 is running"}},
 		{"wrong job returned", []cancelAnswer{{Ref: "c1", JobID: 1, ReturnedID: 5, ReturnedState: "cancelled"}},
-			map[int64]string{1: "available"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Fail, []string{"returned job 5, but the job meant was 1"}},
+			map[int64]oracle.JobState{1: "available"}, []oracle.Job{job(1, "cancelled", 0)}, matrix.Fail, []string{"returned job 5, but the job meant was 1"}},
 		{"stored twice", []cancelAnswer{{Ref: "c1", JobID: 1, ReturnedID: 1}},
-			map[int64]string{1: "available"}, []oracle.Job{job(1, "cancelled", 0), job(1, "available", 0)}, matrix.Fail, []string{"stored 2 times"}},
+			map[int64]oracle.JobState{1: "available"}, []oracle.Job{job(1, "cancelled", 0), job(1, "available", 0)}, matrix.Fail, []string{"stored 2 times"}},
 		{"missing row", []cancelAnswer{{Ref: "c1", JobID: 1, ReturnedID: 1}},
-			map[int64]string{1: "available"}, nil, matrix.Fail, []string{"job 1 is missing"}},
+			map[int64]oracle.JobState{1: "available"}, nil, matrix.Fail, []string{"job 1 is missing"}},
 		{"no answer", []cancelAnswer{{Ref: "c1", JobID: 1, Missing: true}},
-			map[int64]string{1: "available"}, []oracle.Job{job(1, "available", 0)}, matrix.Fail, []string{"gave no answer"}},
+			map[int64]oracle.JobState{1: "available"}, []oracle.Job{job(1, "available", 0)}, matrix.Fail, []string{"gave no answer"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -311,8 +359,8 @@ func TestJudgeDedupe(t *testing.T) {
 
 func TestJudgeRetry(t *testing.T) {
 	args := map[string]any{"n": 1}
-	call := func(attempt int, result string) probes.Event {
-		return probes.Event{Event: "handled", Attempt: attempt, Result: result}
+	call := func(attempt int, result probes.HandlerResult) probes.Event {
+		return probes.Event{Event: probes.EventHandled, Attempt: attempt, Result: result}
 	}
 	cases := []struct {
 		name    string
@@ -398,7 +446,7 @@ func TestCompareReads(t *testing.T) {
 	j1 := job(1, "available", 0)
 	j1.Priority, j1.Tags, j1.Metadata = 3, []string{"a"}, json.RawMessage(`{"k":"v"}`)
 	j2 := job(2, "scheduled", 0)
-	good := readJob{ID: 1, Kind: Kind, Queue: "q", State: "available", Priority: i(3), Attempt: i(0), MaxAttempts: i(25),
+	good := readJob{ID: 1, Kind: probes.JobKind, Queue: "q", State: "available", Priority: i(3), Attempt: i(0), MaxAttempts: i(25),
 		Args: json.RawMessage(`{"n":1}`), Metadata: json.RawMessage(`{"k":"v"}`), Tags: []string{"a"}, HasTags: true}
 	if d := compareJob("get", good, j1); len(d) != 0 {
 		t.Fatalf("unexpected differences %v", d)
@@ -408,7 +456,7 @@ func TestCompareReads(t *testing.T) {
 	if d := compareJob("get", bad, j1); len(d) != 4 {
 		t.Fatalf("want 4 differences (state, priority, args, tags), got %v", d)
 	}
-	cliRow := readJob{ID: 2, Kind: Kind, Queue: "q", State: "scheduled", Attempt: i(0), MaxAttempts: i(25)}
+	cliRow := readJob{ID: 2, Kind: probes.JobKind, Queue: "q", State: "scheduled", Attempt: i(0), MaxAttempts: i(25)}
 	if d := compareList("list", []readJob{good, cliRow}, []oracle.Job{j1, j2}); len(d) != 0 {
 		t.Fatalf("unexpected differences %v", d)
 	}
@@ -438,5 +486,53 @@ func TestCompareReads(t *testing.T) {
 	}
 	if found, d := compareStats("stats", "q", []readStat{{Queue: "other"}}, want); found || !strings.Contains(d[0], "queue q is missing (queues shown: other)") {
 		t.Fatalf("missing queue: found=%v %v", found, d)
+	}
+}
+
+// A scenario's error is its verdict when it carries one (also wrapped), else the harness's
+// failure: an error, or a timeout once the cell's deadline passed.
+func TestOutcomeOf(t *testing.T) {
+	refusal := Outcome{Verdict: matrix.Refused, Detail: "producer enqueue refused"}
+	if out := outcomeOf(context.Background(), fmt.Errorf("enqueue: %w", stopWith(refusal))); out.Verdict != matrix.Refused || out.Detail != refusal.Detail {
+		t.Errorf("carried outcome: %+v", out)
+	}
+	if out := outcomeOf(context.Background(), errors.New("probe crashed")); out.Verdict != matrix.Error || out.Detail != "probe crashed" {
+		t.Errorf("plain error: %+v", out)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if out := outcomeOf(ctx, ctx.Err()); out.Verdict != matrix.Timeout {
+		t.Errorf("after the deadline: %+v", out)
+	}
+}
+
+// Every scenario of the catalog has a function, and every function a catalog entry.
+func TestScenariosMatchCatalog(t *testing.T) {
+	var names []string
+	for name := range scenarios {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	want := slices.Sorted(slices.Values(matrix.ScenarioNames()))
+	if !slices.Equal(names, want) {
+		t.Fatalf("scenario functions %v, catalog %v", names, want)
+	}
+}
+
+// Findings come out in the same order every time (map iteration is random).
+func TestJudgeJobsOrderIsStable(t *testing.T) {
+	ids := map[string]int64{"j1": 1, "j2": 2, "j3": 3, "j4": 4, "j5": 5}
+	var first []string
+	for range 20 {
+		var out Outcome
+		judgeJobs(&out, nil, nil, nil, ids, "canonical")
+		if first == nil {
+			first = out.Findings
+			if len(first) != 5 || !strings.Contains(first[0], "(j1)") || !strings.Contains(first[4], "(j5)") {
+				t.Fatalf("findings %q", first)
+			}
+		} else if !slices.Equal(first, out.Findings) {
+			t.Fatalf("findings %q then %q", first, out.Findings)
+		}
 	}
 }

@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
-	awaversion "github.com/awacompat/awacompat/internal/version"
 	"github.com/awacompat/awacompat/matrix"
 	"github.com/awacompat/awacompat/probes"
 )
@@ -30,85 +31,86 @@ func lifecycleArgs(cellID string, n int) map[string]any {
 // lifecycle: the producer enqueues two jobs, the worker starts (the database is not empty, so
 // a default worker cannot auto-finalize a canonical database), the producer enqueues a third
 // job while the worker runs, and the worker must claim and complete all three, each once.
-func lifecycle(ctx context.Context, env Env) Outcome {
+func lifecycle(ctx context.Context, env Env) (Outcome, error) {
 	o, err := withOracle(ctx, env)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
 	sent := map[string]map[string]any{}
 	ids := map[string]int64{}
 	// produce enqueues jobs ns with lifecycle args and records their ids.
-	produce := func(name string, ns ...int) *Outcome {
+	produce := func(name string, ns ...int) error {
 		var steps []probes.Step
 		for _, n := range ns {
 			ref := fmt.Sprintf("j%d", n)
 			sent[ref] = lifecycleArgs(env.CellID, n)
-			steps = append(steps, probes.Step{Op: "enqueue", Ref: ref, Queue: lifecycleQueue, Args: sent[ref]})
+			steps = append(steps, probes.Step{Op: probes.OpEnqueue, Ref: ref, Queue: lifecycleQueue, Args: sent[ref]})
 		}
-		got, _, stop := enqueue(ctx, env, "producer", name, steps)
+		got, _, err := enqueue(ctx, env, "producer", name, steps)
 		for ref, id := range got {
 			ids[ref] = id
 		}
-		return stop
+		return err
 	}
 
-	if stop := produce("producer-1", 1, 2); stop != nil {
-		return *stop
+	if err := produce("producer-1", 1, 2); err != nil {
+		return Outcome{}, err
 	}
 
-	worker, readyAt, stop := startReady(ctx, env, "worker", "worker", []probes.Step{{
-		Op: "work", Queue: lifecycleQueue, MaxWorkers: 2, Behavior: "complete", TimeoutMS: deadlineMS(ctx),
+	worker, readyAt, err := startReady(ctx, env, "worker", "worker", []probes.Step{{
+		Op: probes.OpWork, Queue: lifecycleQueue, MaxWorkers: 2, Behavior: probes.BehaviorComplete, TimeoutMS: deadlineMS(ctx),
 	}})
-	if stop != nil {
-		return *stop
+	if err != nil {
+		return Outcome{}, err
 	}
 	defer stopProbe(ctx, worker)
 
-	if stop := produce("producer-2", 3); stop != nil {
-		return *stop
+	if err := produce("producer-2", 3); err != nil {
+		return Outcome{}, err
 	}
 	want := []int64{ids["j1"], ids["j2"], ids["j3"]}
 
-	// Watch the database until every job is completed, the engine changes (the runner
-	// reports that), the worker proves inert, or the deadline passes.
-	var (
-		jobs    []oracle.Job
-		live    []oracle.Runtime
-		inert   bool
-		engine0 string
-	)
-	if e, err := o.Engine(ctx); err == nil {
-		engine0 = e.Active()
-	}
-	werr := waitFor(ctx, watchBudget(ctx, time.Hour), worker.Done(), func() (bool, error) {
-		var err error
-		if jobs, err = o.Jobs(ctx, want); err != nil {
-			return false, err
-		}
-		if allState(jobs, want, "completed") {
-			return true, nil
-		}
-		if e, err := o.Engine(ctx); err == nil && e.Active() != engine0 {
-			return true, nil
-		}
-		inert, live, err = workerInert(ctx, o, env, "worker", worker, readyAt, readyAt, jobs)
-		return inert, err
-	})
-	if werr != nil && ctx.Err() == nil && werr != errWatchDeadline {
-		return errorOutcome(ctx, werr)
+	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt}
+	res, err := w.until(ctx, want, func(jobs []oracle.Job) bool { return allState(jobs, want, oracle.JobStateCompleted) })
+	if err != nil {
+		return Outcome{}, err
 	}
 	wevs := stopProbe(ctx, worker)
+	if res.end == inert {
+		return inertOutcome(env, "worker", len(want), res.live), nil
+	}
 	// A worker that exited early is judged from what it left behind.
+	jobs := res.jobs
 	if j, err := o.Jobs(context.WithoutCancel(ctx), want); err == nil {
 		jobs = j
 	}
 
 	out := Outcome{}
 	judgeJobs(&out, jobs, want, sent, ids, env.Engine)
-	handled := handledByJob(wevs)
-	for ref, id := range ids {
+	judgeHandled(&out, handledByJob(wevs), sent, ids)
+	switch {
+	case allState(jobs, want, oracle.JobStateCompleted) && len(out.Findings) == 0:
+		out.Verdict = matrix.Pass
+		out.Detail = fmt.Sprintf("%d jobs enqueued, each claimed and completed once (attempt 1), args intact, stored in %s", len(want), env.Engine)
+	case ctx.Err() != nil || res.end == outOfTime:
+		out.Verdict = matrix.Timeout
+		out.Detail = fmt.Sprintf("deadline passed with jobs in states %s", statesString(jobs))
+	default:
+		if e := firstError(wevs); e != nil {
+			out.Error = e
+		}
+		out.Verdict = matrix.Fail
+		out.Detail = fmt.Sprintf("jobs ended in states %s", statesString(jobs))
+	}
+	return out, nil
+}
+
+// judgeHandled records what the worker's handler calls say against what was sent.
+func judgeHandled(out *Outcome, handled map[int64][]probes.Event, sent map[string]map[string]any, ids map[string]int64) {
+	for _, ref := range slices.Sorted(maps.Keys(ids)) {
+		id := ids[ref]
 		hs := handled[id]
 		if len(hs) > 1 {
 			out.find("worker reported job %d handled %d times", id, len(hs))
@@ -119,33 +121,14 @@ func lifecycle(ctx context.Context, env Env) Outcome {
 			}
 		}
 	}
-	switch {
-	case inert:
-		return inertOutcome(env, "worker", len(want), live)
-	case allState(jobs, want, "completed") && len(out.Findings) == 0:
-		out.Verdict = matrix.Pass
-		out.Detail = fmt.Sprintf("%d jobs enqueued, each claimed and completed once (attempt 1), args intact, stored in %s", len(want), env.Engine)
-	case ctx.Err() != nil || werr == errWatchDeadline:
-		out.Verdict = matrix.Timeout
-		out.Detail = fmt.Sprintf("deadline passed with jobs in states %s", statesString(jobs))
-	default:
-		if e := firstError(wevs); e != nil {
-			out.Error = e
-		}
-		out.Verdict = matrix.Fail
-		out.Detail = fmt.Sprintf("jobs ended in states %s", statesString(jobs))
-	}
-	return out
 }
 
 // judgeJobs records what the database holds for each job against what was sent.
 func judgeJobs(out *Outcome, jobs []oracle.Job, want []int64, sent map[string]map[string]any, ids map[string]int64, engine string) {
-	byID := map[int64][]oracle.Job{}
-	for _, j := range jobs {
-		byID[j.ID] = append(byID[j.ID], j)
-	}
-	for ref, id := range ids {
-		rows := byID[id]
+	stored := byID(jobs)
+	for _, ref := range slices.Sorted(maps.Keys(ids)) {
+		id := ids[ref]
+		rows := stored[id]
 		switch {
 		case len(rows) == 0:
 			out.find("job %d (%s) is missing from the database", id, ref)
@@ -157,10 +140,10 @@ func judgeJobs(out *Outcome, jobs []oracle.Job, want []int64, sent map[string]ma
 		if d := jsonDiff(j.Args, mustJSON(sent[ref])); d != "" {
 			out.find("job %d args in the database differ from what was sent: %s", id, d)
 		}
-		if j.Kind != Kind {
-			out.find("job %d has kind %q, want %q", id, j.Kind, Kind)
+		if j.Kind != probes.JobKind {
+			out.find("job %d has kind %q, want %q", id, j.Kind, probes.JobKind)
 		}
-		if j.State == "completed" && j.Attempt != 1 {
+		if j.State == oracle.JobStateCompleted && j.Attempt != 1 {
 			out.find("job %d completed on attempt %d, want 1", id, j.Attempt)
 		}
 		if j.Location != engine {
@@ -176,7 +159,7 @@ func deadlineMS(ctx context.Context) int64 {
 	return 120_000
 }
 
-func allState(jobs []oracle.Job, want []int64, state string) bool {
+func allState(jobs []oracle.Job, want []int64, state oracle.JobState) bool {
 	got := map[int64]bool{}
 	for _, j := range jobs {
 		if j.State != state {
@@ -192,39 +175,10 @@ func allState(jobs []oracle.Job, want []int64, state string) bool {
 	return true
 }
 
-// untouched is true when no job was ever claimed: all available, attempt 0.
-func untouched(jobs []oracle.Job) bool {
-	for _, j := range jobs {
-		if j.Attempt != 0 || (j.State != "available" && j.State != "scheduled") {
-			return false
-		}
-	}
-	return len(jobs) > 0
-}
-
-func hasRuntime(rts []oracle.Runtime, version string) bool {
-	for _, r := range rts {
-		if r.Version == version || awaversion.Equal(r.Version, version) {
-			return true
-		}
-	}
-	return false
-}
-
-func countEvents(evs []probes.Event, kind string) int {
-	n := 0
-	for _, e := range evs {
-		if e.Event == kind {
-			n++
-		}
-	}
-	return n
-}
-
 func handledByJob(evs []probes.Event) map[int64][]probes.Event {
 	out := map[int64][]probes.Event{}
 	for _, e := range evs {
-		if e.Event == "handled" && e.JobID != nil {
+		if e.Event == probes.EventHandled && e.JobID != nil {
 			out[*e.JobID] = append(out[*e.JobID], e)
 		}
 	}
@@ -237,7 +191,7 @@ func mustJSON(v any) []byte {
 }
 
 func locations(rows []oracle.Job) string {
-	return joinEach(rows, ", ", "", func(r oracle.Job) string { return r.Location + ":" + r.State })
+	return joinEach(rows, ", ", "", func(r oracle.Job) string { return r.Location + ":" + string(r.State) })
 }
 
 func statesString(jobs []oracle.Job) string {

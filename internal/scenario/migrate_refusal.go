@@ -17,15 +17,15 @@ import (
 // whole awa.schema_version table before and after. Unchanged and succeeded: pass (a no-op).
 // Unchanged and failed: refused. Changed in any way: hazard (awa #392: an old migrate
 // rewrites a newer schema's history), whatever migrate itself reported.
-func migrateRefusal(ctx context.Context, env Env) Outcome {
+func migrateRefusal(ctx context.Context, env Env) (Outcome, error) {
 	o, err := withOracle(ctx, env)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 	before, err := o.SchemaHistory(ctx)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	engine0, _ := o.Engine(ctx)
 
@@ -33,37 +33,37 @@ func migrateRefusal(ctx context.Context, env Env) Outcome {
 	var migErr *results.ErrorInfo
 	if m.Kind == "cli" {
 		r := runCLI(ctx, env, "migrator", "migrator", "migrate")
-		if r.failedToRun() {
-			return errorOutcome(ctx, fmt.Errorf("awa migrate: %v; stderr: %s", r.Err, lastLine(r.Stderr)))
+		if r.notFromAwa() {
+			return Outcome{}, r.broken("migrate")
 		}
 		if r.Err != nil {
-			migErr = cliError("migrate", r)
+			migErr = cliError(probes.OpMigrate, r)
 		}
 	} else {
-		evs, err := runSteps(ctx, env, "migrator", "migrator", []probes.Step{{Op: "migrate", Ref: "m1", TimeoutMS: 90_000}})
+		evs, err := runSteps(ctx, env, "migrator", "migrator", []probes.Step{{Op: probes.OpMigrate, Ref: "m1", TimeoutMS: 90_000}})
 		if err != nil {
-			return errorOutcome(ctx, err)
+			return Outcome{}, err
 		}
 		e, ok := eventFor(evs, "m1")
 		switch {
 		case !ok:
-			return errorOutcome(ctx, fmt.Errorf("migrator probe gave no answer to migrate"))
-		case e.Event == "error":
+			return Outcome{}, fmt.Errorf("migrator probe gave no answer to migrate")
+		case e.Event == probes.EventError:
 			migErr = errorInfo(e)
-		case e.Event != "migrated":
-			return errorOutcome(ctx, fmt.Errorf("migrator probe answered %q to migrate", e.Event))
+		case e.Event != probes.EventMigrated:
+			return Outcome{}, fmt.Errorf("migrator probe answered %q to migrate", e.Event)
 		}
 	}
 
 	after, err := o.SchemaHistory(context.WithoutCancel(ctx))
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	out := judgeMigrate(fmt.Sprintf("%s %s", m.Kind, m.Version), before, after, migErr)
 	if e, err := o.Engine(context.WithoutCancel(ctx)); err == nil && e != engine0 {
 		out.find("the storage engine state changed: %s -> %s", engine0, e)
 	}
-	return out
+	return out, nil
 }
 
 // judgeMigrate compares schema histories; who names the migrator.

@@ -2,9 +2,7 @@ package scenario
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
 	"github.com/awacompat/awacompat/matrix"
@@ -17,56 +15,42 @@ const retryQueue = "awacompat_retry"
 // (the shortest retry its SDK allows) and completes attempt 2. Pass: the database shows the
 // job completed at attempt 2, args intact, and the worker reported exactly two handler calls
 // for it, attempt 1 "retry" and attempt 2 "completed".
-func retry(ctx context.Context, env Env) Outcome {
+func retry(ctx context.Context, env Env) (Outcome, error) {
 	o, err := withOracle(ctx, env)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
 	args := cellArgs(env, "retry", nonce(env), 1)
-	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{{Op: "enqueue", Ref: "r1", Queue: retryQueue, Args: args}})
-	if stop != nil {
-		return *stop
+	ids, _, err := enqueue(ctx, env, "producer", "producer", []probes.Step{{Op: probes.OpEnqueue, Ref: "r1", Queue: retryQueue, Args: args}})
+	if err != nil {
+		return Outcome{}, err
 	}
 	id := ids["r1"]
-	worker, readyAt, stop := startReady(ctx, env, "worker", "worker", []probes.Step{{
-		Op: "work", Queue: retryQueue, MaxWorkers: 1, Behavior: "fail_once", TimeoutMS: deadlineMS(ctx),
+	worker, readyAt, err := startReady(ctx, env, "worker", "worker", []probes.Step{{
+		Op: probes.OpWork, Queue: retryQueue, MaxWorkers: 1, Behavior: probes.BehaviorFailOnce, TimeoutMS: deadlineMS(ctx),
 	}})
-	if stop != nil {
-		return *stop
+	if err != nil {
+		return Outcome{}, err
 	}
 	defer stopProbe(ctx, worker)
-	var (
-		jobs  []oracle.Job
-		inert bool
-		live  []oracle.Runtime
-	)
-	err = waitFor(ctx, watchBudget(ctx, 60*time.Second), worker.Done(), func() (bool, error) {
-		var err error
-		if jobs, err = o.Jobs(ctx, []int64{id}); err != nil {
-			return false, err
-		}
-		if allState(jobs, []int64{id}, "completed") {
-			return true, nil
-		}
-		inert, live, err = workerInert(ctx, o, env, "worker", worker, readyAt, time.Time{}, jobs)
-		return inert, err
-	})
-	if err != nil && !errors.Is(err, errWatchDeadline) {
-		return errorOutcome(ctx, err)
+	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt}
+	res, err := w.until(ctx, []int64{id}, func(jobs []oracle.Job) bool { return allState(jobs, []int64{id}, oracle.JobStateCompleted) })
+	if err != nil {
+		return Outcome{}, err
 	}
 	wevs := stopProbe(ctx, worker)
-	if inert {
-		return inertOutcome(env, "worker", 1, live)
+	if res.end == inert {
+		return inertOutcome(env, "worker", 1, res.live), nil
 	}
-	out := judgeRetry(id, jobs, handledByJob(wevs)[id], args)
+	out := judgeRetry(id, res.jobs, handledByJob(wevs)[id], args)
 	if out.Verdict == matrix.Pass {
 		out.Detail += " in " + env.Engine
 	} else if e := firstError(wevs); e != nil {
 		out.Error = e
 	}
-	return out
+	return out, nil
 }
 
 // judgeRetry decides retry from the job's rows and the worker's handler calls for it.
@@ -76,7 +60,7 @@ func judgeRetry(id int64, jobs []oracle.Job, hs []probes.Event, args map[string]
 	if f != "" {
 		out.find("%s", f)
 	} else {
-		if row.State != "completed" || row.Attempt != 2 {
+		if row.State != oracle.JobStateCompleted || row.Attempt != 2 {
 			out.find("job %d is %s at attempt %d, want completed at attempt 2", id, row.State, row.Attempt)
 		}
 		if d := jsonDiff(row.Args, mustJSON(args)); d != "" {
@@ -85,8 +69,8 @@ func judgeRetry(id int64, jobs []oracle.Job, hs []probes.Event, args map[string]
 	}
 	want := []struct {
 		attempt int
-		result  string
-	}{{1, "retry"}, {2, "completed"}}
+		result  probes.HandlerResult
+	}{{1, probes.ResultRetry}, {2, probes.ResultCompleted}}
 	if len(hs) != len(want) {
 		out.find("the worker reported %d handler calls for job %d (%s), want 2", len(hs), id, callsString(hs))
 	}

@@ -5,6 +5,7 @@ package scenario
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,9 +16,6 @@ import (
 	"github.com/awacompat/awacompat/migrate"
 	"github.com/awacompat/awacompat/probes"
 )
-
-// Kind is the job kind every probe enqueues and handles.
-const Kind = "awacompat_probe"
 
 // Probe is how to run one role's artifact.
 type Probe struct {
@@ -71,37 +69,52 @@ func (o *Outcome) find(format string, args ...any) {
 	o.Findings = append(o.Findings, fmt.Sprintf(format, args...))
 }
 
-// Run drives the named scenario.
-func Run(ctx context.Context, name string, env Env) Outcome {
-	switch name {
-	case "lifecycle":
-		return lifecycle(ctx, env)
-	case "cancel":
-		return cancelByID(ctx, env)
-	case "cancel_by_unique_key":
-		return cancelByUniqueKey(ctx, env)
-	case "cancel_by_unique_key_running":
-		return cancelByUniqueKeyRunning(ctx, env)
-	case "unique_dedupe":
-		return uniqueDedupe(ctx, env)
-	case "admin_reads":
-		return adminReads(ctx, env)
-	case "fidelity":
-		return fidelity(ctx, env)
-	case "retry":
-		return retry(ctx, env)
-	case "migrate_refusal":
-		return migrateRefusal(ctx, env)
-	case "upgrade_backlog":
-		return upgradeBacklog(ctx, env)
-	case "target_migrate":
-		return targetMigrate(ctx, env)
-	}
-	return Outcome{Verdict: matrix.Error, Detail: "scenario " + name + " is not implemented"}
+// scenarios are the functions behind matrix.Catalog's names. A scenario returns its verdict,
+// or an error: an *outcomeError (stopWith) ends it with the Outcome that carries, any other
+// error is the harness failing.
+var scenarios = map[string]func(context.Context, Env) (Outcome, error){
+	"target_migrate":               targetMigrate,
+	"upgrade_backlog":              upgradeBacklog,
+	"lifecycle":                    lifecycle,
+	"cancel":                       cancelByID,
+	"cancel_by_unique_key":         cancelByUniqueKey,
+	"cancel_by_unique_key_running": cancelByUniqueKeyRunning,
+	"unique_dedupe":                uniqueDedupe,
+	"admin_reads":                  adminReads,
+	"fidelity":                     fidelity,
+	"retry":                        retry,
+	"migrate_refusal":              migrateRefusal,
 }
 
-// errorOutcome turns a harness failure into an error verdict, or a timeout when ctx expired.
-func errorOutcome(ctx context.Context, err error) Outcome {
+// Run drives the named scenario.
+func Run(ctx context.Context, name string, env Env) Outcome {
+	f, ok := scenarios[name]
+	if !ok {
+		return Outcome{Verdict: matrix.Error, Detail: "scenario " + name + " is not implemented"}
+	}
+	out, err := f(ctx, env)
+	if err != nil {
+		return outcomeOf(ctx, err)
+	}
+	return out
+}
+
+// outcomeError ends a scenario early with a verdict of its own (a refusal, say); Run unwraps
+// it. Any other error a scenario returns is the harness failing.
+type outcomeError struct{ out Outcome }
+
+func (e *outcomeError) Error() string { return fmt.Sprintf("%s: %s", e.out.Verdict, e.out.Detail) }
+
+// stopWith is out as an error, for a helper whose caller must end the scenario with it.
+func stopWith(out Outcome) error { return &outcomeError{out} }
+
+// outcomeOf is the verdict a scenario that returned err ends with: the Outcome err carries,
+// else an error, or a timeout when ctx expired.
+func outcomeOf(ctx context.Context, err error) Outcome {
+	var oe *outcomeError
+	if errors.As(err, &oe) {
+		return oe.out
+	}
 	if ctx.Err() == context.DeadlineExceeded {
 		return Outcome{Verdict: matrix.Timeout, Detail: "cell deadline passed: " + err.Error()}
 	}
@@ -114,14 +127,14 @@ func runSteps(ctx context.Context, env Env, role, name string, steps []probes.St
 	if !ok {
 		return nil, fmt.Errorf("no probe bound to role %s", role)
 	}
-	return probes.Run(ctx, p.Argv, probes.Spec{DatabaseURL: env.URL, Kind: Kind, Steps: steps}, env.Dir, name)
+	return probes.Run(ctx, p.Argv, probes.Spec{DatabaseURL: env.URL, Kind: probes.JobKind, Steps: steps}, env.Dir, name)
 }
 
 // firstError returns the first awa error event.
 func firstError(evs []probes.Event) *results.ErrorInfo {
 	for _, e := range evs {
-		if e.Event == "error" {
-			return &results.ErrorInfo{Op: e.Op, Class: e.Class, Message: e.Message, SQLState: e.SQLState}
+		if e.Event == probes.EventError {
+			return errorInfo(e)
 		}
 	}
 	return nil

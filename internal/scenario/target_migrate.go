@@ -15,10 +15,10 @@ import (
 // not be built) that outcome instead, so this runs on built templates only. It re-reads the
 // cell's clone: the schema version the template reached, the engine and ring authority the
 // matrix asked for, and on an upgraded path the old release's jobs, still there once each.
-func targetMigrate(ctx context.Context, env Env) Outcome {
+func targetMigrate(ctx context.Context, env Env) (Outcome, error) {
 	o, err := oracle.Open(ctx, env.URL)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 	var out Outcome
@@ -27,11 +27,11 @@ func targetMigrate(ctx context.Context, env Env) Outcome {
 	}
 	v, err := o.SchemaVersion(ctx)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	e, err := o.Engine(ctx)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	var problems []string
 	if v != env.Template.Built.SchemaVersion {
@@ -44,11 +44,11 @@ func targetMigrate(ctx context.Context, env Env) Outcome {
 	if !env.UpgradedFrom.IsZero() {
 		ids, err := o.JobIDsInQueue(ctx, migrate.UpgradeQueue)
 		if err != nil {
-			return errorOutcome(ctx, err)
+			return Outcome{}, err
 		}
 		rows, err := o.Jobs(ctx, ids)
 		if err != nil {
-			return errorOutcome(ctx, err)
+			return Outcome{}, err
 		}
 		if msg := checkBacklog(env, rows); msg != "" {
 			problems = append(problems, msg)
@@ -58,11 +58,11 @@ func targetMigrate(ctx context.Context, env Env) Outcome {
 	if len(problems) > 0 {
 		out.Verdict = matrix.Fail
 		out.Detail = strings.Join(problems, "; ")
-		return out
+		return out, nil
 	}
 	out.Verdict = matrix.Pass
 	out.Detail = fmt.Sprintf("the target's migrate reached schema v%d, %s%s", v, e, jobs)
-	return out
+	return out, nil
 }
 
 // checkBacklog says what is wrong with the old release's jobs, "" when each is there once

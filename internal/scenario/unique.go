@@ -16,10 +16,10 @@ const uniqueQueue = "awacompat_unique"
 // release, enqueues the same kind, args, queue and unique options. awa derives the unique key
 // client-side (BLAKE3 over kind and sorted args), so the two releases must derive the same key:
 // producer2 must get UniqueConflict and the database must hold exactly one job with those args.
-func uniqueDedupe(ctx context.Context, env Env) Outcome {
+func uniqueDedupe(ctx context.Context, env Env) (Outcome, error) {
 	o, err := withOracle(ctx, env)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 
@@ -29,26 +29,26 @@ func uniqueDedupe(ctx context.Context, env Env) Outcome {
 	args["zz_last"] = map[string]any{"b": 2, "a": 1}
 	args["aa_first"] = []any{"x", map[string]any{"k2": true, "k1": nil}}
 	runAt, _ := futureRFC3339(time.Hour)
-	step := probes.Step{Op: "enqueue", Queue: uniqueQueue, Args: args, RunAt: runAt, Unique: &probes.Unique{ByArgs: true}}
+	step := probes.Step{Op: probes.OpEnqueue, Queue: uniqueQueue, Args: args, RunAt: runAt, Unique: &probes.Unique{ByArgs: true}}
 
 	s1 := step
 	s1.Ref = "first"
-	ids, _, stop := enqueue(ctx, env, "producer", "producer", []probes.Step{s1})
-	if stop != nil {
-		return *stop
+	ids, _, err := enqueue(ctx, env, "producer", "producer", []probes.Step{s1})
+	if err != nil {
+		return Outcome{}, err
 	}
 	s2 := step
 	s2.Ref = "second"
 	evs, err := runSteps(ctx, env, "producer2", "producer2", []probes.Step{s2})
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
-	rows, err := o.JobsByArgs(ctx, Kind, mustJSON(args))
+	rows, err := o.JobsByArgs(ctx, probes.JobKind, mustJSON(args))
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	e, _ := eventFor(evs, "second")
-	return judgeDedupe(env, ids["first"], e, rows)
+	return judgeDedupe(env, ids["first"], e, rows), nil
 }
 
 // judgeDedupe decides unique_dedupe from producer2's answer and the rows holding the args.
@@ -78,7 +78,7 @@ func judgeDedupe(env Env, first int64, second probes.Event, rows []oracle.Job) O
 		out.find("the first producer's job %d is not among the rows with its args: %s", first, keys())
 	}
 	switch {
-	case second.Event == "error" && second.Class == "UniqueConflict":
+	case second.Event == probes.EventError && second.Class == "UniqueConflict":
 		if len(rows) == 1 && distinct[first] {
 			out.Verdict = matrix.Pass
 			out.Detail = fmt.Sprintf("%s: the duplicate raised UniqueConflict and the database holds one job (%d) with those args, in %s", who, first, env.Engine)
@@ -86,13 +86,13 @@ func judgeDedupe(env Env, first int64, second probes.Event, rows []oracle.Job) O
 		}
 		out.Error = errorInfo(second)
 		out.find("producer2 got UniqueConflict, but the database holds %d rows with those args: %s", len(rows), keys())
-	case second.Event == "error":
+	case second.Event == probes.EventError:
 		out.Error = errorInfo(second)
 		out.find("producer2's duplicate was rejected with %s: %s, not UniqueConflict", second.Class, second.Message)
 		if len(rows) != 1 {
 			out.find("the database holds %d rows with those args: %s", len(rows), keys())
 		}
-	case second.Event == "enqueued":
+	case second.Event == probes.EventEnqueued:
 		id := int64(0)
 		if second.JobID != nil {
 			id = *second.JobID

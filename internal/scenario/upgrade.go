@@ -2,8 +2,10 @@ package scenario
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"time"
+	"maps"
+	"slices"
 
 	"github.com/awacompat/awacompat/internal/oracle"
 	"github.com/awacompat/awacompat/matrix"
@@ -15,66 +17,86 @@ import (
 // still there exactly once with its args, and ends completed. Under canonical the jobs are
 // still available and the cell's worker must complete them; under queue_storage the staged
 // transition's canonical_drain worker already did, and the cell confirms it.
-func upgradeBacklog(ctx context.Context, env Env) Outcome {
+func upgradeBacklog(ctx context.Context, env Env) (Outcome, error) {
 	if env.UpgradedFrom.IsZero() {
-		return Outcome{Verdict: matrix.Error, Detail: "upgrade_backlog runs on upgraded-from schema paths only"}
+		return Outcome{}, errors.New("upgrade_backlog runs on upgraded-from schema paths only")
 	}
 	// Unscoped: the pre-upgrade jobs were created before the cell.
 	o, err := oracle.Open(ctx, env.URL)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
 	ids, err := o.JobIDsInQueue(ctx, migrate.UpgradeQueue)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	jobs, err := o.Jobs(ctx, ids)
 	if err != nil {
-		return errorOutcome(ctx, err)
+		return Outcome{}, err
 	}
 	var out Outcome
 	if len(ids) != migrate.UpgradeJobs {
 		out.find("found %d jobs in %s, the old release enqueued %d", len(ids), migrate.UpgradeQueue, migrate.UpgradeJobs)
 		out.Verdict, out.Detail = matrix.Fail, "pre-upgrade work is missing or duplicated"
-		return out
+		return out, nil
 	}
-	drained := allState(jobs, ids, "completed")
-	var (
-		worker *probes.Proc
-		inert  bool
-		live   []oracle.Runtime
-		werr   error
-	)
+	// Under canonical nothing drained the backlog before the upgrade: the cell's worker must.
+	res := watched{end: reached, jobs: jobs}
+	drained := allState(jobs, ids, oracle.JobStateCompleted)
 	if !drained {
-		var readyAt time.Time
-		var stop *Outcome
-		worker, readyAt, stop = startReady(ctx, env, "worker", "worker", []probes.Step{{
-			Op: "work", Queue: migrate.UpgradeQueue, MaxWorkers: 2, Behavior: "complete", TimeoutMS: deadlineMS(ctx),
-		}})
-		if stop != nil {
-			return *stop
-		}
-		defer stopProbe(ctx, worker)
-		werr = waitFor(ctx, watchBudget(ctx, time.Hour), worker.Done(), func() (bool, error) {
-			var err error
-			if jobs, err = o.Jobs(ctx, ids); err != nil {
-				return false, err
-			}
-			if allState(jobs, ids, "completed") {
-				return true, nil
-			}
-			inert, live, err = workerInert(ctx, o, env, "worker", worker, readyAt, readyAt, jobs)
-			return inert, err
-		})
-		if werr != nil && ctx.Err() == nil && werr != errWatchDeadline {
-			return errorOutcome(ctx, werr)
-		}
-		stopProbe(ctx, worker)
-		if j, err := o.Jobs(context.WithoutCancel(ctx), ids); err == nil {
-			jobs = j
+		if res, err = workBacklog(ctx, env, o, ids); err != nil {
+			return Outcome{}, err
 		}
 	}
+	if res.end == inert {
+		return inertOutcome(env, "worker", len(ids), res.live), nil
+	}
+	out.Findings = backlogFindings(env, res.jobs)
+	switch {
+	case ctx.Err() != nil || res.end == outOfTime:
+		out.Verdict = matrix.Timeout
+		out.Detail = "pre-upgrade jobs in states " + statesString(res.jobs)
+	case allState(res.jobs, ids, oracle.JobStateCompleted) && len(out.Findings) == 0:
+		out.Verdict = matrix.Pass
+		if drained {
+			out.Detail = fmt.Sprintf("the %d jobs awa %s enqueued before the upgrade were drained and completed during the staged transition, args intact", len(ids), env.UpgradedFrom)
+		} else {
+			out.Detail = fmt.Sprintf("the %d jobs awa %s enqueued before the upgrade were completed by the worker after it, args intact", len(ids), env.UpgradedFrom)
+		}
+	default:
+		out.Verdict = matrix.Fail
+		out.Detail = "pre-upgrade jobs ended in states " + statesString(res.jobs)
+	}
+	return out, nil
+}
+
+// workBacklog starts the cell's worker on the pre-upgrade queue and watches the jobs ids
+// until they are completed; the jobs are read again once the worker stopped.
+func workBacklog(ctx context.Context, env Env, o *oracle.Oracle, ids []int64) (watched, error) {
+	worker, readyAt, err := startReady(ctx, env, "worker", "worker", []probes.Step{{
+		Op: probes.OpWork, Queue: migrate.UpgradeQueue, MaxWorkers: 2, Behavior: probes.BehaviorComplete, TimeoutMS: deadlineMS(ctx),
+	}})
+	if err != nil {
+		return watched{}, err
+	}
+	defer stopProbe(ctx, worker)
+	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt}
+	res, err := w.until(ctx, ids, func(jobs []oracle.Job) bool { return allState(jobs, ids, oracle.JobStateCompleted) })
+	if err != nil {
+		return res, err
+	}
+	stopProbe(ctx, worker)
+	if j, err := o.Jobs(context.WithoutCancel(ctx), ids); err == nil {
+		res.jobs = j
+	}
+	return res, nil
+}
+
+// backlogFindings says where the pre-upgrade jobs differ from what the old release enqueued:
+// a payload no job carries, or a job that matches more than one.
+func backlogFindings(env Env, jobs []oracle.Job) []string {
+	var d []string
 	byRef := map[int64]int{}
 	for n := 1; n <= migrate.UpgradeJobs; n++ {
 		want := mustJSON(migrate.UpgradeArgs(env.UpgradedFrom, n))
@@ -86,30 +108,13 @@ func upgradeBacklog(ctx context.Context, env Env) Outcome {
 			}
 		}
 		if !found {
-			out.find("no pre-upgrade job carries args %s", want)
+			d = append(d, fmt.Sprintf("no pre-upgrade job carries args %s", want))
 		}
 	}
-	for id, n := range byRef {
-		if n > 1 {
-			out.find("job %d matches %d pre-upgrade payloads", id, n)
+	for _, id := range slices.Sorted(maps.Keys(byRef)) {
+		if n := byRef[id]; n > 1 {
+			d = append(d, fmt.Sprintf("job %d matches %d pre-upgrade payloads", id, n))
 		}
 	}
-	switch {
-	case inert:
-		return inertOutcome(env, "worker", len(ids), live)
-	case ctx.Err() != nil || werr == errWatchDeadline:
-		out.Verdict = matrix.Timeout
-		out.Detail = "pre-upgrade jobs in states " + statesString(jobs)
-	case allState(jobs, ids, "completed") && len(out.Findings) == 0:
-		out.Verdict = matrix.Pass
-		if worker == nil {
-			out.Detail = fmt.Sprintf("the %d jobs awa %s enqueued before the upgrade were drained and completed during the staged transition, args intact", len(ids), env.UpgradedFrom)
-		} else {
-			out.Detail = fmt.Sprintf("the %d jobs awa %s enqueued before the upgrade were completed by the worker after it, args intact", len(ids), env.UpgradedFrom)
-		}
-	default:
-		out.Verdict = matrix.Fail
-		out.Detail = "pre-upgrade jobs ended in states " + statesString(jobs)
-	}
-	return out
+	return d
 }

@@ -1,0 +1,42 @@
+package probes
+
+import (
+	"strings"
+	"testing"
+)
+
+// The Go side's protocol words must be the probes' words. This reads each probe's source as
+// text and looks for every op, event, behavior, handler result and storage role as a quoted
+// string literal ("complete"). It is a tripwire, not a proof: a word that only appears in a
+// comment or an unrelated string passes, it cannot tell whether a probe handles an op or
+// emits an event correctly (the conformance test in internal/scenario runs them for that),
+// and it does not notice a word a probe has that Go lacks.
+func TestProbesSpeakTheGoVocabulary(t *testing.T) {
+	var words []string
+	for _, o := range Ops() {
+		words = append(words, string(o))
+	}
+	for _, e := range EventNames() {
+		words = append(words, string(e))
+	}
+	for _, b := range Behaviors() {
+		words = append(words, string(b))
+	}
+	for _, r := range HandlerResults() {
+		words = append(words, string(r))
+	}
+	for _, r := range StorageRoles() {
+		words = append(words, string(r))
+	}
+	for _, path := range []string{"python/awaprobe.py", "rust/src/main.rs"} {
+		src, err := sources.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range words {
+			if !strings.Contains(string(src), `"`+w+`"`) {
+				t.Errorf("%s never says %q", path, w)
+			}
+		}
+	}
+}
