@@ -18,7 +18,9 @@ import (
 // Unchanged and failed: refused. Changed in any way: hazard (awa #392: an old migrate
 // rewrites a newer schema's history), whatever migrate itself reported.
 func migrateRefusal(ctx context.Context, env Env) (Outcome, error) {
-	o, err := withOracle(ctx, env)
+	// Not withOracle: its pin (read locks on every queue-storage table, see oracle.Scope)
+	// would block the DDL an old migrate runs, and this cell reads only the schema history.
+	o, err := oracle.Open(ctx, env.URL)
 	if err != nil {
 		return Outcome{}, err
 	}
