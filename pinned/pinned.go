@@ -182,7 +182,7 @@ func (c *Cache) Install(ctx context.Context, s Spec) (*Installed, error) {
 const (
 	pipDeadline   = 30 * time.Minute // pip install, which may build a checkout with maturin
 	cargoDeadline = 60 * time.Minute // cargo build / install
-	queryDeadline = time.Minute      // --version, python -c, rustc --version, git
+	queryDeadline = 30 * time.Second // --version, python -c, rustc --version, git
 )
 
 // runLogged runs a command (in its own process group, under deadline), writing its combined

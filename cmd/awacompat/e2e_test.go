@@ -610,3 +610,51 @@ cross:
 		t.Errorf("fetch of a missing release: exit %d\n%s", code, stdout)
 	}
 }
+
+// A cli artifact that crashes with garbage on its output is an error of its cells (with the
+// exit status and a printable tail), never a refusal by awa; one whose --version hangs is an
+// install error within the install deadline; the other cells run.
+func TestRunBrokenCLIArtifacts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real awa wheels against PostgreSQL")
+	}
+	out := t.TempDir()
+	start := time.Now()
+	code, stdout, stderr := runCLI(t, "run", "testdata/broken-cli.yaml", "--out", out)
+	if code != exitMismatch {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitMismatch, stdout, tailLines(stderr, 30))
+	}
+	if took := time.Since(start); took > 5*time.Minute {
+		t.Errorf("the run took %s: a hung --version must not hold it", took)
+	}
+	_, cells := cellsByID(t, out)
+	if len(cells) != 8 {
+		t.Errorf("%d cells, want 8", len(cells))
+	}
+	for id, c := range cells {
+		switch {
+		case strings.Contains(id, "cli-hang"):
+			if c.Actual != "error" || !strings.Contains(c.Detail, "--version") || !strings.Contains(c.Detail, "deadline") {
+				t.Errorf("%s: %s: %s; want an install error naming --version and its deadline", id, c.Actual, c.Detail)
+			}
+		case strings.Contains(id, "cli-crash"):
+			if c.Actual != "error" || c.Error != nil || !strings.Contains(c.Detail, "without an awa error") || !strings.Contains(c.Detail, "134") || !strings.Contains(c.Detail, `garbage\r\a`) {
+				t.Errorf("%s: %s (error %+v): %s; want an error with the exit status and the escaped output, not a refusal", id, c.Actual, c.Error, c.Detail)
+			}
+		case c.Actual != "pass":
+			t.Errorf("%s: %s (%s), want pass: unrelated cells run", id, c.Actual, c.Detail)
+		}
+	}
+	for _, f := range []string{"results.json", "summary.md", "junit.xml", "report.html"} {
+		b, err := os.ReadFile(filepath.Join(out, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.ContainsRune(b, 0x1b) {
+			t.Errorf("%s holds a raw ESC byte", f)
+		}
+	}
+	if strings.ContainsRune(stdout, 0x1b) {
+		t.Error("the terminal table holds a raw ESC byte")
+	}
+}
