@@ -675,9 +675,11 @@ func (l *loader) rules(n *yaml.Node, m *Matrix) {
 			},
 			"error": func(v *yaml.Node) {
 				r.Error = l.str(v, what+".error")
-				if _, err := regexp.Compile(r.Error); err != nil {
+				re, err := regexp.Compile(r.Error)
+				if err != nil {
 					l.errf(v, "%s.error: bad regular expression: %v", what, err)
 				}
+				r.errorRE = re
 			},
 			"because": func(v *yaml.Node) { r.Because = l.str(v, what+".because") },
 			"basis": func(v *yaml.Node) {

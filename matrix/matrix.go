@@ -7,6 +7,7 @@ package matrix
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -131,7 +132,8 @@ type Rule struct {
 	// Verdict expected for matching cells.
 	Verdict Verdict
 	// Error, for refused verdicts: a regular expression the error class or message must match.
-	Error string
+	Error   string
+	errorRE *regexp.Regexp // Error, compiled once by the loader
 	// Because cites the document that makes this the expectation.
 	Because string
 	// Basis is "documented" (the default) or "observed" (awa's docs are silent; we ran it).

@@ -3,6 +3,7 @@ package matrix
 import (
 	"fmt"
 	"hash/fnv"
+	"regexp"
 	"io"
 	"math/big"
 	"path"
@@ -56,11 +57,24 @@ func (c Cell) RoleNames() []string {
 type Expectation struct {
 	Verdict Verdict
 	// Error is the regular expression a refusal must match (refused only).
-	Error string
+	Error   string
+	errorRE *regexp.Regexp
 	// Rule is the 1-based index of the expect rule that set this, 0 for the default.
 	Rule    int
 	Because string
 	Basis   string
+}
+
+// MatchesError reports whether an error, written "Class: message", is the refusal the
+// expectation names: any error when it names none.
+func (e Expectation) MatchesError(classAndMessage string) bool {
+	switch {
+	case e.Error == "":
+		return true
+	case e.errorRE == nil: // an Expectation built by hand, not by the loader
+		return regexp.MustCompile(e.Error).MatchString(classAndMessage)
+	}
+	return e.errorRE.MatchString(classAndMessage)
 }
 
 // Options select cells from the full expansion.
@@ -298,7 +312,7 @@ func cellID(c Cell) string {
 func expectationFor(m *Matrix, c Cell) Expectation {
 	for _, r := range m.Expect {
 		if ruleMatches(r.When, c) {
-			return Expectation{Verdict: r.Verdict, Error: r.Error, Rule: r.Index, Because: r.Because, Basis: r.Basis}
+			return Expectation{Verdict: r.Verdict, Error: r.Error, errorRE: r.errorRE, Rule: r.Index, Because: r.Because, Basis: r.Basis}
 		}
 	}
 	return Expectation{Verdict: Pass, Because: "default: the caller contract holds", Basis: "documented"}

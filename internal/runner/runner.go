@@ -533,11 +533,8 @@ func judge(e matrix.Expectation, out scenario.Outcome) (ok bool, unexpected stri
 		}
 		return false, ""
 	}
-	if e.Verdict == matrix.Refused && e.Error != "" {
-		re := regexp.MustCompile(e.Error)
-		if out.Error == nil || !re.MatchString(out.Error.Class+": "+out.Error.Message) {
-			return false, ""
-		}
+	if e.Verdict == matrix.Refused && e.Error != "" && (out.Error == nil || !e.MatchesError(out.Error.Class+": "+out.Error.Message)) {
+		return false, ""
 	}
 	return true, ""
 }
