@@ -178,24 +178,49 @@ func (s *selection) describe() string {
 	return strings.Join(parts, " ")
 }
 
-func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+// planCommand is the start every matrix command shares: its flag set (the selection flags plus
+// the command's own, added by flags), validate run on the parsed flags before anything is
+// created, then the matrix loaded and planned. A code other than exitOK ends the command.
+func planCommand(name string, args []string, stderr io.Writer, flags func(*flag.FlagSet), validate func() error) (*matrix.Matrix, *matrix.Plan, selection, int) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var sel selection
 	sel.register(fs)
-	format := fs.String("format", "text", "output `format`: text, json or github-matrix")
-	shards := fs.Int("shards", 0, "with --format github-matrix: split the cells into `N` shards (default: one job per cell)")
+	if flags != nil {
+		flags(fs)
+	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return exitUsage
+		return nil, nil, sel, exitUsage
+	}
+	if validate != nil {
+		if err := validate(); err != nil {
+			fmt.Fprintf(stderr, "awacompat %s: %v\n", name, err)
+			return nil, nil, sel, exitUsage
+		}
 	}
 	m, p, code := loadPlan(stderr, pos, sel)
+	return m, p, sel, code
+}
+
+func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var format string
+	var shards int
+	m, p, sel, code := planCommand("plan", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&format, "format", "text", "output `format`: text, json or github-matrix")
+		fs.IntVar(&shards, "shards", 0, "with --format github-matrix: split the cells into `N` shards (default: one job per cell)")
+	}, func() error {
+		if format != "text" && format != "json" && format != "github-matrix" {
+			return fmt.Errorf("unknown --format %q (text, json, github-matrix)", format)
+		}
+		return nil
+	})
 	if code != exitOK {
 		return code
 	}
-	switch *format {
+	switch format {
 	case "github-matrix":
-		gm, err := githubMatrix(m, sel, p, *shards)
+		gm, err := githubMatrix(m, sel, p, shards)
 		if err != nil {
 			fmt.Fprintln(stderr, "awacompat plan:", err)
 			return exitUsage
@@ -211,9 +236,6 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err := enc.Encode(newPlanJSON(p)); err != nil {
 			return exitInfra
 		}
-	default:
-		fmt.Fprintf(stderr, "awacompat plan: unknown --format %q (text, json, github-matrix)\n", *format)
-		return exitUsage
 	}
 	return exitOK
 }
@@ -288,27 +310,16 @@ func checkPGURL(s string) error {
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var sel selection
-	sel.register(fs)
 	var o runOptions
-	fs.StringVar(&o.out, "out", "awacompat-out", "results `DIR` (results.json and per-cell logs)")
-	fs.StringVar(&o.pgURL, "pg-url", "", "use the existing server at `URL` instead of the embedded one (creates and drops only awacompat_* databases)")
-	fs.IntVar(&o.parallel, "parallel", 0, "cells run at once (default: number of CPUs)")
-	fs.BoolVar(&o.keep, "keep-failed", false, "keep the database of every cell that did not match, and print how to connect")
-	fs.StringVar(&o.unexpected, "unexpected-pass", "fail", "how a pass where another verdict was expected counts: `fail` (exit 1) or warn (reported, exit 0)")
-	fs.StringVar(&o.cacheDir, "cache", "", "artifact cache `DIR` (default $XDG_CACHE_HOME/awacompat or ~/.cache/awacompat)")
-	fs.BoolVar(&o.verbose, "v", false, "debug logs")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitUsage
-	}
-	if err := o.Validate(); err != nil {
-		fmt.Fprintln(stderr, "awacompat run:", err)
-		return exitUsage
-	}
-	m, p, code := loadPlan(stderr, pos, sel)
+	m, p, _, code := planCommand("run", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&o.out, "out", "awacompat-out", "results `DIR` (results.json and per-cell logs)")
+		fs.StringVar(&o.pgURL, "pg-url", "", "use the existing server at `URL` instead of the embedded one (creates and drops only awacompat_* databases)")
+		fs.IntVar(&o.parallel, "parallel", 0, "cells run at once (default: number of CPUs)")
+		fs.BoolVar(&o.keep, "keep-failed", false, "keep the database of every cell that did not match, and print how to connect")
+		fs.StringVar(&o.unexpected, "unexpected-pass", "fail", "how a pass where another verdict was expected counts: `fail` (exit 1) or warn (reported, exit 0)")
+		fs.StringVar(&o.cacheDir, "cache", "", "artifact cache `DIR` (default $XDG_CACHE_HOME/awacompat or ~/.cache/awacompat)")
+		fs.BoolVar(&o.verbose, "v", false, "debug logs")
+	}, func() error { return o.Validate() })
 	if code != exitOK || len(p.Cells) == 0 {
 		return code
 	}
@@ -368,25 +379,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("fetch", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var sel selection
-	sel.register(fs)
-	cacheDir := fs.String("cache", "", "artifact cache `DIR`")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitUsage
-	}
-	if err := checkDirFlag("--cache", *cacheDir); err != nil {
-		fmt.Fprintln(stderr, "awacompat fetch:", err)
-		return exitUsage
-	}
-	_, p, code := loadPlan(stderr, pos, sel)
+	var cacheDir string
+	_, p, _, code := planCommand("fetch", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&cacheDir, "cache", "", "artifact cache `DIR`")
+	}, func() error { return checkDirFlag("--cache", cacheDir) })
 	if code != exitOK || len(p.Cells) == 0 {
 		return code
 	}
 	log := newLogger(stderr, slog.LevelInfo)
-	cache, err := newCache(*cacheDir, log)
+	cache, err := newCache(cacheDir, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "awacompat:", err)
 		return exitInfra
