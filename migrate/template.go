@@ -196,20 +196,12 @@ func snapshot(ctx context.Context, o *oracle.Oracle) (fingerprint, error) {
 func (f fingerprint) changes(after fingerprint) []string {
 	var out []string
 	if !slices.Equal(f.history, after.history) {
-		out = append(out, fmt.Sprintf("awa.schema_version changed (%d rows, MAX %d -> %d rows, MAX %d)", len(f.history), maxVersion(f.history), len(after.history), maxVersion(after.history)))
+		out = append(out, fmt.Sprintf("awa.schema_version changed (%d rows, MAX %d -> %d rows, MAX %d)", len(f.history), oracle.MaxVersion(f.history), len(after.history), oracle.MaxVersion(after.history)))
 	}
 	if f.engine != after.engine {
 		out = append(out, fmt.Sprintf("storage state changed (%s -> %s)", f.engine, after.engine))
 	}
 	return out
-}
-
-func maxVersion(rows []oracle.SchemaRow) int {
-	m := 0
-	for _, r := range rows {
-		m = max(m, r.Version)
-	}
-	return m
 }
 
 // autoFinalize calls awa.storage_auto_finalize_if_fresh('awa'), awa's own function for a fresh

@@ -60,3 +60,12 @@ func (o *Oracle) SchemaHistory(ctx context.Context) ([]SchemaRow, error) {
 	}
 	return out, nil
 }
+
+// MaxVersion is the schema version a history stands for: its highest version (0 for none).
+func MaxVersion(rows []SchemaRow) int {
+	m := 0
+	for _, r := range rows {
+		m = max(m, r.Version)
+	}
+	return m
+}

@@ -71,7 +71,7 @@ func migrateRefusal(ctx context.Context, env Env) (Outcome, error) {
 // judgeMigrate compares schema histories; who names the migrator.
 func judgeMigrate(who string, before, after []oracle.SchemaRow, migErr *results.ErrorInfo) Outcome {
 	changes := historyChanges(before, after)
-	maxB, maxA := maxVersion(before), maxVersion(after)
+	maxB, maxA := oracle.MaxVersion(before), oracle.MaxVersion(after)
 	out := Outcome{Error: migErr}
 	switch {
 	case len(changes) > 0:
@@ -128,17 +128,9 @@ func historyChanges(before, after []oracle.SchemaRow) []string {
 		out = append(out, fmt.Sprintf("versions added: %s", versionRanges(added)))
 	}
 	if len(out) > 0 {
-		out = append(out, fmt.Sprintf("schema version (MAX) %d -> %d; rows %d -> %d", maxVersion(before), maxVersion(after), len(before), len(after)))
+		out = append(out, fmt.Sprintf("schema version (MAX) %d -> %d; rows %d -> %d", oracle.MaxVersion(before), oracle.MaxVersion(after), len(before), len(after)))
 	}
 	return out
-}
-
-func maxVersion(rows []oracle.SchemaRow) int {
-	m := 0
-	for _, r := range rows {
-		m = max(m, r.Version)
-	}
-	return m
 }
 
 // versionRanges prints sorted versions as ranges: 1-4, 6, 9-11.
