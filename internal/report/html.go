@@ -238,7 +238,8 @@ func isLog(name string) bool {
 	return strings.HasSuffix(name, ".stdout.jsonl") || strings.HasSuffix(name, ".log")
 }
 
-// tail returns the last lines of a file, each cut to a readable length, passwords removed.
+// tail returns the last lines of a file, each cut to a readable length, passwords removed and
+// control characters escaped (a probe's or CLI's raw output may hold terminal sequences).
 func tail(file string) string {
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -253,7 +254,7 @@ func tail(file string) string {
 			lines[i] = strings.ToValidUTF8(l[:tailLineLen], "") + "…"
 		}
 	}
-	return redact.Text(strings.Join(lines, "\n"))
+	return redact.Printable(strings.Join(lines, "\n"))
 }
 
 // escapePath escapes each segment of a relative path for a URL.
