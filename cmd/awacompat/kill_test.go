@@ -124,12 +124,35 @@ func TestSIGKILLedRunIsCleanedUp(t *testing.T) {
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("the killed run's server directory is already gone (%v): the test proves nothing", err)
 	}
+	// Its postmaster dies of the parent-death signal; the next start comes after that, as a
+	// next run would.
+	waitProcessGone(t, filepath.Join(dir, "data", "postmaster.pid"))
 	next, err := pgserver.Start(ctx, pgserver.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	next.Stop(ctx)
 	assertGone(t, dir)
+}
+
+// waitProcessGone waits until the process named on the first line of pidFile has exited.
+func waitProcessGone(t *testing.T, pidFile string) {
+	t.Helper()
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	needle := []byte(strings.TrimSpace(line))
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		stat, err := os.ReadFile("/proc/" + string(needle) + "/stat")
+		if err != nil || bytes.Contains(stat, []byte(") Z ")) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("postmaster %s still running 30s after its owner was killed", needle)
 }
 
 // processesMentioning lists the command lines that contain s.

@@ -72,7 +72,8 @@ func sweepStale(parent string, log *slog.Logger) []string {
 }
 
 // postmasterAlive reads the pid on the first line of postmaster.pid and checks the process
-// exists. No file means no server.
+// exists and is not a zombie (a killed postmaster whose new parent has not reaped it yet).
+// No file means no server.
 func postmasterAlive(pidFile string) bool {
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
@@ -83,6 +84,13 @@ func postmasterAlive(pidFile string) bool {
 	if err != nil || pid <= 0 {
 		return false
 	}
-	err = syscall.Kill(pid, 0)
-	return err == nil || err == syscall.EPERM
+	if err := syscall.Kill(pid, 0); err != nil && err != syscall.EPERM {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true // no /proc: trust kill
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	return i < 0 || !strings.HasPrefix(strings.TrimSpace(string(stat)[i+1:]), "Z")
 }
