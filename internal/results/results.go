@@ -35,8 +35,22 @@ type Results struct {
 	Templates []Template `json:"templates"`
 	Cells     []Cell     `json:"cells"`
 	Summary   Summary    `json:"summary"`
+	// Phases times the run's parts (the benchmark reads them).
+	Phases Phases `json:"phases"`
 	// Error is set when the run as a whole failed (infrastructure), with the reason.
 	Error string `json:"error,omitempty"`
+}
+
+// Phases is the wall time of each part of a run, in milliseconds.
+type Phases struct {
+	// Server is provisioning PostgreSQL (starting the embedded server, or connecting).
+	Server int64 `json:"server_ms"`
+	// Installs is installing (or finding in the cache) every artifact.
+	Installs int64 `json:"installs_ms"`
+	// Templates is building every template database.
+	Templates int64 `json:"templates_ms"`
+	// Cells is running every cell, from the first start to the last end.
+	Cells int64 `json:"cells_ms"`
 }
 
 // Target is the release whose migrator defined the newest schema.
@@ -132,6 +146,9 @@ type Cell struct {
 	// Unexpected is "pass" when the cell passed though another verdict was expected.
 	Unexpected string `json:"unexpected,omitempty"`
 	DurationMS int64  `json:"duration_ms"`
+	// WaitMS is the part of DurationMS the scenario spent waiting for awa (for workers to
+	// claim and complete, for reads to settle), not running probes or the oracle.
+	WaitMS int64 `json:"wait_ms,omitempty"`
 	// Detail says in one sentence why the verdict is what it is.
 	Detail string `json:"detail"`
 	// Findings are the oracle's statements about the database.

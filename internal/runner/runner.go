@@ -165,7 +165,9 @@ func (r *run) run(ctx context.Context) (res *results.Results, err error) {
 	}()
 
 	cfg.Log.Info("provisioning postgres", "mode", modeOf(cfg))
+	phase := time.Now()
 	srv, perr := cfg.Provisioner.Provision(ctx)
+	r.res.Phases.Server = time.Since(phase).Milliseconds()
 	if perr != nil {
 		return nil, &InfraError{perr}
 	}
@@ -193,13 +195,21 @@ func (r *run) run(ctx context.Context) (res *results.Results, err error) {
 		r.res.Postgres.Version = v
 	}
 
-	if err := r.installAll(ctx); err != nil {
+	phase = time.Now()
+	err = r.installAll(ctx)
+	r.res.Phases.Installs = time.Since(phase).Milliseconds()
+	if err != nil {
 		return nil, err
 	}
-	if err := r.buildTemplates(ctx); err != nil {
+	phase = time.Now()
+	err = r.buildTemplates(ctx)
+	r.res.Phases.Templates = time.Since(phase).Milliseconds()
+	if err != nil {
 		return nil, err
 	}
+	phase = time.Now()
 	r.runCells(ctx)
+	r.res.Phases.Cells = time.Since(phase).Milliseconds()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -505,6 +515,7 @@ func (r *run) runCell(ctx context.Context, i int, c matrix.Cell, attempt int) re
 	rec.Attempts = attempt
 	out := r.outcome(ctx, i, c, filepath.Join(r.cfg.OutDir, logDir), &rec)
 	rec.DurationMS = time.Since(start).Milliseconds()
+	rec.WaitMS = out.Waited.Milliseconds()
 	rec.Actual = string(out.Verdict)
 	rec.Detail = redact.Printable(out.Detail)
 	for _, f := range out.Findings {

@@ -63,6 +63,8 @@ type Outcome struct {
 	Detail   string
 	Findings []string
 	Error    *results.ErrorInfo
+	// Waited is the time the scenario spent in waitFor: waiting for awa, not working.
+	Waited time.Duration
 }
 
 func (o *Outcome) find(format string, args ...any) {
@@ -92,10 +94,12 @@ func Run(ctx context.Context, name string, env Env) Outcome {
 	if !ok {
 		return Outcome{Verdict: matrix.Error, Detail: "scenario " + name + " is not implemented"}
 	}
-	out, err := f(ctx, env)
+	clock := &waitClock{}
+	out, err := f(context.WithValue(ctx, waitClockKey{}, clock), env)
 	if err != nil {
-		return outcomeOf(ctx, err)
+		out = outcomeOf(ctx, err)
 	}
+	out.Waited = clock.total()
 	return out
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
@@ -25,6 +26,9 @@ var errWatchDeadline = errors.New("wait deadline passed")
 // wait's budget d passes (errWatchDeadline), ctx ends (ctx's error), or check fails. stop,
 // when non-nil, also ends the wait early (with nil).
 func waitFor(ctx context.Context, d, every time.Duration, stop <-chan struct{}, check func() (bool, error)) error {
+	if c, ok := ctx.Value(waitClockKey{}).(*waitClock); ok {
+		defer c.add(time.Now())
+	}
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	tick := time.NewTicker(every)
@@ -44,6 +48,27 @@ func waitFor(ctx context.Context, d, every time.Duration, stop <-chan struct{}, 
 		case <-tick.C:
 		}
 	}
+}
+
+// waitClock adds up a scenario's time in waitFor (Outcome.Waited), for the benchmark's
+// breakdown of where a run's time goes. Run puts one in the scenario's context.
+type waitClock struct {
+	mu sync.Mutex
+	d  time.Duration
+}
+
+type waitClockKey struct{}
+
+func (c *waitClock) add(since time.Time) {
+	c.mu.Lock()
+	c.d += time.Since(since)
+	c.mu.Unlock()
+}
+
+func (c *waitClock) total() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.d
 }
 
 // watchBudget is how long a wait may take: up to d, but leaving stopMargin of the cell's
