@@ -28,4 +28,7 @@ lint: ## go vet and staticcheck (installed at the pinned version); fails on any 
 fuzz: ## fuzz matrix loading and planning for FUZZTIME (default 30s; CI runs it)
 	go test ./matrix -run '^$$' -fuzz FuzzLoadAndPlan -fuzztime $(or $(FUZZTIME),30s) -fuzzminimizetime 1s
 
-.PHONY: help setup build run test lint fuzz
+bench: setup build ## time the shipped matrix warm (RUNS=1, ARGS="--parallel N"): bench.json, bench-out/
+	go run ./cmd/awacompat-bench --awacompat ./awacompat --runs $(or $(RUNS),1) --args "$(ARGS)" --out bench.json $(MATRIX)
+
+.PHONY: help setup build run test lint fuzz bench
