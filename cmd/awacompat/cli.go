@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/awacompat/awacompat/internal/progress"
@@ -255,6 +256,15 @@ func newCache(dir string, log *slog.Logger) (*pinned.Cache, error) {
 	return &pinned.Cache{Root: dir, ProbesDir: probesDir, Log: log}, nil
 }
 
+// templateCacheDir is where built templates are kept across runs ("" with
+// --rebuild-templates: nothing is restored; the run's builds are not kept either).
+func templateCacheDir(c *pinned.Cache, rebuild bool) string {
+	if rebuild {
+		return ""
+	}
+	return filepath.Join(c.Root, "templates")
+}
+
 func newLogger(stderr io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 }
@@ -263,7 +273,7 @@ func newLogger(stderr io.Writer, level slog.Level) *slog.Logger {
 type runOptions struct {
 	out, pgURL, cacheDir, unexpected string
 	parallel                         int
-	keep, verbose                    bool
+	keep, verbose, rebuild           bool
 }
 
 // Validate checks the flags before anything is created: a usage error leaves no cache, output
@@ -319,6 +329,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.StringVar(&o.unexpected, "unexpected-pass", "fail", "how a pass where another verdict was expected counts: `fail` (exit 1) or warn (reported, exit 0)")
 		fs.StringVar(&o.cacheDir, "cache", "", "artifact cache `DIR` (default $XDG_CACHE_HOME/awacompat or ~/.cache/awacompat)")
 		fs.BoolVar(&o.verbose, "v", false, "debug logs")
+		fs.BoolVar(&o.rebuild, "rebuild-templates", false, "build every template from its steps, not from the template cache (the cache is refreshed)")
 	}, func() error { return o.Validate() })
 	if code != exitOK || len(p.Cells) == 0 {
 		return code
@@ -356,6 +367,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Provisioner: runner.Postgres{URL: url, Log: log}, Installer: cache, Log: log,
 		OnCell: display.Finished,
 		Repro:  repro, Tool: toolVersion,
+		TemplateCache: templateCacheDir(cache, o.rebuild),
 	})
 	display.Close()
 	if res != nil {

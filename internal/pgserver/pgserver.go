@@ -88,6 +88,7 @@ type Config struct {
 // Server is a running throwaway PostgreSQL server.
 type Server struct {
 	version int
+	binDir  string
 	port    int
 	dir     string // the temporary directory; everything below it is ours
 	dataDir string
@@ -115,6 +116,10 @@ func (s *Server) URL(db string) string {
 
 // Port is the TCP port the server listens on at 127.0.0.1.
 func (s *Server) Port() int { return s.port }
+
+// BinDir is the folder of the server's binaries (pg_dump and pg_restore of the same release
+// live there).
+func (s *Server) BinDir() string { return s.binDir }
 
 // SocketDir is the directory holding the server's Unix socket (.s.PGSQL.<port>).
 func (s *Server) SocketDir() string { return s.sockDir }
@@ -150,6 +155,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		version: version,
+		binDir:  cfg.BinDir,
 		dir:     dir,
 		dataDir: filepath.Join(dir, dataName),
 		sockDir: filepath.Join(dir, sockName),

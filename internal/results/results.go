@@ -99,6 +99,9 @@ type Template struct {
 	// Outcome is "built", "refused" (awa refused the target's migrate: the schema path's
 	// answer, given to every cell of the template) or "error".
 	Outcome string `json:"outcome"`
+	// Restored is true when an earlier run's copy of the same template was restored and
+	// verified instead of carrying out its steps again (Steps are that build's).
+	Restored bool `json:"restored,omitempty"`
 	Error   string `json:"error,omitempty"`
 }
 

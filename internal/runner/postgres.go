@@ -26,6 +26,9 @@ type Server interface {
 	// Alive reports an error once the server is gone (its postmaster exited, or it no
 	// longer accepts connections): from then on the run's cells say nothing about awa.
 	Alive(ctx context.Context) error
+	// BinDir is a folder with pg_dump and pg_restore fit for the server ("" when none is
+	// known: templates are then always built, never restored).
+	BinDir() string
 }
 
 // Provisioner yields the server a run creates its databases on. Postgres is the one
@@ -72,6 +75,7 @@ type embedded struct {
 func (e *embedded) URL(db string) string        { return e.srv.URL(db) }
 func (e *embedded) Mode() string                { return "embedded" }
 func (e *embedded) Alive(context.Context) error { return e.srv.Alive() }
+func (e *embedded) BinDir() string              { return e.srv.BinDir() }
 func (e *embedded) Close(ctx context.Context) error {
 	var err error
 	e.once.Do(func() { err = e.srv.Stop(ctx) })
@@ -87,6 +91,16 @@ func (s *urlServer) URL(db string) string {
 }
 func (s *urlServer) Mode() string                    { return "url" }
 func (s *urlServer) Close(ctx context.Context) error { return nil }
+
+// BinDir is the newest installed server release's, which restores into older servers too; a
+// server newer than it is left to build its templates.
+func (s *urlServer) BinDir() string {
+	dir, _, err := pgserver.Discover()
+	if err != nil {
+		return ""
+	}
+	return dir
+}
 
 func (s *urlServer) Alive(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)

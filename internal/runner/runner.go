@@ -6,7 +6,6 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -60,6 +59,9 @@ type Config struct {
 	Repro func(cellID string) string
 	// Tool is awacompat's own version string.
 	Tool string
+	// TemplateCache is the folder that keeps built templates across runs ("" builds every
+	// template every run).
+	TemplateCache string
 }
 
 // InfraError is a failure of the harness or its infrastructure (server, target install,
@@ -112,6 +114,8 @@ type run struct {
 type template struct {
 	db  string
 	res migrate.Result
+	// restored is true when it came from the template cache rather than its steps.
+	restored bool
 	// err is why it could not be built; a *migrate.RefusedError when awa refused the
 	// target's migrate (the schema path's answer, given to each of its cells).
 	err error
@@ -370,81 +374,6 @@ func SpecOf(a matrix.Artifact) pinned.Spec {
 	return pinned.Spec{Kind: pinned.Kind(a.Kind), Version: a.Version, Source: a.Source, Via: a.Via}
 }
 
-// buildTemplates builds every template of the plan. A template that cannot be built fails its
-// own cells (each gets the failing step's command and output, or awa's refusal); the others
-// still run. Only a failed target.schema_version assertion stops the run: the target is not
-// what the matrix says.
-func (r *run) buildTemplates(ctx context.Context) error {
-	for i, t := range r.cfg.Plan.Templates {
-		start := time.Now()
-		tpl := r.build(ctx, i, t)
-		r.templates[t.Name()] = tpl
-		rec := templateRecord(t, tpl, time.Since(start))
-		r.res.Templates = append(r.res.Templates, rec)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if tpl.err != nil {
-			r.cfg.Log.Warn("template not built", "template", t.Name(), "outcome", rec.Outcome, "err", tpl.err)
-			continue
-		}
-		r.res.Target.SchemaVersion = tpl.res.SchemaVersion
-		r.cfg.Log.Info("template ready", "template", t.Name(), "schema_version", tpl.res.SchemaVersion, "engine", tpl.res.Engine.String(), "took", time.Since(start).Round(time.Millisecond))
-		if want := r.cfg.Plan.Target.SchemaVersion; want != 0 && tpl.res.SchemaVersion != want {
-			return &InfraError{fmt.Errorf("awa %s migrated to schema version %d, but %s asserts target.schema_version %d",
-				r.cfg.Plan.Target.Awa, tpl.res.SchemaVersion, r.cfg.Matrix.File, want)}
-		}
-	}
-	return nil
-}
-
-func templateRecord(t matrix.Template, tpl *template, took time.Duration) results.Template {
-	rec := results.Template{
-		Name: t.Name(), SchemaPath: t.SchemaPath.Name(), Engine: string(t.Engine), DurationMS: took.Milliseconds(),
-		SchemaVersion: tpl.res.SchemaVersion, EngineState: tpl.res.Engine.String(), RingAuthority: tpl.res.Engine.Authority,
-		Outcome: "built",
-	}
-	for _, s := range tpl.res.Steps {
-		rec.Steps = append(rec.Steps, results.TemplateStep{
-			Op: string(s.Op), By: s.By, DurationMS: s.DurationMS,
-			SchemaVersion: s.After.SchemaVersion, EngineState: s.After.Engine.String(), RingAuthority: s.After.Engine.Authority,
-		})
-	}
-	var refused *migrate.RefusedError
-	switch {
-	case errors.As(tpl.err, &refused):
-		rec.Outcome, rec.Error = "refused", redact.Printable(tpl.err.Error())
-	case tpl.err != nil:
-		rec.Outcome, rec.Error = "error", redact.Printable(tpl.err.Error())
-	}
-	return rec
-}
-
-// buildTemplate creates the template database and carries out the template's steps.
-func (r *run) buildTemplate(ctx context.Context, i int, t matrix.Template) *template {
-	tpl := &template{}
-	for _, s := range t.Steps {
-		if err, bad := r.releaseErr[s.By]; bad {
-			tpl.err = fmt.Errorf("step %s needs %w", s.Op, err)
-			return tpl
-		}
-		if err, bad := r.failed[s.By]; bad {
-			tpl.err = fmt.Errorf("step %s needs artifact %s, which did not install: %w", s.Op, s.By, err)
-			return tpl
-		}
-	}
-	db, err := r.dbs.create(ctx, fmt.Sprintf("tpl%d", i+1), "")
-	if err != nil {
-		tpl.err = err
-		return tpl
-	}
-	tpl.db = db
-	tpl.res, tpl.err = migrate.Build{
-		Template: t, Releases: r.releases, URL: r.srv.URL(db), Dir: filepath.Join(r.cfg.OutDir, "templates", t.Name()),
-	}.Run(ctx)
-	return tpl
-}
-
 // runCells runs the cells with bounded parallelism.
 func (r *run) runCells(ctx context.Context) {
 	sem := make(chan struct{}, r.cfg.Parallel)
@@ -630,37 +559,6 @@ func (r *run) execute(ctx context.Context, i int, c matrix.Cell, env scenario.En
 	} else if err := r.dbs.drop(cleanup, db); err != nil {
 		r.cfg.Log.Warn("drop cell database", "cell", c.ID, "err", err)
 	}
-	return out
-}
-
-// templateOutcome is the verdict of a cell whose template was not built: awa refusing the
-// target's migrate on this schema path is the path's answer, so every cell of it is refused
-// (a hazard when the refused migrate wrote something); any other failure is an error with the
-// failing step's command and output. The scenario itself did not run.
-func templateOutcome(c matrix.Cell, tpl *template) scenario.Outcome {
-	var refused *migrate.RefusedError
-	if !errors.As(tpl.err, &refused) {
-		return scenario.Outcome{Verdict: matrix.Error, Detail: fmt.Sprintf("template %s could not be built, so the scenario did not run: %v", c.TemplateName(), tpl.err)}
-	}
-	out := scenario.Outcome{
-		Error: &results.ErrorInfo{Op: string(probes.OpMigrate), Class: "CLI", Message: refused.Message},
-	}
-	for _, s := range tpl.res.Steps {
-		out.Findings = append(out.Findings, fmt.Sprintf("template step %s by %s: schema v%d, %s", s.Op, s.By, s.After.SchemaVersion, s.After.Engine))
-	}
-	what := "the scenario did not run"
-	if c.Scenario == "target_migrate" {
-		what = "the schema path ends here"
-	}
-	if len(refused.Changes) > 0 {
-		out.Verdict = matrix.Hazard
-		out.Findings = append(out.Findings, refused.Changes...)
-		out.Detail = fmt.Sprintf("%s, and still wrote: %s; %s", refused.Cmd, strings.Join(refused.Changes, "; "), what)
-		return out
-	}
-	out.Verdict = matrix.Refused
-	out.Findings = append(out.Findings, "the oracle read awa.schema_version, the storage transition state and the ring authority before and after the refused migrate: unchanged")
-	out.Detail = fmt.Sprintf("awa refused the target's migrate on this schema path before writing anything (%s): %s; %s", refused.Cmd, refused.Message, what)
 	return out
 }
 

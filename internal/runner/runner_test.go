@@ -29,6 +29,7 @@ func (stubServer) URL(db string) string          { return "postgres://stub/" + d
 func (stubServer) Mode() string                  { return "embedded" }
 func (stubServer) Close(context.Context) error   { return nil }
 func (s stubServer) Alive(context.Context) error { return s.alive() }
+func (stubServer) BinDir() string                { return "" }
 
 type stubProvisioner struct{ srv stubServer }
 
