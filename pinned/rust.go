@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -18,8 +17,9 @@ import (
 
 // The Rust probe (probes/rust) is compiled once per (awa release, rustc, probe source):
 //
-//	<Root>/rust/src-<awa>-<rustc>-<hash>/   a copy of probes/rust with the awa dependency
-//	                                          rewritten; "ok" is written after a good build
+//	<Root>/rust/src-<awa>-<rustc>-<hash>/   a copy of probes/rust whose Cargo.toml is
+//	                                          rewritten for the build (rewriteManifest, in
+//	                                          cargo.go); "ok" is written after a good build
 //	<Root>/rust/bin/awa-probe-<awa>-<rustc>-<hash>
 //	                                          the binary that runs
 //	<Root>/rust/target/                       one CARGO_TARGET_DIR for every build, so the
@@ -27,7 +27,8 @@ import (
 //	                                          compiled once (Cache.CargoTargetDir moves it)
 //
 // <awa> is the release ("0.6.9"), or "<version>-path-<hash of the checkout>" for a local awa
-// checkout. <hash> covers the probe source and the lock file the build starts from.
+// checkout. <hash> covers the probe source, the lock file the build starts from and the awa
+// dependency (awaDep.keyLine).
 //
 // Exact release: the awa facade requires its parts (awa-model, awa-worker, awa-macros,
 // awa-metrics) with caret ranges, so `awa = "=0.6.0"` alone would link awa-model 0.6.9. The
@@ -66,32 +67,6 @@ func rustFeature(v version.Version) string {
 		return "awa05"
 	}
 	return "awa06"
-}
-
-// awaDepLine matches the probe manifest's awa dependency line.
-var awaDepLine = regexp.MustCompile(`(?m)^awa\s*=.*$`)
-
-// binNameLine matches the [[bin]] name line.
-var binNameLine = regexp.MustCompile(`(?m)^name\s*=\s*"awa-probe"\s*$`)
-
-// rewriteManifest points the probe's manifest at the awa under test and gives the binary a
-// per-build name: builds share one target directory, and a unique name keeps two builds from
-// overwriting each other's target/release/<bin> before it is copied out.
-func rewriteManifest(manifest, depLine, binName string) (string, error) {
-	if n := len(awaDepLine.FindAllStringIndex(manifest, -1)); n != 1 {
-		return "", fmt.Errorf("probes/rust/Cargo.toml: want exactly one `awa = ...` line, found %d", n)
-	}
-	if n := len(binNameLine.FindAllStringIndex(manifest, -1)); n != 2 {
-		// One for [package], one for [[bin]].
-		return "", fmt.Errorf("probes/rust/Cargo.toml: want `name = \"awa-probe\"` in [package] and [[bin]], found %d", n)
-	}
-	manifest = awaDepLine.ReplaceAllLiteralString(manifest, depLine)
-	i := strings.Index(manifest, "[[bin]]")
-	if i < 0 {
-		return "", fmt.Errorf("probes/rust/Cargo.toml: no [[bin]] section")
-	}
-	rest := binNameLine.ReplaceAllLiteralString(manifest[i:], fmt.Sprintf("name = %q", binName))
-	return manifest[:i] + rest, nil
 }
 
 // probeFiles lists the probe's source files (relative, sorted): Cargo.toml, build.rs and src/.
@@ -203,10 +178,11 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 	}
 
 	// What awa to link, and the lock file to start from.
-	var depLine, awaKey, origin, seedLock string
+	var dep awaDep
+	var awaKey, origin, seedLock string
 	locked := false
 	if s.Source == "" {
-		depLine = fmt.Sprintf("awa = %q", "="+cargoVer)
+		dep = awaDep{Version: cargoVer}
 		awaKey = cargoVer
 		origin = "crates.io:awa=" + cargoVer
 		if l := filepath.Join(src, "locks", "awa-"+cargoVer+".lock"); exists(l) {
@@ -225,7 +201,7 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 		if err != nil {
 			return nil, &InstallError{Spec: s, Cmd: "fingerprint " + checkout, Err: err}
 		}
-		depLine = fmt.Sprintf("awa = { path = %q }", crate)
+		dep = awaDep{Path: crate}
 		awaKey = cargoVer + "-path-" + rev
 		origin = "path:" + crate
 		if l := filepath.Join(checkout, "Cargo.lock"); exists(l) {
@@ -243,7 +219,7 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 			return nil, &InstallError{Spec: s, Cmd: "read " + seedLock, Err: err}
 		}
 	}
-	srcHash, err := hashFiles(src, files, lockBytes, []byte(depLine))
+	srcHash, err := hashFiles(src, files, lockBytes, []byte(dep.keyLine()))
 	if err != nil {
 		return nil, &InstallError{Spec: s, Cmd: "hash " + src, Err: err}
 	}
@@ -288,11 +264,11 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 	}
 	binName := "awa-probe-" + srcHashOf(key)
 	writeManifest := func(pins []string) error {
-		rewritten, err := rewriteManifest(string(manifest), depLine+pinLines(cargoVer, pins), binName)
+		rewritten, err := rewriteManifest(manifest, dep, pins, binName)
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(filepath.Join(dir, "Cargo.toml"), []byte(rewritten), 0o644)
+		return os.WriteFile(filepath.Join(dir, "Cargo.toml"), rewritten, 0o644)
 	}
 	if lockBytes != nil {
 		if err := os.WriteFile(filepath.Join(dir, "Cargo.lock"), lockBytes, 0o644); err != nil {
@@ -344,7 +320,11 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 			if err != nil {
 				return fail("read Cargo.lock", err)
 			}
-			more, stray := morePins(parseCargoLock(b), cargoVer, pins)
+			pkgs, err := readCargoLock(b)
+			if err != nil {
+				return fail("read Cargo.lock", err)
+			}
+			more, stray := morePins(pkgs, cargoVer, pins)
 			if len(stray) == 0 {
 				break
 			}
@@ -378,124 +358,6 @@ func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
 	}
 	in.Checksum = sum
 	return in, nil
-}
-
-// lockPkg is one [[package]] of a Cargo.lock.
-type lockPkg struct {
-	Name, Version, Source string
-	Deps                  []string // names only
-}
-
-// parseCargoLock reads the packages of a Cargo.lock (format v3/v4).
-func parseCargoLock(b []byte) []lockPkg {
-	var pkgs []lockPkg
-	var cur *lockPkg
-	inDeps := false
-	unquote := func(v string) string { return strings.Trim(strings.TrimSpace(v), `",`) }
-	for _, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		switch {
-		case line == "[[package]]":
-			pkgs = append(pkgs, lockPkg{})
-			cur, inDeps = &pkgs[len(pkgs)-1], false
-		case cur == nil:
-		case inDeps:
-			if strings.HasPrefix(line, "]") {
-				inDeps = false
-			} else if f := strings.Fields(unquote(line)); len(f) > 0 {
-				cur.Deps = append(cur.Deps, f[0])
-			}
-		case strings.HasPrefix(line, "name = "):
-			cur.Name = unquote(strings.TrimPrefix(line, "name = "))
-		case strings.HasPrefix(line, "version = "):
-			cur.Version = unquote(strings.TrimPrefix(line, "version = "))
-		case strings.HasPrefix(line, "source = "):
-			cur.Source = unquote(strings.TrimPrefix(line, "source = "))
-		case strings.HasPrefix(line, "dependencies = ["):
-			items := strings.TrimPrefix(line, "dependencies = [")
-			inDeps = !strings.HasSuffix(items, "]")
-			for _, item := range strings.Split(strings.TrimSuffix(items, "]"), ",") {
-				if f := strings.Fields(unquote(item)); len(f) > 0 {
-					cur.Deps = append(cur.Deps, f[0])
-				}
-			}
-		case strings.HasPrefix(line, "["):
-			cur = nil
-		}
-	}
-	return pkgs
-}
-
-// isAwaCrate reports whether a lock package is part of the awa release (registry crates
-// named awa or awa-*; our own awa-probe is a path package).
-func isAwaCrate(p lockPkg) bool {
-	return p.Source != "" && (p.Name == "awa" || strings.HasPrefix(p.Name, "awa-"))
-}
-
-// morePins returns the awa crates of another release than ver ("name version", stray) and,
-// of those, the ones to pin next: those an awa crate already at ver depends on (a part that
-// only a wrong-release part pulls in may vanish once that part is pinned).
-func morePins(pkgs []lockPkg, ver string, pinned []string) (more, stray []string) {
-	have := map[string]bool{}
-	for _, p := range pinned {
-		have[p] = true
-	}
-	wanted := map[string]bool{}
-	for _, p := range pkgs {
-		if isAwaCrate(p) && p.Version == ver {
-			for _, d := range p.Deps {
-				wanted[d] = true
-			}
-		}
-	}
-	for _, p := range pkgs {
-		if !isAwaCrate(p) || p.Version == ver {
-			continue
-		}
-		stray = append(stray, p.Name+" "+p.Version)
-		if wanted[p.Name] && !have[p.Name] && p.Name != "awa" {
-			more = append(more, p.Name)
-			have[p.Name] = true
-		}
-	}
-	sort.Strings(more)
-	return more, stray
-}
-
-// lockPins checks that a stored lock file links only release ver of the awa crates and
-// returns the parts to pin (the manifest must match the lock for --locked).
-func lockPins(lock []byte, ver string) ([]string, error) {
-	var pins, stray []string
-	found := false
-	for _, p := range parseCargoLock(lock) {
-		if !isAwaCrate(p) {
-			continue
-		}
-		if p.Version != ver {
-			stray = append(stray, p.Name+" "+p.Version)
-		} else if p.Name == "awa" {
-			found = true
-		} else {
-			pins = append(pins, p.Name)
-		}
-	}
-	if len(stray) > 0 {
-		return nil, fmt.Errorf("lock file for awa %s links %s", ver, strings.Join(stray, ", "))
-	}
-	if !found {
-		return nil, fmt.Errorf("lock file has no awa %s", ver)
-	}
-	sort.Strings(pins)
-	return pins, nil
-}
-
-// pinLines renders exact requirements for the facade's parts, one per line after the awa line.
-func pinLines(ver string, pins []string) string {
-	var b strings.Builder
-	for _, p := range pins {
-		fmt.Fprintf(&b, "\n%s = %q # pinned by awacompat: awa's own requirement on its parts is a caret range", p, "="+ver)
-	}
-	return b.String()
 }
 
 // srcHashOf shortens a cache key to a name cargo accepts for a binary target.
