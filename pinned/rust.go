@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -18,8 +17,9 @@ import (
 
 // The Rust probe (probes/rust) is compiled once per (awa release, rustc, probe source):
 //
-//	<Root>/rust/src-<awa>-<rustc>-<hash>/   a copy of probes/rust with the awa dependency
-//	                                          rewritten; "ok" is written after a good build
+//	<Root>/rust/src-<awa>-<rustc>-<hash>/   a copy of probes/rust whose Cargo.toml is
+//	                                          rewritten for the build (rewriteManifest, in
+//	                                          cargo.go); "ok" is written after a good build
 //	<Root>/rust/bin/awa-probe-<awa>-<rustc>-<hash>
 //	                                          the binary that runs
 //	<Root>/rust/target/                       one CARGO_TARGET_DIR for every build, so the
@@ -27,7 +27,8 @@ import (
 //	                                          compiled once (Cache.CargoTargetDir moves it)
 //
 // <awa> is the release ("0.6.9"), or "<version>-path-<hash of the checkout>" for a local awa
-// checkout. <hash> covers the probe source and the lock file the build starts from.
+// checkout. <hash> covers the probe source, the lock file the build starts from and the awa
+// dependency (awaDep.keyLine).
 //
 // Exact release: the awa facade requires its parts (awa-model, awa-worker, awa-macros,
 // awa-metrics) with caret ranges, so `awa = "=0.6.0"` alone would link awa-model 0.6.9. The
@@ -66,32 +67,6 @@ func rustFeature(v version.Version) string {
 		return "awa05"
 	}
 	return "awa06"
-}
-
-// awaDepLine matches the probe manifest's awa dependency line.
-var awaDepLine = regexp.MustCompile(`(?m)^awa\s*=.*$`)
-
-// binNameLine matches the [[bin]] name line.
-var binNameLine = regexp.MustCompile(`(?m)^name\s*=\s*"awa-probe"\s*$`)
-
-// rewriteManifest points the probe's manifest at the awa under test and gives the binary a
-// per-build name: builds share one target directory, and a unique name keeps two builds from
-// overwriting each other's target/release/<bin> before it is copied out.
-func rewriteManifest(manifest, depLine, binName string) (string, error) {
-	if n := len(awaDepLine.FindAllStringIndex(manifest, -1)); n != 1 {
-		return "", fmt.Errorf("probes/rust/Cargo.toml: want exactly one `awa = ...` line, found %d", n)
-	}
-	if n := len(binNameLine.FindAllStringIndex(manifest, -1)); n != 2 {
-		// One for [package], one for [[bin]].
-		return "", fmt.Errorf("probes/rust/Cargo.toml: want `name = \"awa-probe\"` in [package] and [[bin]], found %d", n)
-	}
-	manifest = awaDepLine.ReplaceAllLiteralString(manifest, depLine)
-	i := strings.Index(manifest, "[[bin]]")
-	if i < 0 {
-		return "", fmt.Errorf("probes/rust/Cargo.toml: no [[bin]] section")
-	}
-	rest := binNameLine.ReplaceAllLiteralString(manifest[i:], fmt.Sprintf("name = %q", binName))
-	return manifest[:i] + rest, nil
 }
 
 // probeFiles lists the probe's source files (relative, sorted): Cargo.toml, build.rs and src/.
@@ -188,314 +163,292 @@ func copyFile(src, dst string, mode os.FileMode) error {
 // installRust builds probes/rust against awa = "=X" (or a local checkout) and returns the
 // binary. A cache hit runs no cargo at all.
 func (c *Cache) installRust(ctx context.Context, s Spec) (*Installed, error) {
-	src, err := filepath.Abs(filepath.Join(c.ProbesDir, "rust"))
+	b, err := c.planRust(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	if !exists(filepath.Join(src, "Cargo.toml")) {
-		return nil, &InstallError{Spec: s, Cmd: "read " + src, Err: fmt.Errorf("%w: no Cargo.toml in %s", errNoSource, src)}
-	}
-	feature := rustFeature(s.Version)
-	cargoVer := s.Version.Cargo()
-	rustc, err := rustcVersion(ctx, src)
-	if err != nil {
-		return nil, &InstallError{Spec: s, Cmd: "rustc --version", Err: err}
-	}
-
-	// What awa to link, and the lock file to start from.
-	var depLine, awaKey, origin, seedLock string
-	locked := false
-	if s.Source == "" {
-		depLine = fmt.Sprintf("awa = %q", "="+cargoVer)
-		awaKey = cargoVer
-		origin = "crates.io:awa=" + cargoVer
-		if l := filepath.Join(src, "locks", "awa-"+cargoVer+".lock"); exists(l) {
-			seedLock, locked = l, true
-		}
-	} else {
-		checkout, err := filepath.Abs(s.Source)
+	defer c.lock(b.dir)()
+	in := &Installed{Spec: s, Probe: []string{b.bin}, Origin: b.origin, Dir: b.dir}
+	if exists(filepath.Join(b.dir, "ok")) && exists(b.bin) {
+		sum, err := sha256File(b.bin)
 		if err != nil {
-			return nil, err
-		}
-		crate := filepath.Join(checkout, "awa")
-		if !exists(filepath.Join(crate, "Cargo.toml")) {
-			return nil, &InstallError{Spec: s, Cmd: "read " + crate, Err: fmt.Errorf("%w: %s is not an awa checkout (no awa/Cargo.toml)", errNoSource, checkout)}
-		}
-		rev, err := checkoutRevision(checkout)
-		if err != nil {
-			return nil, &InstallError{Spec: s, Cmd: "fingerprint " + checkout, Err: err}
-		}
-		depLine = fmt.Sprintf("awa = { path = %q }", crate)
-		awaKey = cargoVer + "-path-" + rev
-		origin = "path:" + crate
-		if l := filepath.Join(checkout, "Cargo.lock"); exists(l) {
-			seedLock = l
-		}
-	}
-
-	files, err := probeFiles(src)
-	if err != nil {
-		return nil, &InstallError{Spec: s, Cmd: "read " + src, Err: err}
-	}
-	var lockBytes []byte
-	if seedLock != "" {
-		if lockBytes, err = os.ReadFile(seedLock); err != nil {
-			return nil, &InstallError{Spec: s, Cmd: "read " + seedLock, Err: err}
-		}
-	}
-	srcHash, err := hashFiles(src, files, lockBytes, []byte(depLine))
-	if err != nil {
-		return nil, &InstallError{Spec: s, Cmd: "hash " + src, Err: err}
-	}
-
-	key := awaKey + "-" + rustc + "-" + srcHash
-	root := filepath.Join(c.Root, "rust")
-	dir := filepath.Join(root, "src-"+key)
-	bin := filepath.Join(root, "bin", "awa-probe-"+key)
-	defer c.lock(dir)()
-
-	in := &Installed{Spec: s, Probe: []string{bin}, Origin: origin, Dir: dir}
-	if exists(filepath.Join(dir, "ok")) && exists(bin) {
-		sum, err := sha256File(bin)
-		if err != nil {
-			return nil, &InstallError{Spec: s, Cmd: "read " + bin, Err: err}
+			return nil, b.fail("read "+b.bin, err)
 		}
 		in.Checksum, in.Reused = sum, true
 		return in, nil
 	}
-
-	// Fresh build directory.
-	_ = os.RemoveAll(dir)
-	logPath := dir + ".log"
-	_ = os.Remove(logPath)
-	c.log().Info("installing", "artifact", s.String(), "dir", dir, "feature", feature, "locked", locked)
-	fail := func(cmd string, err error) (*Installed, error) {
-		_ = os.RemoveAll(dir)
-		return nil, &InstallError{Spec: s, Cmd: cmd, Err: err}
-	}
-	for _, rel := range files {
-		info, err := os.Stat(filepath.Join(src, rel))
-		if err != nil {
-			return fail("copy "+src, err)
-		}
-		if err := copyFile(filepath.Join(src, rel), filepath.Join(dir, rel), info.Mode().Perm()); err != nil {
-			return fail("copy "+src, err)
-		}
-	}
-	manifest, err := os.ReadFile(filepath.Join(dir, "Cargo.toml"))
-	if err != nil {
-		return fail("read Cargo.toml", err)
-	}
-	binName := "awa-probe-" + srcHashOf(key)
-	writeManifest := func(pins []string) error {
-		rewritten, err := rewriteManifest(string(manifest), depLine+pinLines(cargoVer, pins), binName)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, "Cargo.toml"), []byte(rewritten), 0o644)
-	}
-	if lockBytes != nil {
-		if err := os.WriteFile(filepath.Join(dir, "Cargo.lock"), lockBytes, 0o644); err != nil {
-			return fail("write Cargo.lock", err)
-		}
-	}
-
-	target := c.cargoTargetDir()
-	cargoEnv := append(os.Environ(),
-		"CARGO_TARGET_DIR="+target,
-		// build.rs prefers the version in Cargo.lock; this is its fallback.
-		"AWA_PROBE_AWA_VERSION="+cargoVer,
-		"CARGO_TERM_COLOR=never",
-	)
-	cargo := func(args ...string) error {
-		return runLogged(ctx, s, logPath, cargoDeadline, dir, cargoEnv, "cargo", args...)
-	}
-
-	// The awa facade requires its parts (awa-model, awa-worker, ...) with caret ranges, so
-	// `awa = "=0.6.0"` alone links awa-model 0.6.9. A registry build pins every awa crate of
-	// the graph to the release under test: from the lock file when there is one, else by
-	// resolving until no awa crate of another version is left.
-	var pins []string
-	buildArgs := []string{"build", "--release", "--features", feature}
-	switch {
-	case s.Source != "":
-		if err := writeManifest(nil); err != nil {
-			return fail("rewrite Cargo.toml", err)
-		}
-	case locked:
-		pins, err = lockPins(lockBytes, cargoVer)
-		if err != nil {
-			return fail("check "+seedLock, err)
-		}
-		if err := writeManifest(pins); err != nil {
-			return fail("rewrite Cargo.toml", err)
-		}
-		buildArgs = append(buildArgs, "--locked")
-	default:
-		for round := 0; ; round++ {
-			if err := writeManifest(pins); err != nil {
-				return fail("rewrite Cargo.toml", err)
-			}
-			if err := cargo("generate-lockfile"); err != nil {
-				_ = os.RemoveAll(dir)
-				return nil, err
-			}
-			b, err := os.ReadFile(filepath.Join(dir, "Cargo.lock"))
-			if err != nil {
-				return fail("read Cargo.lock", err)
-			}
-			more, stray := morePins(parseCargoLock(b), cargoVer, pins)
-			if len(stray) == 0 {
-				break
-			}
-			if len(more) == 0 || round == 5 {
-				return fail("pin awa crates", fmt.Errorf("awa %s resolves to other releases of its parts: %s", cargoVer, strings.Join(stray, ", ")))
-			}
-			pins = append(pins, more...)
-			sort.Strings(pins)
-		}
-		buildArgs = append(buildArgs, "--locked")
-	}
-	if err := cargo(buildArgs...); err != nil {
-		_ = os.RemoveAll(dir)
+	// A directory without "ok" is an interrupted or failed build: start it afresh.
+	_ = os.RemoveAll(b.dir)
+	_ = os.Remove(b.logPath())
+	c.log().Info("installing", "artifact", s.String(), "dir", b.dir, "feature", b.feature, "locked", b.stored)
+	if in.Checksum, err = b.build(ctx); err != nil {
+		_ = os.RemoveAll(b.dir)
 		return nil, err
 	}
-
-	built := filepath.Join(target, "release", binName)
-	tmp := bin + ".tmp"
-	if err := copyFile(built, tmp, 0o755); err != nil {
-		return fail("copy "+built, err)
-	}
-	if err := os.Rename(tmp, bin); err != nil {
-		return fail("install "+bin, err)
-	}
-	sum, err := sha256File(bin)
-	if err != nil {
-		return fail("read "+bin, err)
-	}
-	if err := markOK(dir, fmt.Sprintf("%s\nfeature=%s lockfile=%s pinned=%s\nbinary=%s\nsha256=%s\n", origin, feature, seedLock, strings.Join(pins, ","), bin, sum)); err != nil {
-		return nil, err
-	}
-	in.Checksum = sum
 	return in, nil
 }
 
-// lockPkg is one [[package]] of a Cargo.lock.
-type lockPkg struct {
-	Name, Version, Source string
-	Deps                  []string // names only
+// rustBuild is one build of the probe: what it links, its cache key and where it goes.
+// planRust fills it in; the steps of build read it (and pinAwaCrates adds the pins).
+type rustBuild struct {
+	spec Spec
+	// src is probes/rust (absolute) and files its sources (probeFiles).
+	src   string
+	files []string
+	// ver is the release in cargo's spelling; feature the probe's API line for it (rustFeature).
+	ver, feature string
+	dep          awaDep
+	// awaKey names what is linked in the cache key: "0.6.9", or "0.7.0-alpha.1-path-<rev>".
+	awaKey string
+	origin string
+	// seedLock is the Cargo.lock the build starts from ("" for none) and lock its content.
+	// stored says it is one of probes/rust/locks: its pins are taken as they are.
+	seedLock string
+	lock     []byte
+	stored   bool
+	// key is the cache key (awaKey-rustc-srcHash); dir, bin and binName follow from it.
+	key, dir, bin, binName string
+	// target is the CARGO_TARGET_DIR every probe build shares.
+	target string
+	// manifest is probes/rust/Cargo.toml as copied; pins the awa parts pinned to ver.
+	manifest []byte
+	pins     []string
 }
 
-// parseCargoLock reads the packages of a Cargo.lock (format v3/v4).
-func parseCargoLock(b []byte) []lockPkg {
-	var pkgs []lockPkg
-	var cur *lockPkg
-	inDeps := false
-	unquote := func(v string) string { return strings.Trim(strings.TrimSpace(v), `",`) }
-	for _, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		switch {
-		case line == "[[package]]":
-			pkgs = append(pkgs, lockPkg{})
-			cur, inDeps = &pkgs[len(pkgs)-1], false
-		case cur == nil:
-		case inDeps:
-			if strings.HasPrefix(line, "]") {
-				inDeps = false
-			} else if f := strings.Fields(unquote(line)); len(f) > 0 {
-				cur.Deps = append(cur.Deps, f[0])
-			}
-		case strings.HasPrefix(line, "name = "):
-			cur.Name = unquote(strings.TrimPrefix(line, "name = "))
-		case strings.HasPrefix(line, "version = "):
-			cur.Version = unquote(strings.TrimPrefix(line, "version = "))
-		case strings.HasPrefix(line, "source = "):
-			cur.Source = unquote(strings.TrimPrefix(line, "source = "))
-		case strings.HasPrefix(line, "dependencies = ["):
-			items := strings.TrimPrefix(line, "dependencies = [")
-			inDeps = !strings.HasSuffix(items, "]")
-			for _, item := range strings.Split(strings.TrimSuffix(items, "]"), ",") {
-				if f := strings.Fields(unquote(item)); len(f) > 0 {
-					cur.Deps = append(cur.Deps, f[0])
-				}
-			}
-		case strings.HasPrefix(line, "["):
-			cur = nil
-		}
-	}
-	return pkgs
+// fail is an install error of this build: the step (or command) that failed and why.
+func (b *rustBuild) fail(cmd string, err error) error {
+	return &InstallError{Spec: b.spec, Cmd: cmd, Err: err}
 }
 
-// isAwaCrate reports whether a lock package is part of the awa release (registry crates
-// named awa or awa-*; our own awa-probe is a path package).
-func isAwaCrate(p lockPkg) bool {
-	return p.Source != "" && (p.Name == "awa" || strings.HasPrefix(p.Name, "awa-"))
+// logPath is the build's cargo log, next to its directory (kept when the build fails).
+func (b *rustBuild) logPath() string { return b.dir + ".log" }
+
+// planRust works out everything a build is before any is done: the probe's sources, what awa to
+// link and the lock to start from, and from those the cache key, which decides whether a
+// build is needed at all.
+func (c *Cache) planRust(ctx context.Context, s Spec) (*rustBuild, error) {
+	src, err := filepath.Abs(filepath.Join(c.ProbesDir, "rust"))
+	if err != nil {
+		return nil, err
+	}
+	b := &rustBuild{spec: s, src: src, ver: s.Version.Cargo(), feature: rustFeature(s.Version), target: c.cargoTargetDir()}
+	if !exists(filepath.Join(src, "Cargo.toml")) {
+		return nil, b.fail("read "+src, fmt.Errorf("%w: no Cargo.toml in %s", errNoSource, src))
+	}
+	rustc, err := rustcVersion(ctx, src)
+	if err != nil {
+		return nil, b.fail("rustc --version", err)
+	}
+	if err := b.resolveAwa(); err != nil {
+		return nil, err
+	}
+	if err := b.cacheKey(rustc); err != nil {
+		return nil, err
+	}
+	root := filepath.Join(c.Root, "rust")
+	b.dir = filepath.Join(root, "src-"+b.key)
+	b.bin = filepath.Join(root, "bin", "awa-probe-"+b.key)
+	b.binName = "awa-probe-" + srcHashOf(b.key)
+	return b, nil
 }
 
-// morePins returns the awa crates of another release than ver ("name version", stray) and,
-// of those, the ones to pin next: those an awa crate already at ver depends on (a part that
-// only a wrong-release part pulls in may vanish once that part is pinned).
-func morePins(pkgs []lockPkg, ver string, pinned []string) (more, stray []string) {
-	have := map[string]bool{}
-	for _, p := range pinned {
-		have[p] = true
-	}
-	wanted := map[string]bool{}
-	for _, p := range pkgs {
-		if isAwaCrate(p) && p.Version == ver {
-			for _, d := range p.Deps {
-				wanted[d] = true
-			}
+// resolveAwa decides what awa the build links and the lock it starts from: a registry release
+// links awa = "=X" and starts from probes/rust/locks/awa-X.lock when there is one (so a release
+// that built once keeps building with the same dependency versions); a local checkout links its
+// awa crate as a path dependency and starts from the checkout's own Cargo.lock.
+func (b *rustBuild) resolveAwa() error {
+	s := b.spec
+	if s.Source == "" {
+		b.dep = awaDep{Version: b.ver}
+		b.awaKey = b.ver
+		b.origin = "crates.io:awa=" + b.ver
+		if l := filepath.Join(b.src, "locks", "awa-"+b.ver+".lock"); exists(l) {
+			b.seedLock, b.stored = l, true
+		}
+	} else {
+		checkout, err := filepath.Abs(s.Source)
+		if err != nil {
+			return err
+		}
+		crate := filepath.Join(checkout, "awa")
+		if !exists(filepath.Join(crate, "Cargo.toml")) {
+			return b.fail("read "+crate, fmt.Errorf("%w: %s is not an awa checkout (no awa/Cargo.toml)", errNoSource, checkout))
+		}
+		rev, err := checkoutRevision(checkout)
+		if err != nil {
+			return b.fail("fingerprint "+checkout, err)
+		}
+		b.dep = awaDep{Path: crate}
+		b.awaKey = b.ver + "-path-" + rev
+		b.origin = "path:" + crate
+		if l := filepath.Join(checkout, "Cargo.lock"); exists(l) {
+			b.seedLock = l
 		}
 	}
-	for _, p := range pkgs {
-		if !isAwaCrate(p) || p.Version == ver {
-			continue
-		}
-		stray = append(stray, p.Name+" "+p.Version)
-		if wanted[p.Name] && !have[p.Name] && p.Name != "awa" {
-			more = append(more, p.Name)
-			have[p.Name] = true
+	if b.seedLock != "" {
+		var err error
+		if b.lock, err = os.ReadFile(b.seedLock); err != nil {
+			return b.fail("read "+b.seedLock, err)
 		}
 	}
-	sort.Strings(more)
-	return more, stray
+	return nil
 }
 
-// lockPins checks that a stored lock file links only release ver of the awa crates and
-// returns the parts to pin (the manifest must match the lock for --locked).
-func lockPins(lock []byte, ver string) ([]string, error) {
-	var pins, stray []string
-	found := false
-	for _, p := range parseCargoLock(lock) {
-		if !isAwaCrate(p) {
-			continue
-		}
-		if p.Version != ver {
-			stray = append(stray, p.Name+" "+p.Version)
-		} else if p.Name == "awa" {
-			found = true
-		} else {
-			pins = append(pins, p.Name)
-		}
+// cacheKey names the build by everything that decides its binary: the awa linked, the rustc,
+// and a hash of the probe's sources, the seed lock and the awa dependency line.
+func (b *rustBuild) cacheKey(rustc string) error {
+	var err error
+	if b.files, err = probeFiles(b.src); err != nil {
+		return b.fail("read "+b.src, err)
 	}
-	if len(stray) > 0 {
-		return nil, fmt.Errorf("lock file for awa %s links %s", ver, strings.Join(stray, ", "))
+	srcHash, err := hashFiles(b.src, b.files, b.lock, []byte(b.dep.keyLine()))
+	if err != nil {
+		return b.fail("hash "+b.src, err)
 	}
-	if !found {
-		return nil, fmt.Errorf("lock file has no awa %s", ver)
-	}
-	sort.Strings(pins)
-	return pins, nil
+	b.key = b.awaKey + "-" + rustc + "-" + srcHash
+	return nil
 }
 
-// pinLines renders exact requirements for the facade's parts, one per line after the awa line.
-func pinLines(ver string, pins []string) string {
-	var b strings.Builder
-	for _, p := range pins {
-		fmt.Fprintf(&b, "\n%s = %q # pinned by awacompat: awa's own requirement on its parts is a caret range", p, "="+ver)
+// build compiles the probe in the build's fresh directory and installs the binary; it returns
+// the binary's sha256. The caller removes the directory when it fails.
+func (b *rustBuild) build(ctx context.Context) (string, error) {
+	if err := b.copyProbe(); err != nil {
+		return "", err
 	}
-	return b.String()
+	if err := b.pinAwaCrates(ctx); err != nil {
+		return "", err
+	}
+	args := []string{"build", "--release", "--features", b.feature}
+	if b.dep.Path == "" {
+		// The lock was checked for awa crates of other releases; build exactly it.
+		args = append(args, "--locked")
+	}
+	if err := b.cargo(ctx, args...); err != nil {
+		return "", err
+	}
+	return b.installBinary()
+}
+
+// copyProbe copies the probe's sources into the build directory, and the seed lock as its
+// Cargo.lock: cargo builds the copy, so the repository's probes/rust is never written to.
+func (b *rustBuild) copyProbe() error {
+	for _, rel := range b.files {
+		info, err := os.Stat(filepath.Join(b.src, rel))
+		if err != nil {
+			return b.fail("copy "+b.src, err)
+		}
+		if err := copyFile(filepath.Join(b.src, rel), filepath.Join(b.dir, rel), info.Mode().Perm()); err != nil {
+			return b.fail("copy "+b.src, err)
+		}
+	}
+	var err error
+	if b.manifest, err = os.ReadFile(filepath.Join(b.dir, "Cargo.toml")); err != nil {
+		return b.fail("read Cargo.toml", err)
+	}
+	if b.lock != nil {
+		if err := os.WriteFile(filepath.Join(b.dir, "Cargo.lock"), b.lock, 0o644); err != nil {
+			return b.fail("write Cargo.lock", err)
+		}
+	}
+	return nil
+}
+
+// writeManifest writes the copy's Cargo.toml for this build (rewriteManifest) with the pins
+// found so far.
+func (b *rustBuild) writeManifest() error {
+	out, err := rewriteManifest(b.manifest, b.dep, b.pins, b.binName)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(b.dir, "Cargo.toml"), out, 0o644)
+	}
+	if err != nil {
+		return b.fail("rewrite Cargo.toml", err)
+	}
+	return nil
+}
+
+// pinAwaCrates writes the manifest with every awa part of the graph pinned to the release under
+// test. The awa facade requires its parts (awa-model, awa-worker, ...) with caret ranges, so
+// `awa = "=0.6.0"` alone links awa-model 0.6.9. A stored lock names the parts (the manifest
+// must match it for --locked, and a lock linking another release is refused); without one,
+// resolvePins finds them. A checkout's parts are path dependencies and need no pins.
+func (b *rustBuild) pinAwaCrates(ctx context.Context) error {
+	switch {
+	case b.dep.Path != "":
+	case b.stored:
+		var err error
+		if b.pins, err = lockPins(b.lock, b.ver); err != nil {
+			return b.fail("check "+b.seedLock, err)
+		}
+	default:
+		return b.resolvePins(ctx)
+	}
+	return b.writeManifest()
+}
+
+// resolvePins resolves the graph afresh (cargo generate-lockfile) and pins, round after round,
+// the parts that a part already at the release asks for, until no awa crate of another release
+// is left. Only those: a part that only a wrong-release part pulls in may vanish once that part
+// is pinned. The resulting Cargo.lock stays in the build directory (copy it into
+// probes/rust/locks to pin the release's dependencies).
+func (b *rustBuild) resolvePins(ctx context.Context) error {
+	for round := 0; ; round++ {
+		if err := b.writeManifest(); err != nil {
+			return err
+		}
+		if err := b.cargo(ctx, "generate-lockfile"); err != nil {
+			return err
+		}
+		lock, err := os.ReadFile(filepath.Join(b.dir, "Cargo.lock"))
+		if err != nil {
+			return b.fail("read Cargo.lock", err)
+		}
+		pkgs, err := readCargoLock(lock)
+		if err != nil {
+			return b.fail("read Cargo.lock", err)
+		}
+		more, stray := morePins(pkgs, b.ver, b.pins)
+		if len(stray) == 0 {
+			return nil
+		}
+		if len(more) == 0 || round == 5 {
+			return b.fail("pin awa crates", fmt.Errorf("awa %s resolves to other releases of its parts: %s", b.ver, strings.Join(stray, ", ")))
+		}
+		b.pins = append(b.pins, more...)
+		sort.Strings(b.pins)
+	}
+}
+
+// cargo runs one cargo command in the build directory, its output appended to the build log.
+func (b *rustBuild) cargo(ctx context.Context, args ...string) error {
+	env := append(os.Environ(),
+		"CARGO_TARGET_DIR="+b.target,
+		// build.rs prefers the version in Cargo.lock; this is its fallback.
+		"AWA_PROBE_AWA_VERSION="+b.ver,
+		"CARGO_TERM_COLOR=never",
+	)
+	return runLogged(ctx, b.spec, b.logPath(), cargoDeadline, b.dir, env, "cargo", args...)
+}
+
+// installBinary copies the built binary out of the shared target directory (the next build
+// of another release may overwrite it there), under a temporary name then renamed, so a
+// half-copied binary is never found; then it marks the build complete with "ok", which
+// records what was built from what.
+func (b *rustBuild) installBinary() (string, error) {
+	built := filepath.Join(b.target, "release", b.binName)
+	tmp := b.bin + ".tmp"
+	if err := copyFile(built, tmp, 0o755); err != nil {
+		return "", b.fail("copy "+built, err)
+	}
+	if err := os.Rename(tmp, b.bin); err != nil {
+		return "", b.fail("install "+b.bin, err)
+	}
+	sum, err := sha256File(b.bin)
+	if err != nil {
+		return "", b.fail("read "+b.bin, err)
+	}
+	record := fmt.Sprintf("%s\nfeature=%s lockfile=%s pinned=%s\nbinary=%s\nsha256=%s\n",
+		b.origin, b.feature, b.seedLock, strings.Join(b.pins, ","), b.bin, sum)
+	return sum, markOK(b.dir, record)
 }
 
 // srcHashOf shortens a cache key to a name cargo accepts for a binary target.
@@ -515,28 +468,9 @@ func (c *Cache) installCLICargo(ctx context.Context, s Spec) (*Installed, error)
 	if err != nil {
 		return nil, &InstallError{Spec: s, Cmd: "rustc --version", Err: err}
 	}
-	var dir, origin string
-	var args []string
-	if s.Source == "" {
-		dir = filepath.Join(c.Root, "cli", "cargo-"+s.Version.Cargo()+"-"+rustc)
-		origin = "crates.io:awa-cli=" + s.Version.Cargo()
-		args = []string{"install", "awa-cli", "--version", "=" + s.Version.Cargo(), "--locked"}
-	} else {
-		checkout, err := filepath.Abs(s.Source)
-		if err != nil {
-			return nil, err
-		}
-		crate := filepath.Join(checkout, "awa-cli")
-		if !exists(filepath.Join(crate, "Cargo.toml")) {
-			return nil, &InstallError{Spec: s, Cmd: "read " + crate, Err: fmt.Errorf("%w: %s is not an awa checkout (no awa-cli/Cargo.toml)", errNoSource, checkout)}
-		}
-		rev, err := checkoutRevision(checkout)
-		if err != nil {
-			return nil, &InstallError{Spec: s, Cmd: "fingerprint " + checkout, Err: err}
-		}
-		dir = filepath.Join(c.Root, "cli", "cargo-"+s.Version.Cargo()+"-path-"+rev+"-"+rustc)
-		origin = "path:" + crate
-		args = []string{"install", "--path", crate, "--locked"}
+	dir, origin, args, err := c.cliCargoSource(s, rustc)
+	if err != nil {
+		return nil, err
 	}
 	defer c.lock(dir)()
 	bin := filepath.Join(dir, "bin", "awa")
@@ -547,27 +481,56 @@ func (c *Cache) installCLICargo(ctx context.Context, s Spec) (*Installed, error)
 		return in, nil
 	}
 	_ = os.RemoveAll(dir)
-	logPath := dir + ".log"
-	_ = os.Remove(logPath)
+	_ = os.Remove(dir + ".log")
 	c.log().Info("installing", "artifact", s.String(), "dir", dir)
+	if in.Checksum, err = c.cargoInstall(ctx, s, dir, wd, origin, args); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	return in, nil
+}
+
+// cliCargoSource says where a cargo-built CLI goes (its cache directory, keyed by the release,
+// a checkout's revision and the rustc), where it comes from, and the `cargo install` arguments
+// that build it.
+func (c *Cache) cliCargoSource(s Spec, rustc string) (dir, origin string, args []string, err error) {
+	ver := s.Version.Cargo()
+	if s.Source == "" {
+		dir = filepath.Join(c.Root, "cli", "cargo-"+ver+"-"+rustc)
+		return dir, "crates.io:awa-cli=" + ver, []string{"install", "awa-cli", "--version", "=" + ver, "--locked"}, nil
+	}
+	checkout, err := filepath.Abs(s.Source)
+	if err != nil {
+		return "", "", nil, err
+	}
+	crate := filepath.Join(checkout, "awa-cli")
+	if !exists(filepath.Join(crate, "Cargo.toml")) {
+		return "", "", nil, &InstallError{Spec: s, Cmd: "read " + crate, Err: fmt.Errorf("%w: %s is not an awa checkout (no awa-cli/Cargo.toml)", errNoSource, checkout)}
+	}
+	rev, err := checkoutRevision(checkout)
+	if err != nil {
+		return "", "", nil, &InstallError{Spec: s, Cmd: "fingerprint " + checkout, Err: err}
+	}
+	dir = filepath.Join(c.Root, "cli", "cargo-"+ver+"-path-"+rev+"-"+rustc)
+	return dir, "path:" + crate, []string{"install", "--path", crate, "--locked"}, nil
+}
+
+// cargoInstall runs `cargo install ARGS` into dir, in wd, and marks dir complete; it returns
+// the binary's sha256. Every CLI build shares one target directory, so the dependencies common
+// to all releases compile once.
+func (c *Cache) cargoInstall(ctx context.Context, s Spec, dir, wd, origin string, args []string) (string, error) {
 	args = append(args, "--root", dir, "--no-track")
 	env := append(os.Environ(),
-		// Shared by every CLI build so common dependencies compile once.
 		"CARGO_TARGET_DIR="+filepath.Join(c.Root, "cli", "cargo-target"),
 		"CARGO_TERM_COLOR=never",
 	)
-	if err := runLogged(ctx, s, logPath, cargoDeadline, wd, env, "cargo", args...); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
+	if err := runLogged(ctx, s, dir+".log", cargoDeadline, wd, env, "cargo", args...); err != nil {
+		return "", err
 	}
+	bin := filepath.Join(dir, "bin", "awa")
 	sum, err := sha256File(bin)
 	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, &InstallError{Spec: s, Cmd: "read " + bin, Err: err}
+		return "", &InstallError{Spec: s, Cmd: "read " + bin, Err: err}
 	}
-	if err := markOK(dir, fmt.Sprintf("%s\nsha256=%s\n", origin, sum)); err != nil {
-		return nil, err
-	}
-	in.Checksum = sum
-	return in, nil
+	return sum, markOK(dir, fmt.Sprintf("%s\nsha256=%s\n", origin, sum))
 }

@@ -127,7 +127,8 @@ type Oracle struct {
 // cell's rows in place. It only reads; a long reporting query has the same effect.
 func (o *Oracle) Scope(ctx context.Context) error {
 	var now time.Time
-	if err := o.conn.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&now); err != nil {
+	err := o.read(ctx, func(tx pgx.Tx) error { return tx.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&now) })
+	if err != nil {
 		return fmt.Errorf("oracle: scope: %w", err)
 	}
 	o.since = &now

@@ -89,17 +89,6 @@ func (r cliResult) broken(args ...string) error {
 
 var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
 
-// lastLine is the last non-blank line of s, without ANSI escapes.
-func lastLine(s string) string {
-	lines := strings.Split(ansiRE.ReplaceAllString(s, ""), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if l := strings.TrimSpace(lines[i]); l != "" {
-			return l
-		}
-	}
-	return ""
-}
-
 // cliError is the error awa answered with: class "CLI", message awa's own error line with its
 // "Error: " prefix (the 0.5/0.6 Debug form keeps its variant name, e.g. "Error: JobNotFound {
 // id: 9 }").
