@@ -339,7 +339,7 @@ func (l *loader) matrix(doc *yaml.Node) *Matrix {
 		m.Timeouts.Cell = 120 * time.Second
 	}
 	if m.Timeouts.Inert == 0 {
-		m.Timeouts.Inert = 10 * time.Second
+		m.Timeouts.Inert = 1500 * time.Millisecond
 	}
 	return m
 }

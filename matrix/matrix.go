@@ -113,7 +113,8 @@ func (p SchemaPath) Name() string {
 type Timeouts struct {
 	// Cell bounds a whole cell (default 120s).
 	Cell time.Duration
-	// Inert is how long a live worker must leave a job unclaimed to be called inert (default 10s).
+	// Inert is how long a live worker, polling every 50 ms and reporting its own health, must
+	// leave due jobs unclaimed to be called inert (default 1.5s: about 30 chances to claim).
 	Inert time.Duration
 }
 

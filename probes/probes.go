@@ -35,26 +35,29 @@ type Spec struct {
 
 // Step is one operation. Fields not used by an op are omitted.
 type Step struct {
-	Op           Op             `json:"op"`
-	Ref          string         `json:"ref,omitempty"`
-	Queue        string         `json:"queue,omitempty"`
-	Args         map[string]any `json:"args,omitempty"`
-	Priority     int            `json:"priority,omitempty"`
-	MaxAttempts  int            `json:"max_attempts,omitempty"`
-	Tags         []string       `json:"tags,omitempty"`
-	Metadata     map[string]any `json:"metadata,omitempty"`
-	RunAt        string         `json:"run_at,omitempty"`
-	Unique       *Unique        `json:"unique,omitempty"`
-	MaxWorkers   int            `json:"max_workers,omitempty"`
-	Behavior     Behavior       `json:"behavior,omitempty"`
-	Handled      int            `json:"handled,omitempty"`
-	TimeoutMS    int64          `json:"timeout_ms,omitempty"`
-	StorageRole  StorageRole    `json:"storage_role,omitempty"`
-	JobID        int64          `json:"job_id,omitempty"`
-	State        string         `json:"state,omitempty"`
-	Limit        int            `json:"limit,omitempty"`
-	PeriodBucket *int64         `json:"period_bucket,omitempty"`
-	MS           int            `json:"ms,omitempty"`
+	Op          Op             `json:"op"`
+	Ref         string         `json:"ref,omitempty"`
+	Queue       string         `json:"queue,omitempty"`
+	Args        map[string]any `json:"args,omitempty"`
+	Priority    int            `json:"priority,omitempty"`
+	MaxAttempts int            `json:"max_attempts,omitempty"`
+	Tags        []string       `json:"tags,omitempty"`
+	Metadata    map[string]any `json:"metadata,omitempty"`
+	RunAt       string         `json:"run_at,omitempty"`
+	Unique      *Unique        `json:"unique,omitempty"`
+	MaxWorkers  int            `json:"max_workers,omitempty"`
+	Behavior    Behavior       `json:"behavior,omitempty"`
+	Handled     int            `json:"handled,omitempty"`
+	TimeoutMS   int64          `json:"timeout_ms,omitempty"`
+	StorageRole StorageRole    `json:"storage_role,omitempty"`
+	// PollMS sets the work step's poll interval; HealthMS asks for a health event that often.
+	PollMS       int    `json:"poll_ms,omitempty"`
+	HealthMS     int    `json:"health_ms,omitempty"`
+	JobID        int64  `json:"job_id,omitempty"`
+	State        string `json:"state,omitempty"`
+	Limit        int    `json:"limit,omitempty"`
+	PeriodBucket *int64 `json:"period_bucket,omitempty"`
+	MS           int    `json:"ms,omitempty"`
 }
 
 // Unique are the unique options of an enqueue.
@@ -83,8 +86,15 @@ type Event struct {
 	Job      json.RawMessage `json:"job,omitempty"`
 	Jobs     json.RawMessage `json:"jobs,omitempty"`
 	Stats    json.RawMessage `json:"stats,omitempty"`
-	Raw      json.RawMessage `json:"-"`
-	At       time.Time       `json:"-"`
+	// Health events: the client's health check.
+	PollLoopAlive     bool            `json:"poll_loop_alive,omitempty"`
+	HeartbeatAlive    bool            `json:"heartbeat_alive,omitempty"`
+	PostgresConnected bool            `json:"postgres_connected,omitempty"`
+	ShuttingDown      bool            `json:"shutting_down,omitempty"`
+	Leader            bool            `json:"leader,omitempty"`
+	Available         *int64          `json:"available,omitempty"`
+	Raw               json.RawMessage `json:"-"`
+	At                time.Time       `json:"-"`
 }
 
 // Proc is a running probe.

@@ -42,6 +42,8 @@ const (
 	EventCancelled EventName = "cancelled"
 	EventRead      EventName = "read"
 	EventMigrated  EventName = "migrated"
+	// EventHealth is a work step's periodic report of its client's own health check.
+	EventHealth EventName = "health"
 	// EventGarbage is no probe's word: the driver's name for a stdout line that is not an event.
 	EventGarbage EventName = "garbage"
 )
@@ -49,7 +51,7 @@ const (
 // EventNames lists every event a probe emits (not EventGarbage).
 func EventNames() []EventName {
 	return []EventName{EventStart, EventDone, EventError, EventFatal, EventEnqueued, EventReady, EventHandled,
-		EventStopped, EventNote, EventCancelled, EventRead, EventMigrated}
+		EventStopped, EventNote, EventCancelled, EventRead, EventMigrated, EventHealth}
 }
 
 // Behavior is what a work step's handler does.

@@ -14,6 +14,12 @@ func TestUsageErrorsBeforeSideEffects(t *testing.T) {
 	tmp := t.TempDir()
 	file := filepath.Join(tmp, "a-file")
 	os.WriteFile(file, nil, 0o644)
+	// A matrix whose only fleet binds no scenario's roles plans no cell at all.
+	noCells := filepath.Join(tmp, "no-cells.yaml")
+	os.WriteFile(noCells, []byte("version: 1\ntarget: {awa: \"0.6.9\"}\nartifacts: {py: {kind: python, version: \"0.6.9\"}}\nscenarios: [lifecycle]\nfleets: [{admin: py}]\n"), 0o644)
+	// A rule an earlier one shadows is a warning, an error with --strict.
+	shadowed := filepath.Join(tmp, "shadowed.yaml")
+	os.WriteFile(shadowed, []byte("version: 1\ntarget: {awa: \"0.6.9\"}\nartifacts: {py: {kind: python, version: \"0.6.9\"}}\nscenarios: [lifecycle]\ncross: {producer: [py], worker: [py]}\nexpect:\n  - {when: {engine: canonical}, verdict: pass, because: a}\n  - {when: {engine: canonical}, verdict: fail, because: b}\n"), 0o644)
 	cache := filepath.Join(tmp, "cache")
 	t.Setenv("AWACOMPAT_CACHE", cache)
 	out := filepath.Join(tmp, "out")
@@ -33,6 +39,8 @@ func TestUsageErrorsBeforeSideEffects(t *testing.T) {
 		{"empty shard", []string{"fetch", "testdata/bad-artifact.yaml", "--only", "id=nothing-*"}, "matches none of the 4 cells"},
 		{"no such matrix", []string{"run", filepath.Join(tmp, "missing.yaml"), "--out", out}, "no such file"},
 		{"a directory as the matrix", []string{"plan", tmp}, "not a regular file"},
+		{"a matrix that plans no cell", []string{"run", noCells, "--out", out, "--allow-empty"}, "the matrix plans no cells"},
+		{"a shadowed rule with --strict", []string{"run", shadowed, "--out", out, "--strict"}, "expect[2] never applies: every cell it matches is claimed by an earlier rule (expect[1])"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, tc.args...)

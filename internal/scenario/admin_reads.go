@@ -21,6 +21,10 @@ const (
 	readsQueue = "awacompat_reads"
 	// leaderQueue is served by the fleet's maintenance leader and never holds a job.
 	leaderQueue = "awacompat_reads_leader"
+	// adminCacheCycle is how often a maintenance leader refreshes the cached counts canonical
+	// queue_stats reads (awa's dirty-key recompute interval, 2 s from 0.5.7 through 0.7): once
+	// a leader has led for two cycles, a queue_stats answer is final.
+	adminCacheCycle = 2 * time.Second
 	// statsBudget is how long queue_stats may take to catch up with the database: under
 	// canonical its counts come from the awa.queue_state_counts cache, which the maintenance
 	// leader refreshes every ~2 s (awa-model admin::queue_overviews).
@@ -295,7 +299,7 @@ func adminReads(ctx context.Context, env Env) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	leaderNote, stopLeader := startLeader(ctx, env)
+	leaderNote, settled, stopLeader := startLeader(ctx, env)
 	defer stopLeader()
 	db, err := readsInDatabase(ctx, o, id1, id2)
 	if err != nil {
@@ -312,7 +316,7 @@ func adminReads(ctx context.Context, env Env) (Outcome, error) {
 	admin := env.Probes["admin"]
 	src := fmt.Sprintf("%s %s", admin.Kind, admin.Version)
 	out := Outcome{Findings: compareReads(ctx, o, src, ans, db)}
-	polls, sd, err := settleStats(ctx, env, src, &ans, countQueue(db.rows), leaderNote)
+	polls, sd, err := settleStats(ctx, env, src, &ans, countQueue(db.rows), leaderNote, settled)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -336,18 +340,29 @@ func enqueueReads(ctx context.Context, env Env) (id1, id2 int64, err error) {
 // startLeader starts a worker of the producer's release on leaderQueue, so the fleet has a
 // maintenance leader to refresh the queue_stats cache. note says why there is none ("" when
 // there is); the caller defers stop.
-func startLeader(ctx context.Context, env Env) (note string, stop func()) {
-	leader, err := startProbe(ctx, env, "producer", "leader", []probes.Step{{
-		Op: probes.OpWork, Queue: leaderQueue, MaxWorkers: 1, Behavior: probes.BehaviorComplete, TimeoutMS: deadlineMS(ctx),
-	}})
+func startLeader(ctx context.Context, env Env) (note string, settled func() bool, stop func()) {
+	never := func() bool { return false }
+	leader, err := startProbe(ctx, env, "producer", "leader", []probes.Step{workStep(ctx, leaderQueue, probes.BehaviorComplete, 1)})
 	if err != nil {
-		return "no maintenance leader: " + err.Error(), func() {}
+		return "no maintenance leader: " + err.Error(), never, func() {}
 	}
 	stop = func() { stopProbe(ctx, leader) }
 	if _, err := leader.WaitReady(ctx); err != nil {
-		return "the maintenance leader (a worker of the producer's release) did not start: " + err.Error(), stop
+		return "the maintenance leader (a worker of the producer's release) did not start: " + err.Error(), never, stop
 	}
-	return "", stop
+	return "", func() bool { return ledTwoCycles(leader) }, stop
+}
+
+// ledTwoCycles reports whether the leader's own health check has said it leads for two
+// admin-cache cycles: the cache has been refreshed since the reads' jobs were enqueued, so a
+// queue_stats answer that still disagrees is final.
+func ledTwoCycles(leader *probes.Proc) bool {
+	for _, e := range leader.All() {
+		if e.Event == probes.EventHealth && e.Leader {
+			return time.Since(e.At) >= 2*adminCacheCycle
+		}
+	}
+	return false
 }
 
 // readsDB is what the database holds in readsQueue, the truth the admin's reads are held to.
@@ -411,11 +426,12 @@ func compareReads(ctx context.Context, o *oracle.Oracle, src string, ans adminAn
 	return d
 }
 
-// settleStats re-reads queue_stats every statsEvery while it disagrees with want, within
-// statsBudget, and returns how many reads it took and the disagreements left (with
+// settleStats re-reads queue_stats every statsEvery while it disagrees with want, until the
+// answer is final (settled: the maintenance leader has refreshed the cache twice) or
+// statsBudget ends, and returns how many reads it took and the disagreements left (with
 // leaderNote when the queue never showed). A re-read that awa refuses ends it (the refusal
 // joins ans.Errs).
-func settleStats(ctx context.Context, env Env, src string, ans *adminAnswers, want queueCounts, leaderNote string) (polls int, d []string, err error) {
+func settleStats(ctx context.Context, env Env, src string, ans *adminAnswers, want queueCounts, leaderNote string, settled func() bool) (polls int, d []string, err error) {
 	polls = 1
 	if ans.Stats == nil {
 		return polls, nil, nil
@@ -436,7 +452,7 @@ func settleStats(ctx context.Context, env Env, src string, ans *adminAnswers, wa
 		}
 		first = false
 		found, d = compareStats(src+" queue_stats", readsQueue, ans.Stats, want)
-		return len(d) == 0, nil
+		return len(d) == 0 || settled(), nil
 	})
 	if err != nil && !errors.Is(err, errWatchDeadline) {
 		return polls, nil, err
@@ -445,7 +461,7 @@ func settleStats(ctx context.Context, env Env, src string, ans *adminAnswers, wa
 		if !found && leaderNote != "" {
 			d = append(d, leaderNote)
 		}
-		d = append(d, fmt.Sprintf("queue_stats read %d times over %s", polls, statsBudget))
+		d = append(d, fmt.Sprintf("queue_stats read %d times, until the maintenance leader had refreshed its cache twice", polls))
 	}
 	return polls, d, nil
 }

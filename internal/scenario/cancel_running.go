@@ -38,7 +38,7 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) (Outcome, error) {
 	args := cellArgs(env, "cancel_by_unique_key_running", nonce(env), 1)
 	worker, readyAt, err := startReady(ctx, env, "worker", "worker", []probes.Step{
 		{Op: probes.OpEnqueue, Ref: "u1", Queue: cancelRunningQueue, Args: args, Unique: &probes.Unique{ByArgs: true}},
-		{Op: probes.OpWork, Queue: cancelRunningQueue, MaxWorkers: 1, Behavior: probes.BehaviorHold, TimeoutMS: deadlineMS(ctx)},
+		workStep(ctx, cancelRunningQueue, probes.BehaviorHold, 1),
 	})
 	if err != nil {
 		return Outcome{}, err
@@ -72,7 +72,7 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) (Outcome, error) {
 	case err != nil:
 		return Outcome{}, err
 	case res.end == inert:
-		return inertOutcome(env, "worker", 1, res.live), nil
+		return inertOutcome(env, "worker", 1, res.evidence), nil
 	case res.end == outOfTime, !allState(res.jobs, []int64{id}, oracle.JobStateRunning):
 		out := Outcome{Verdict: matrix.Fail, Detail: "the worker never held the job running: " + statesString(res.jobs)}
 		if e := firstError(worker.All()); e != nil {

@@ -99,9 +99,7 @@ func fidelity(ctx context.Context, env Env) (Outcome, error) {
 	}
 	out := Outcome{Findings: sent.scheduledFindings(id, sched)}
 
-	worker, readyAt, err := startReady(ctx, env, "worker", "worker", []probes.Step{{
-		Op: probes.OpWork, Queue: fidelityQueue, MaxWorkers: 1, Behavior: probes.BehaviorComplete, TimeoutMS: deadlineMS(ctx),
-	}})
+	worker, readyAt, err := startReady(ctx, env, "worker", "worker", []probes.Step{workStep(ctx, fidelityQueue, probes.BehaviorComplete, 1)})
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -113,7 +111,7 @@ func fidelity(ctx context.Context, env Env) (Outcome, error) {
 	}
 	wevs := stopProbe(ctx, worker)
 	if res.end == inert {
-		return inertOutcome(env, "worker", 1, res.live), nil
+		return inertOutcome(env, "worker", 1, res.evidence), nil
 	}
 	out.Findings = append(out.Findings, sent.completedFindings(id, res.jobs, handledByJob(wevs)[id])...)
 	if len(out.Findings) == 0 {

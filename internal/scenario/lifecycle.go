@@ -59,9 +59,7 @@ func lifecycle(ctx context.Context, env Env) (Outcome, error) {
 		return Outcome{}, err
 	}
 
-	worker, readyAt, err := startReady(ctx, env, "worker", "worker", []probes.Step{{
-		Op: probes.OpWork, Queue: lifecycleQueue, MaxWorkers: 2, Behavior: probes.BehaviorComplete, TimeoutMS: deadlineMS(ctx),
-	}})
+	worker, readyAt, err := startReady(ctx, env, "worker", "worker", []probes.Step{workStep(ctx, lifecycleQueue, probes.BehaviorComplete, 2)})
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -79,7 +77,7 @@ func lifecycle(ctx context.Context, env Env) (Outcome, error) {
 	}
 	wevs := stopProbe(ctx, worker)
 	if res.end == inert {
-		return inertOutcome(env, "worker", len(want), res.live), nil
+		return inertOutcome(env, "worker", len(want), res.evidence), nil
 	}
 	// A worker that exited early is judged from what it left behind.
 	jobs := res.jobs

@@ -28,9 +28,7 @@ func retry(ctx context.Context, env Env) (Outcome, error) {
 		return Outcome{}, err
 	}
 	id := ids["r1"]
-	worker, readyAt, err := startReady(ctx, env, "worker", "worker", []probes.Step{{
-		Op: probes.OpWork, Queue: retryQueue, MaxWorkers: 1, Behavior: probes.BehaviorFailOnce, TimeoutMS: deadlineMS(ctx),
-	}})
+	worker, readyAt, err := startReady(ctx, env, "worker", "worker", []probes.Step{workStep(ctx, retryQueue, probes.BehaviorFailOnce, 1)})
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -42,7 +40,7 @@ func retry(ctx context.Context, env Env) (Outcome, error) {
 	}
 	wevs := stopProbe(ctx, worker)
 	if res.end == inert {
-		return inertOutcome(env, "worker", 1, res.live), nil
+		return inertOutcome(env, "worker", 1, res.evidence), nil
 	}
 	out := judgeRetry(id, res.jobs, handledByJob(wevs)[id], args)
 	if out.Verdict == matrix.Pass {

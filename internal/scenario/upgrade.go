@@ -50,7 +50,7 @@ func upgradeBacklog(ctx context.Context, env Env) (Outcome, error) {
 		}
 	}
 	if res.end == inert {
-		return inertOutcome(env, "worker", len(ids), res.live), nil
+		return inertOutcome(env, "worker", len(ids), res.evidence), nil
 	}
 	out.Findings = backlogFindings(env, res.jobs)
 	switch {
@@ -74,9 +74,7 @@ func upgradeBacklog(ctx context.Context, env Env) (Outcome, error) {
 // workBacklog starts the cell's worker on the pre-upgrade queue and watches the jobs ids
 // until they are completed; the jobs are read again once the worker stopped.
 func workBacklog(ctx context.Context, env Env, o *oracle.Oracle, ids []int64) (watched, error) {
-	worker, readyAt, err := startReady(ctx, env, "worker", "worker", []probes.Step{{
-		Op: probes.OpWork, Queue: migrate.UpgradeQueue, MaxWorkers: 2, Behavior: probes.BehaviorComplete, TimeoutMS: deadlineMS(ctx),
-	}})
+	worker, readyAt, err := startReady(ctx, env, "worker", "worker", []probes.Step{workStep(ctx, migrate.UpgradeQueue, probes.BehaviorComplete, 2)})
 	if err != nil {
 		return watched{}, err
 	}

@@ -115,8 +115,8 @@ const (
 type watched struct {
 	end  watchEnd
 	jobs []oracle.Job
-	// live are the runtimes that proved the worker live, when it is inert.
-	live []oracle.Runtime
+	// evidence says why the worker is inert, when it is.
+	evidence inertEvidence
 }
 
 // until reads the jobs ids until cond holds for them, the worker proves inert or exits, the
@@ -142,9 +142,9 @@ func (w watch) until(ctx context.Context, ids []int64, cond func([]oracle.Job) b
 			res.end = engineChanged
 			return true, nil
 		}
-		ok, live, err := w.inert(ctx, res.jobs)
+		ok, ev, err := w.inert(ctx, res.jobs)
 		if ok {
-			res.end, res.live = inert, live
+			res.end, res.evidence = inert, ev
 		}
 		return ok, err
 	})
@@ -159,33 +159,86 @@ func (w watch) until(ctx context.Context, ids []int64, cond func([]oracle.Job) b
 	return res, nil
 }
 
-// inert reports whether the worker has provably left the jobs alone: every job untouched for
-// env.Inert since it was ready and they were due, its runtime heartbeating, and not one
-// handler call.
-func (w watch) inert(ctx context.Context, jobs []oracle.Job) (bool, []oracle.Runtime, error) {
+// workPoll is the poll interval every scenario worker runs with (its SDK's public knob): short,
+// so a worker that can claim does so at once, and one that cannot has polled many times within
+// the inert window.
+const workPoll = 50 * time.Millisecond
+
+// healthEvery is how often a scenario worker reports its client's own health check.
+const healthEvery = 250 * time.Millisecond
+
+// workStep is the one way a scenario starts a worker: queue, what its handler does, how many
+// at once, the short poll interval and the health reports an inert verdict rests on, and the
+// cell's deadline.
+func workStep(ctx context.Context, queue string, behavior probes.Behavior, maxWorkers int) probes.Step {
+	return probes.Step{Op: probes.OpWork, Queue: queue, MaxWorkers: maxWorkers, Behavior: behavior, TimeoutMS: deadlineMS(ctx),
+		PollMS: int(workPoll.Milliseconds()), HealthMS: int(healthEvery.Milliseconds())}
+}
+
+// inertEvidence is what proves a worker had every chance to claim the jobs and did not.
+type inertEvidence struct {
+	// live are the runtime rows that show the worker registered with awa.
+	live []oracle.Runtime
+	// checks are its health reports after the jobs were due, all saying its poll loop and
+	// heartbeat were alive; span is how long they cover.
+	checks int
+	span   time.Duration
+	// sawAvailable is the most jobs the worker's own health check saw available in its queue
+	// (-1 when its release does not report it).
+	sawAvailable int64
+}
+
+// inert reports whether the worker has provably left the jobs alone: it said it was ready; its
+// own health check, reported at least twice after the jobs were due, says its poll loop and
+// heartbeat were alive for env.Inert (polling every workPoll: dozens of chances to claim); its
+// runtime row is registered; the jobs are untouched; and not one handler call came.
+func (w watch) inert(ctx context.Context, jobs []oracle.Job) (bool, inertEvidence, error) {
+	ev := inertEvidence{sawAvailable: -1}
 	since := w.readyAt
 	if w.dueAt.After(since) {
 		since = w.dueAt
 	}
-	if w.readyAt.IsZero() || !untouched(jobs) || time.Since(since) < w.env.Inert {
-		return false, nil, nil
+	if w.readyAt.IsZero() || !untouched(jobs) {
+		return false, ev, nil
 	}
-	live, err := w.o.Runtimes(ctx, 30*time.Second)
-	if err != nil {
-		return false, nil, err
+	var last time.Time
+	for _, e := range w.worker.All() {
+		switch {
+		case e.Event == probes.EventHandled:
+			return false, ev, nil
+		case e.Event != probes.EventHealth || e.At.Before(since):
+		case !e.PollLoopAlive || !e.HeartbeatAlive || !e.PostgresConnected || e.ShuttingDown:
+			return false, ev, nil // not provably live: no inert verdict from this worker
+		default:
+			ev.checks++
+			last = e.At
+			if e.Available != nil {
+				ev.sawAvailable = max(ev.sawAvailable, *e.Available)
+			}
+		}
 	}
-	if hasRuntime(live, w.env.Probes[w.role].Version) && countEvents(w.worker.All(), probes.EventHandled) == 0 {
-		return true, live, nil
+	ev.span = last.Sub(since)
+	if ev.checks < 2 || ev.span < w.env.Inert {
+		return false, ev, nil
 	}
-	return false, live, nil
+	var err error
+	if ev.live, err = w.o.Runtimes(ctx, 30*time.Second); err != nil {
+		return false, ev, err
+	}
+	return hasRuntime(ev.live, w.env.Probes[w.role].Version), ev, nil
 }
 
-// inertOutcome is the verdict for a provably idle worker.
-func inertOutcome(env Env, role string, n int, live []oracle.Runtime) Outcome {
+// inertOutcome is the verdict for a provably idle worker, with the evidence.
+func inertOutcome(env Env, role string, n int, ev inertEvidence) Outcome {
 	w := env.Probes[role]
-	out := Outcome{Verdict: matrix.Inert, Detail: fmt.Sprintf("%s %s %s was live (ready event, runtime heartbeat) for %s and claimed none of %d jobs",
-		role, w.Kind, w.Version, env.Inert, n)}
-	out.find("live runtimes: %s", runtimesString(live))
+	saw := ""
+	if ev.sawAvailable >= 0 {
+		saw = fmt.Sprintf(", seeing %d job(s) available in its queue,", ev.sawAvailable)
+	}
+	out := Outcome{Verdict: matrix.Inert, Detail: fmt.Sprintf(
+		"%s %s %s was live and idle: ready, registered with awa, and its own health check reported its poll loop and heartbeat alive %d times over %s (polling every %s: about %d chances to claim)%s while the database held %d due job(s), none claimed",
+		role, w.Kind, w.Version, ev.checks, ev.span.Round(10*time.Millisecond), workPoll, int(ev.span/workPoll), saw, n)}
+	out.find("live runtimes: %s", runtimesString(ev.live))
 	return out
 }
 

@@ -328,6 +328,8 @@ def validate(spec) -> None:
             _need(step, "queue", str, i)
             _opt(step, "max_workers", int, i)
             _opt(step, "handled", int, i)
+            _opt(step, "poll_ms", int, i)
+            _opt(step, "health_ms", int, i)
             behavior = step.get("behavior") or "complete"
             if behavior not in BEHAVIORS:
                 raise BadSpec("step %d (work): unknown behavior %r" % (i, behavior))
@@ -543,6 +545,8 @@ class Probe:
         limit = step.get("handled") or 0
         timeout_ms = step.get("timeout_ms") or 0
         role = step.get("storage_role")
+        poll_ms = step.get("poll_ms") or 0
+        health_ms = step.get("health_ms") or 0
         t0 = loop.time()
 
         def remaining_ms():
@@ -584,6 +588,7 @@ class Probe:
         stdin_ev = self.stdin.begin()
         client = None
         started = False
+        health_task = None
         try:
             # Client, registration and start, all within the step's deadline.
             client = await self.new_client(remaining_ms(), timeout_ms)
@@ -592,6 +597,12 @@ class Probe:
             client.task(dict, kind=self.kind, queue=queue)(handler)
 
             start_kwargs = {}
+            if poll_ms:
+                if accepts_kwarg(client.start, "poll_interval_ms"):
+                    start_kwargs["poll_interval_ms"] = poll_ms
+                else:
+                    emit({"event": "note",
+                          "message": "poll_ms ignored: not supported by %s" % self.version})
             if role is not None:
                 if accepts_kwarg(client.start, "storage_transition_role"):
                     start_kwargs["storage_transition_role"] = role
@@ -603,6 +614,8 @@ class Probe:
             emit({"event": "ready"})
             gate.set()
 
+            if health_ms:
+                health_task = asyncio.ensure_future(self.report_health(client, queue, health_ms))
             waits = {
                 asyncio.ensure_future(count_reached.wait()): "count",
                 asyncio.ensure_future(stdin_ev.wait()): "stdin",
@@ -622,6 +635,8 @@ class Probe:
             else:
                 reason = "timeout"
         finally:
+            if health_task is not None:
+                health_task.cancel()
             self.stdin.end()
             release.set()
             gate.set()
@@ -641,6 +656,32 @@ class Probe:
                 except Exception as e:
                     log("closing the worker client failed: %r" % (e,))
         emit({"event": "stopped", "handled": handled[0], "reason": reason})
+
+
+    async def report_health(self, client, queue, every_ms):
+        """Every every_ms, the running client's own health check as a `health` event: awa's
+        word that its poll loop and heartbeat are alive, and how many jobs it sees available in
+        the step's queue (the evidence an inert verdict rests on)."""
+        while True:
+            await asyncio.sleep(every_ms / 1000.0)
+            try:
+                h = await asyncio.wait_for(client.health_check(), 5)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # a failed check is evidence too: no health event
+                log("health check failed: %r" % (e,))
+                continue
+            ev = {"event": "health",
+                  "poll_loop_alive": bool(getattr(h, "poll_loop_alive", False)),
+                  "heartbeat_alive": bool(getattr(h, "heartbeat_alive", False)),
+                  "postgres_connected": bool(getattr(h, "postgres_connected", False)),
+                  "shutting_down": bool(getattr(h, "shutting_down", False)),
+                  "leader": bool(getattr(h, "leader", False))}
+            q = (getattr(h, "queues", None) or {}).get(queue)
+            if q is not None:
+                ev["available"] = getattr(q, "available", None)
+                ev["in_flight"] = getattr(q, "in_flight", None)
+            emit(ev)
 
 
 # ── main ────────────────────────────────────────────────────────────────────────────────────────

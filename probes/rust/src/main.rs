@@ -274,6 +274,12 @@ struct WorkStep {
     timeout_ms: Option<u64>,
     #[serde(default)]
     storage_role: Option<String>,
+    /// The queue's poll interval (QueueConfig::poll_interval); the SDK default when absent.
+    #[serde(default)]
+    poll_ms: Option<u64>,
+    /// Every health_ms, the client's own health check as a `health` event; none when absent.
+    #[serde(default)]
+    health_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -514,6 +520,9 @@ impl Probe {
 
         let mut config = awa::QueueConfig::default();
         config.max_workers = w.max_workers.filter(|n| *n > 0).unwrap_or(1);
+        if let Some(ms) = w.poll_ms.filter(|ms| *ms > 0) {
+            config.poll_interval = Duration::from_millis(ms);
+        }
         let builder = awa::Client::builder(pool).queue(w.queue.clone(), config);
         let builder = apply_storage_role(builder, role, w.storage_role.is_some());
         let handler_shared = shared.clone();
@@ -563,6 +572,13 @@ impl Probe {
         shared.ready.store(true, Ordering::SeqCst);
         shared.wake.notify_waiters();
 
+        let mut health = w
+            .health_ms
+            .filter(|ms| *ms > 0)
+            .map(|ms| tokio::time::interval(Duration::from_millis(ms)));
+        if let Some(h) = health.as_mut() {
+            h.tick().await; // the first tick is immediate; the first report comes one period in
+        }
         let reason = loop {
             if limit > 0 && shared.calls.load(Ordering::SeqCst) >= limit {
                 break "count";
@@ -576,8 +592,17 @@ impl Probe {
                     None => std::future::pending::<()>().await,
                 }
             };
+            let health_due = async {
+                match health.as_mut() {
+                    Some(h) => {
+                        h.tick().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
             tokio::select! {
                 _ = called_rx.recv() => {}
+                _ = health_due => report_health(&client, &w.queue).await,
                 msg = self.stdin.recv() => match msg {
                     Some(StdinMsg::Stop) => break "stdin",
                     Some(StdinMsg::Eof) | None => {
@@ -621,6 +646,25 @@ fn apply_storage_role(b: awa::ClientBuilder, _role: StorageRole, given: bool) ->
         );
     }
     b
+}
+
+/// Emits the running client's own health check as a `health` event: awa's word that its poll
+/// loop and heartbeat are alive, and how many jobs it sees available in the step's queue (the
+/// evidence an inert verdict rests on).
+async fn report_health(client: &awa::Client, queue: &str) {
+    let h = client.health_check().await;
+    let mut fields = vec![
+        ("poll_loop_alive", json!(h.poll_loop_alive)),
+        ("heartbeat_alive", json!(h.heartbeat_alive)),
+        ("postgres_connected", json!(h.postgres_connected)),
+        ("shutting_down", json!(h.shutting_down)),
+        ("leader", json!(h.leader)),
+    ];
+    if let Some(q) = h.queues.get(queue) {
+        fields.push(("available", json!(q.available)));
+        fields.push(("in_flight", json!(q.in_flight)));
+    }
+    emit("health", &fields);
 }
 
 /// State one work step shares with its handler calls.
