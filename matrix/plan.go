@@ -218,7 +218,7 @@ func expand(m *Matrix) []Cell {
 				if sc.UpgradedOnly && sp.From == "" {
 					continue
 				}
-				if len(sc.Roles) == 0 {
+				if len(sc.Roles) == 0 || templateHas(NewTemplate(sp, eng, m.Artifacts[sp.From]), sc.DoneByStep) {
 					add(Cell{Engine: eng, SchemaPath: sp, Scenario: scName, Roles: map[string]Artifact{}})
 					continue
 				}
@@ -281,6 +281,11 @@ func project(f Fleet, sc Scenario, m *Matrix) (map[string]Artifact, bool) {
 		out[r] = a
 	}
 	return out, true
+}
+
+// templateHas reports whether t has a step op ("" never).
+func templateHas(t Template, op BuildOp) bool {
+	return op != "" && slices.ContainsFunc(t.Steps, func(s BuildStep) bool { return s.Op == op })
 }
 
 // PathEngines are the engines that run on schema path p: its own list, else the matrix's.

@@ -16,6 +16,10 @@ type Scenario struct {
 	// CLIRoles are the roles a cli artifact (the awa binary) can play in this scenario; a
 	// binding of a cli artifact to any other role is not a cell.
 	CLIRoles []string
+	// DoneByStep names a template step that does the scenario's work itself: on a template
+	// with that step the scenario binds no role (one cell, no artifact named), since a role
+	// bound there would never run.
+	DoneByStep BuildOp
 }
 
 // Catalog lists every scenario the runner implements, in a stable order.
@@ -29,8 +33,9 @@ var Catalog = []Scenario{
 		Name:         "upgrade_backlog",
 		Roles:        []string{"worker"},
 		Ops:          []string{"claim", "complete"},
-		Doc:          "the jobs the old release enqueued before the upgrade are still there with their args, and the worker completes them (under queue_storage the staged transition already drained them)",
+		Doc:          "the jobs the old release enqueued before the upgrade are still there with their args, and the worker completes them; on a template whose staged transition drained them (queue_storage) the cell binds no worker and checks they ended completed",
 		UpgradedOnly: true,
+		DoneByStep:   OpStagedTransition,
 	},
 	{
 		Name:  "lifecycle",

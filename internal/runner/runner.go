@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"runtime"
 	"strings"
 	"sync"
@@ -527,6 +528,25 @@ func (r *run) outcome(ctx context.Context, i int, c matrix.Cell, dir string, rec
 		// Cut off by Ctrl-C or SIGTERM: the cell was interrupted, whatever the scenario made
 		// of its cancelled context; it did not time out and proved nothing.
 		return scenario.Outcome{Verdict: matrix.Skipped, Detail: "interrupted while it ran (Ctrl-C or SIGTERM): " + out.Detail, Findings: out.Findings}
+	}
+	return hollow(c, out)
+}
+
+// hollow holds a cell to its name: every artifact it binds to a role must have run in that
+// role (a probe that said it started, an awa command that executed). A verdict about a role
+// that never ran would be a claim about an artifact nothing tested, so it becomes an error.
+func hollow(c matrix.Cell, out scenario.Outcome) scenario.Outcome {
+	switch out.Verdict {
+	case matrix.Error, matrix.Timeout, matrix.Skipped:
+		return out
+	}
+	for _, role := range c.RoleNames() {
+		if !slices.Contains(out.Ran, role) {
+			a := c.Roles[role]
+			out.Findings = append(out.Findings, fmt.Sprintf("scenario verdict before the check: %s (%s)", out.Verdict, out.Detail))
+			return scenario.Outcome{Verdict: matrix.Error, Findings: out.Findings, Ran: out.Ran, Waited: out.Waited,
+				Detail: fmt.Sprintf("hollow cell: it names %s (%s %s) as %s, but that artifact never ran in the cell", a.Name, a.Kind, a.Version, role)}
+		}
 	}
 	return out
 }

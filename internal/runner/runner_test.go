@@ -78,8 +78,8 @@ func newStubRun(t *testing.T, only []string, fail map[string]bool) (*run, *matri
 	r.build = func(ctx context.Context, i int, tpl matrix.Template) *template {
 		return &template{db: "tpl", res: migrate.Result{State: migrate.State{SchemaVersion: 40, Engine: oracle.Engine{State: "canonical", CurrentEngine: "canonical"}}}}
 	}
-	r.exec = func(context.Context, int, matrix.Cell, scenario.Env, *template, *results.Cell) scenario.Outcome {
-		return scenario.Outcome{Verdict: matrix.Pass}
+	r.exec = func(_ context.Context, _ int, c matrix.Cell, _ scenario.Env, _ *template, _ *results.Cell) scenario.Outcome {
+		return scenario.Outcome{Verdict: matrix.Pass, Ran: c.RoleNames()}
 	}
 	return r, p
 }
@@ -121,7 +121,7 @@ func TestParallelismIsBoundedAndReached(t *testing.T) {
 		mu.Lock()
 		active--
 		mu.Unlock()
-		return scenario.Outcome{Verdict: matrix.Pass}
+		return scenario.Outcome{Verdict: matrix.Pass, Ran: c.RoleNames()}
 	}
 	res, err := r.run(context.Background())
 	if err != nil {
@@ -150,7 +150,7 @@ func TestInfrastructureErrorsAreRetriedOnce(t *testing.T) {
 		case strings.Contains(c.ID, "producer=a3"):
 			return scenario.Outcome{Verdict: matrix.Error, Detail: "still broken"}
 		}
-		return scenario.Outcome{Verdict: matrix.Pass}
+		return scenario.Outcome{Verdict: matrix.Pass, Ran: c.RoleNames()}
 	}
 	res, err := r.run(context.Background())
 	if err != nil {
@@ -184,7 +184,7 @@ func TestInterruptRecordsEveryCell(t *testing.T) {
 	r.exec = func(ctx context.Context, i int, c matrix.Cell, env scenario.Env, tpl *template, rec *results.Cell) scenario.Outcome {
 		if first {
 			first = false
-			return scenario.Outcome{Verdict: matrix.Pass}
+			return scenario.Outcome{Verdict: matrix.Pass, Ran: c.RoleNames()}
 		}
 		// The second cell is under way when Ctrl-C comes; its scenario sees a cancelled context.
 		cancel()
@@ -233,7 +233,7 @@ func TestTemplateFailureFailsOnlyItsCells(t *testing.T) {
 		mu.Lock()
 		ran[c.ID] = true
 		mu.Unlock()
-		return scenario.Outcome{Verdict: matrix.Pass}
+		return scenario.Outcome{Verdict: matrix.Pass, Ran: c.RoleNames()}
 	}
 	res, err := r.run(context.Background())
 	if err != nil {
@@ -278,7 +278,7 @@ func TestDeadServerStopsTheRun(t *testing.T) {
 		mu.Lock()
 		done++
 		mu.Unlock()
-		return scenario.Outcome{Verdict: matrix.Pass}
+		return scenario.Outcome{Verdict: matrix.Pass, Ran: c.RoleNames()}
 	}
 	res, err := r.run(context.Background())
 	var infra *InfraError
@@ -325,5 +325,22 @@ func TestUnexpectedPass(t *testing.T) {
 		if c.Unexpected != "pass" || c.OK != allow {
 			t.Errorf("allow=%v: unexpected %q ok %v; want an unexpected pass, OK only when allowed", allow, c.Unexpected, c.OK)
 		}
+	}
+}
+
+// A cell whose bound artifact never ran (a scenario that judged without it) is an error, not
+// a verdict about that artifact.
+func TestHollowCellIsAnError(t *testing.T) {
+	r, _ := newStubRun(t, []string{"id=canonical.fresh.lifecycle.producer=a1.worker=a3"}, nil)
+	r.exec = func(_ context.Context, _ int, c matrix.Cell, _ scenario.Env, _ *template, _ *results.Cell) scenario.Outcome {
+		return scenario.Outcome{Verdict: matrix.Pass, Ran: []string{"producer"}}
+	}
+	res, err := r.run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Cells[0]
+	if c.Actual != "error" || !strings.Contains(c.Detail, "hollow cell: it names a3 (python 0.6.3) as worker, but that artifact never ran") {
+		t.Errorf("%s: %s", c.Actual, c.Detail)
 	}
 }

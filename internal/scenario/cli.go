@@ -72,6 +72,9 @@ func runCLI(ctx context.Context, env Env, role, name string, args ...string) cli
 	default:
 		res.Err, res.Code = err, -1
 	}
+	if res.Code >= 0 {
+		traceOf(ctx).ranRole(role)
+	}
 	return res
 }
 

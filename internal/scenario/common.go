@@ -55,7 +55,11 @@ func startProbe(ctx context.Context, env Env, role, name string, steps []probes.
 	if len(p.Argv) == 0 {
 		return nil, fmt.Errorf("role %s is bound to a %s artifact, which has no probe", role, p.Kind)
 	}
-	return probes.Start(ctx, p.Argv, probes.Spec{DatabaseURL: env.URL, Kind: probes.JobKind, Steps: steps}, env.Dir, name)
+	proc, err := probes.Start(ctx, p.Argv, probes.Spec{DatabaseURL: env.URL, Kind: probes.JobKind, Steps: steps}, env.Dir, name)
+	if err == nil {
+		traceOf(ctx).started(role, proc)
+	}
+	return proc, err
 }
 
 // stopProbe asks a probe to stop (stdin) and waits a bounded time for it, killing it after

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
@@ -65,6 +66,9 @@ type Outcome struct {
 	Error    *results.ErrorInfo
 	// Waited is the time the scenario spent in waitFor: waiting for awa, not working.
 	Waited time.Duration
+	// Ran lists the roles whose artifact really ran (a probe that said it started, an awa
+	// command that executed), in role order; the runner holds it to the cell's bindings.
+	Ran []string
 }
 
 func (o *Outcome) find(format string, args ...any) {
@@ -94,12 +98,70 @@ func Run(ctx context.Context, name string, env Env) Outcome {
 	if !ok {
 		return Outcome{Verdict: matrix.Error, Detail: "scenario " + name + " is not implemented"}
 	}
-	clock := &waitClock{}
-	out, err := f(context.WithValue(ctx, waitClockKey{}, clock), env)
+	clock, trace := &waitClock{}, &roleTrace{}
+	ctx = context.WithValue(context.WithValue(ctx, waitClockKey{}, clock), roleTraceKey{}, trace)
+	out, err := f(ctx, env)
 	if err != nil {
 		out = outcomeOf(ctx, err)
 	}
-	out.Waited = clock.total()
+	out.Waited, out.Ran = clock.total(), trace.ran()
+	return out
+}
+
+// roleTrace records which roles' artifacts ran in a scenario: the evidence that a cell naming
+// an artifact in a role did run it there. Run puts one in the scenario's context.
+type roleTrace struct {
+	mu    sync.Mutex
+	procs map[string][]*probes.Proc
+	ranBy map[string]bool
+}
+
+type roleTraceKey struct{}
+
+func traceOf(ctx context.Context) *roleTrace {
+	t, _ := ctx.Value(roleTraceKey{}).(*roleTrace)
+	return t
+}
+
+// started notes a probe process of role; it counts as run once it has said "start".
+func (t *roleTrace) started(role string, p *probes.Proc) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.procs == nil {
+		t.procs = map[string][]*probes.Proc{}
+	}
+	t.procs[role] = append(t.procs[role], p)
+}
+
+// ranRole notes that role's artifact ran (an awa command that executed).
+func (t *roleTrace) ranRole(role string) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ranBy == nil {
+		t.ranBy = map[string]bool{}
+	}
+	t.ranBy[role] = true
+}
+
+func (t *roleTrace) ran() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	for _, role := range matrix.Roles {
+		ran := t.ranBy[role]
+		for _, p := range t.procs[role] {
+			ran = ran || countEvents(p.All(), probes.EventStart) > 0
+		}
+		if ran {
+			out = append(out, role)
+		}
+	}
 	return out
 }
 
@@ -131,7 +193,11 @@ func runSteps(ctx context.Context, env Env, role, name string, steps []probes.St
 	if !ok {
 		return nil, fmt.Errorf("no probe bound to role %s", role)
 	}
-	return probes.Run(ctx, p.Argv, probes.Spec{DatabaseURL: env.URL, Kind: probes.JobKind, Steps: steps}, env.Dir, name)
+	evs, err := probes.Run(ctx, p.Argv, probes.Spec{DatabaseURL: env.URL, Kind: probes.JobKind, Steps: steps}, env.Dir, name)
+	if countEvents(evs, probes.EventStart) > 0 {
+		traceOf(ctx).ranRole(role)
+	}
+	return evs, err
 }
 
 // firstError returns the first awa error event.

@@ -42,8 +42,16 @@ func upgradeBacklog(ctx context.Context, env Env) (Outcome, error) {
 		return out, nil
 	}
 	// Under canonical nothing drained the backlog before the upgrade: the cell's worker must.
+	// On a template whose staged transition drained it, the cell binds no worker (the
+	// transition's canonical_drain worker did the work) and checks what it left.
 	res := watched{end: reached, jobs: jobs}
 	drained := allState(jobs, ids, oracle.JobStateCompleted)
+	_, workerBound := env.Probes["worker"]
+	if !drained && !workerBound {
+		out.Verdict = matrix.Fail
+		out.Detail = "the staged transition finished with the pre-upgrade jobs not completed: " + statesString(jobs)
+		return out, nil
+	}
 	if !drained {
 		if res, err = workBacklog(ctx, env, o, ids); err != nil {
 			return Outcome{}, err
