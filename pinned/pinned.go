@@ -180,7 +180,7 @@ func (c *Cache) Install(ctx context.Context, s Spec) (*Installed, error) {
 // (awa main's CLI took 14 minutes from cold on 2 shared cores), short for queries. A command
 // past its deadline is killed with its process group and reported with its command line.
 const (
-	pipDeadline   = 30 * time.Minute // pip install, which may build a checkout with maturin
+	pipDeadline   = 30 * time.Minute // venv (ensurepip installs pip) and pip install, which may build a checkout with maturin
 	cargoDeadline = 60 * time.Minute // cargo build / install
 	queryDeadline = 30 * time.Second // --version, python -c, rustc --version, git
 )

@@ -41,7 +41,7 @@ func (c *Cache) venv(ctx context.Context, s Spec, dir string, req ...string) (re
 	logPath := dir + ".log"
 	_ = os.Remove(logPath)
 	c.log().Info("installing", "artifact", s.String(), "dir", dir)
-	if err := runLogged(ctx, s, logPath, queryDeadline, "", nil, c.pythonExe(), "-m", "venv", dir); err != nil {
+	if err := runLogged(ctx, s, logPath, pipDeadline, "", nil, c.pythonExe(), "-m", "venv", dir); err != nil {
 		_ = os.RemoveAll(dir)
 		return false, err
 	}
