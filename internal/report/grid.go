@@ -122,7 +122,8 @@ func newGrid(r *results.Results) *grid {
 	for _, c := range r.Cells {
 		cols[colKey{c.Engine, c.SchemaPath, c.Scenario}] = true
 		paths[c.SchemaPath] = true
-		for role, a := range c.Roles {
+		for _, role := range reached(&c) {
+			a := c.Roles[role]
 			rows[rowKey{a.Kind, a.Version, a.Artifact, role}] = true
 		}
 		if len(c.Roles) == 0 {
@@ -156,7 +157,7 @@ func newGrid(r *results.Results) *grid {
 		if len(c.Roles) == 0 {
 			g.Rows[rowIndex[targetRow(r)]].Cells[col].add(c, "")
 		}
-		for _, role := range roleNames(c) {
+		for _, role := range reached(c) {
 			a := c.Roles[role]
 			gc := &g.Rows[rowIndex[rowKey{a.Kind, a.Version, a.Artifact, role}]].Cells[col]
 			gc.add(c, partners(c, role, labels))
@@ -298,6 +299,22 @@ func compareVersions(a, b string) int {
 		return cmp.Compare(a, b)
 	}
 	return cmp.Or(version.Compare(va, vb), cmp.Compare(a, b))
+}
+
+// reached lists the roles a cell's verdict is about, in role order: those that ran when the
+// record says (an inert worker's cell never reached its admin), else every bound role.
+func reached(c *results.Cell) []string {
+	names := roleNames(c)
+	if c.Ran == nil || c.Actual == "error" || c.Actual == "timeout" || c.Actual == "skipped" {
+		return names
+	}
+	var out []string
+	for _, r := range names {
+		if slices.Contains(c.Ran, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // roleNames lists a cell's roles in the canonical role order.

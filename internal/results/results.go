@@ -149,6 +149,10 @@ type Cell struct {
 	// Unexpected is "pass" when the cell passed though another verdict was expected.
 	Unexpected string `json:"unexpected,omitempty"`
 	DurationMS int64  `json:"duration_ms"`
+	// Ran lists the roles whose artifact ran in the cell (absent: not recorded, as in
+	// results of older awacompat). A verdict is about these roles only: an inert worker's
+	// cell did not reach the roles after it, and reports do not credit them with it.
+	Ran []string `json:"ran,omitempty"`
 	// WaitMS is the part of DurationMS the scenario spent waiting for awa (for workers to
 	// claim and complete, for reads to settle), not running probes or the oracle.
 	WaitMS int64 `json:"wait_ms,omitempty"`

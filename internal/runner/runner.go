@@ -446,6 +446,7 @@ func (r *run) runCell(ctx context.Context, i int, c matrix.Cell, attempt int) re
 	out := r.outcome(ctx, i, c, filepath.Join(r.cfg.OutDir, logDir), &rec)
 	rec.DurationMS = time.Since(start).Milliseconds()
 	rec.WaitMS = out.Waited.Milliseconds()
+	rec.Ran = out.Ran
 	rec.Actual = string(out.Verdict)
 	rec.Detail = redact.Printable(out.Detail)
 	for _, f := range out.Findings {
@@ -535,12 +536,18 @@ func (r *run) outcome(ctx context.Context, i int, c matrix.Cell, dir string, rec
 // hollow holds a cell to its name: every artifact it binds to a role must have run in that
 // role (a probe that said it started, an awa command that executed). A verdict about a role
 // that never ran would be a claim about an artifact nothing tested, so it becomes an error.
+// An inert verdict is about the worker alone: the roles after it were not reached, and the
+// record (Ran) says so, so no report credits them with it.
 func hollow(c matrix.Cell, out scenario.Outcome) scenario.Outcome {
 	switch out.Verdict {
 	case matrix.Error, matrix.Timeout, matrix.Skipped:
 		return out
 	}
-	for _, role := range c.RoleNames() {
+	needed := c.RoleNames()
+	if out.Verdict == matrix.Inert {
+		needed = []string{"worker"}
+	}
+	for _, role := range needed {
 		if !slices.Contains(out.Ran, role) {
 			a := c.Roles[role]
 			out.Findings = append(out.Findings, fmt.Sprintf("scenario verdict before the check: %s (%s)", out.Verdict, out.Detail))
