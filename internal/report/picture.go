@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -35,14 +36,23 @@ type pictureBlock struct {
 	Grid  *grid
 }
 
-// pictureBlocks splits r into one block per schema path, in the order the reports use.
+// pictureBlocks splits r into one block per schema path: fresh first, then the paths with the
+// most columns, so that a path with a single cell (an upgrade awa refuses) does not sit
+// between the two that say the most.
 func pictureBlocks(r *results.Results) []pictureBlock {
-	paths := schemaPaths(r)
-	slices.SortStableFunc(paths, func(a, b string) int { return compareKnown(pathOrder, a, b) })
-	var out []pictureBlock
-	for _, p := range paths {
-		out = append(out, pictureBlock{Title: "schema path " + p, Grid: newGrid(onlyPath(r, p))})
+	rank := func(path string) int {
+		if i := slices.Index(pathOrder, path); i >= 0 {
+			return i
+		}
+		return len(pathOrder)
 	}
+	var out []pictureBlock
+	for _, p := range schemaPaths(r) {
+		out = append(out, pictureBlock{Title: p, Grid: newGrid(onlyPath(r, p))})
+	}
+	slices.SortStableFunc(out, func(a, b pictureBlock) int {
+		return cmp.Or(cmp.Compare(rank(a.Title), rank(b.Title)), cmp.Compare(len(b.Grid.Cols), len(a.Grid.Cols)), cmp.Compare(a.Title, b.Title))
+	})
 	return out
 }
 

@@ -169,7 +169,7 @@ func (bd *band) finish() {
 		}
 	}
 	slices.SortFunc(bd.rows, func(a, b gridRow) int { return compareRows(a.Key, b.Key) })
-	bd.labelW = 0
+	bd.labelW = textWidth("schema path", labelFont, false) + 8
 	for _, row := range bd.rows {
 		bd.labelW = max(bd.labelW, textWidth(row.Label, labelFont, false)+8)
 	}
@@ -372,6 +372,10 @@ func (p *picture) band(bd band) {
 	labelBottom := engineBottom + 4 + scenarH
 	rowsTop := labelBottom + 5
 	left := picMargin + bd.labelW
+	// The blocks' titles are schema paths; the label column says so once.
+	p.textDim(left-6, top+labelFont, "schema path")
+	p.textDim(left-6, engineTop+10, "engine")
+	p.textDim(left-6, labelBottom, "scenario")
 	rowIndex := map[rowKey]int{}
 	for i, row := range bd.rows {
 		rowIndex[row.Key] = i
@@ -455,6 +459,10 @@ func (p *picture) text(x, y float64, class string, size float64, s string) {
 
 func (p *picture) textBold(x, y, size float64, s string) {
 	fmt.Fprintf(&p.b, `<text x="%s" y="%s" font-size="%s" font-weight="bold">%s</text>`+"\n", num(x), num(y), num(size), esc(s))
+}
+
+func (p *picture) textDim(x, y float64, s string) {
+	fmt.Fprintf(&p.b, `<text x="%s" y="%s" text-anchor="end" class="awc-dim">%s</text>`+"\n", num(x), num(y), esc(s))
 }
 
 func (p *picture) textEnd(x, y float64, s string) {
