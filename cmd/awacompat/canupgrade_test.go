@@ -40,11 +40,11 @@ func TestCanIUpgradeExitCodes(t *testing.T) {
 }
 
 func TestCanIUpgradeJSON(t *testing.T) {
-	code, stdout, stderr := runCLI(t, "can-i-upgrade", "--format", "json", "--from", "0.6.0rc4", "--to", "0.6.9", shipped)
+	code, _, stderr := runCLI(t, "can-i-upgrade", "--format", "json", "--from", "0.6.0rc4", "--to", "0.6.9", shipped)
 	if code != exitUsage || !strings.Contains(stderr, "no client of awa 0.6.0-rc.4 ran in this run") {
 		t.Errorf("an absent pre-release: exit %d\n%s", code, stderr)
 	}
-	code, stdout, stderr = runCLI(t, "can-i-upgrade", "--format", "json", "--from", "0.6.0", "--to", "0.6.9", "--engine", "queue_storage", shipped)
+	code, stdout, stderr := runCLI(t, "can-i-upgrade", "--format", "json", "--from", "0.6.0", "--to", "0.6.9", "--engine", "queue_storage", shipped)
 	var a struct {
 		Verdict  string `json:"verdict"`
 		ExitCode int    `json:"exit_code"`

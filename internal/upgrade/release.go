@@ -90,11 +90,3 @@ func compareKnown(known []string, a, b string) int {
 func (rel Release) has(name string) bool {
 	return slices.ContainsFunc(rel.Artifacts, func(a Artifact) bool { return a.Name == name })
 }
-
-func (rel Release) names() []string {
-	var out []string
-	for _, a := range rel.Artifacts {
-		out = append(out, a.Name)
-	}
-	return out
-}
