@@ -8,7 +8,7 @@ STATICCHECK_VERSION ?= v0.8.2
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-setup: ## install a PostgreSQL server and python3-venv if missing (Debian)
+setup: ## install a PostgreSQL server, python3-venv and chromium if missing (Debian)
 	@bash scripts/setup.sh
 
 build: ## build ./awacompat

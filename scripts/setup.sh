@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what awacompat needs on a fresh Debian machine and is a no-op when it is there:
-# a PostgreSQL server (initdb + postgres) for the embedded default, python3 with venv.
+# a PostgreSQL server (initdb + postgres) for the embedded default, python3 with venv, and
+# chromium with the DejaVu fonts, in which the report tests open report.html and support.svg.
 # Go, cargo and python3 are expected on the machine (README.md, Quick start).
 set -euo pipefail
 
@@ -13,6 +14,8 @@ have_server() {
 need=()
 have_server || need+=(postgresql)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+command -v chromium >/dev/null 2>&1 || [ -n "${AWACOMPAT_CHROMIUM:-}" ] || need+=(chromium)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -40,10 +40,13 @@ usage:
   awacompat plan  [flags] matrix.yaml      print the cells a run would execute (no database)
   awacompat run   [flags] matrix.yaml      run the matrix; results in --out (default awacompat-out)
   awacompat fetch [flags] matrix.yaml      install every artifact the matrix needs, run nothing
-  awacompat report [--format table|junit|markdown|html|json|support] [--out FILE] [--check] DIR
+  awacompat report [--format table|junit|markdown|html|json|support|svg] [--out FILE] [--check] DIR
                                           render a results folder
   awacompat report merge --out DIR [--check] DIR...
                                           join shard results into one folder
+  awacompat can-i-upgrade --from A --to B [--engine E] [--schema-path P] DIR
+                                          can a fleet roll from release A to B? (exit 0 safe,
+                                          1 not safe, 2 not enough evidence)
 
 Run "awacompat <command> -h" for the command's flags.
 exit codes: 0 all cells as expected, 1 a cell differs, 2 bad input, 3 infrastructure failed,
@@ -64,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdFetch(ctx, args[1:], stdout, stderr)
 	case "report":
 		return cmdReport(ctx, args[1:], stdout, stderr)
+	case "can-i-upgrade":
+		return cmdCanUpgrade(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -19,9 +20,10 @@ const reportUsage = `usage:
       render the results folder DIR (or its results.json) in one format, to stdout or FILE
   awacompat report merge --out DIR [--check] SHARD_DIR...
       join the results of --shard runs of one matrix into DIR (results.json, the cells' logs,
-      junit.xml, summary.md, report.html)
+      junit.xml, summary.md, report.html, support.svg)
 
-formats: table (default), junit, markdown, html, json, support
+formats: table (default), junit, markdown, html, json, support, svg (the support picture;
+its entries link into the report.html next to the results)
 --check sets the exit code from the results, as run does: 0 every cell as expected, 1 a cell
 differs (or did not run), 3 the run itself failed.
 
@@ -44,6 +46,8 @@ func renderer(format, resultsPath, out string) (func(io.Writer, *results.Results
 		return report.Support, true
 	case "html":
 		return htmlRenderer(resultsPath, out), true
+	case "svg":
+		return svgRenderer(resultsPath, out), true
 	}
 	return nil, false
 }
@@ -55,7 +59,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, reportUsage); fs.PrintDefaults() }
-	format := fs.String("format", "table", "output `format`: table, junit, markdown, html, json or support")
+	format := fs.String("format", "table", "output `format`: table, junit, markdown, html, json, support or svg")
 	out := fs.String("out", "", "write to `FILE` instead of stdout")
 	check := fs.Bool("check", false, "exit 1 when a cell is not as expected, 3 when the run failed (as run does)")
 	pos, err := parseInterspersed(fs, args)
@@ -68,7 +72,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	render, ok := renderer(*format, pos[0], *out)
 	if !ok {
-		fmt.Fprintf(stderr, "awacompat report: unknown --format %q (table, junit, markdown, html, json, support)\n", *format)
+		fmt.Fprintf(stderr, "awacompat report: unknown --format %q (table, junit, markdown, html, json, support, svg)\n", *format)
 		return exitUsage
 	}
 	res, err := results.Read(pos[0])
@@ -96,23 +100,45 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitOK
 }
 
+// svgRenderer renders the support picture with links into the report.html next to the
+// results: as written by default when printed, else relative to FILE.
+func svgRenderer(resultsPath, out string) func(io.Writer, *results.Results) error {
+	opts := report.SVGOptions{ReportHref: report.HTMLFile}
+	if rel := linkBase(resultsPath, out); rel != "" {
+		opts.ReportHref = path.Join(filepath.ToSlash(rel), report.HTMLFile)
+	}
+	return func(w io.Writer, r *results.Results) error { return report.SVG(w, r, opts) }
+}
+
+// resultsDir is the folder holding the results (resultsPath may name the file itself).
+func resultsDir(resultsPath string) string {
+	if st, err := os.Stat(resultsPath); err == nil && !st.IsDir() {
+		return filepath.Dir(resultsPath)
+	}
+	return resultsPath
+}
+
+// linkBase is the relative path from the folder FILE is written to to the results folder, ""
+// when they are the same or when printing to stdout (the usual `> DIR/report.html`).
+func linkBase(resultsPath, out string) string {
+	if out == "" {
+		return ""
+	}
+	from, err1 := filepath.Abs(filepath.Dir(out))
+	to, err2 := filepath.Abs(resultsDir(resultsPath))
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	if rel, err := filepath.Rel(from, to); err == nil && rel != "." {
+		return rel
+	}
+	return ""
+}
+
 // htmlRenderer renders the HTML report with log links that resolve from where it is written:
 // next to the results when printed (the usual `> DIR/report.html`), else relative to FILE.
 func htmlRenderer(resultsPath, out string) func(io.Writer, *results.Results) error {
-	dir := resultsPath
-	if st, err := os.Stat(resultsPath); err == nil && !st.IsDir() {
-		dir = filepath.Dir(resultsPath)
-	}
-	opts := report.HTMLOptions{Dir: dir}
-	if out != "" {
-		from, err1 := filepath.Abs(filepath.Dir(out))
-		to, err2 := filepath.Abs(dir)
-		if err1 == nil && err2 == nil {
-			if rel, err := filepath.Rel(from, to); err == nil && rel != "." {
-				opts.LinkBase = rel
-			}
-		}
-	}
+	opts := report.HTMLOptions{Dir: resultsDir(resultsPath), LinkBase: linkBase(resultsPath, out)}
 	return func(w io.Writer, r *results.Results) error { return report.HTML(w, r, opts) }
 }
 

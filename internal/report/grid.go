@@ -85,6 +85,7 @@ type gridCol struct {
 }
 
 type gridRow struct {
+	Key   rowKey
 	Label string
 	Cells []gridCell // one per column
 }
@@ -148,7 +149,7 @@ func newGrid(r *results.Results) *grid {
 	slices.SortFunc(rowKeys, compareRows)
 	rowIndex := map[rowKey]int{}
 	for i, k := range rowKeys {
-		g.Rows = append(g.Rows, gridRow{Label: labels[k.Artifact] + " " + k.Role, Cells: make([]gridCell, len(colKeys))})
+		g.Rows = append(g.Rows, gridRow{Key: k, Label: labels[k.Artifact] + " " + k.Role, Cells: make([]gridCell, len(colKeys))})
 		rowIndex[k] = i
 	}
 	for i := range r.Cells {

@@ -52,13 +52,17 @@ type htmlPage struct {
 	Title       string
 	Headline    string
 	AllOK       bool
+	Sub         string // one line of the run's facts under the headline
 	Facts       []htmlFact
 	Interrupted bool
 	Error       string
-	Summary     string
 	Counts      []htmlCount
-	Grid        *grid
-	Cells       []htmlCell
+	// Problems are the cells that ran and differ from their expectation, listed above the
+	// picture with their rerun commands (at most maxDetailed; MoreProblems counts the rest).
+	Problems     []htmlCell
+	MoreProblems int
+	Picture      template.HTML
+	Cells        []htmlCell
 }
 
 type htmlFact struct{ Name, Value string }
@@ -89,11 +93,12 @@ type htmlFile struct{ Name, Href, Size string }
 
 type htmlTail struct{ Name, Text string }
 
-// HTML writes a self-contained HTML report (no external CSS, scripts or fonts): the run's
-// facts, the verdict matrix as a coloured grid whose entries link to their cells, and every
-// cell with expected and actual verdicts, detail, findings, error, rerun command and relative
-// links to its log files, with the log tails of the cells that did not match embedded in an
-// expandable section.
+// HTML writes a self-contained HTML report (no external CSS, scripts or fonts, and no
+// JavaScript): the headline, the cells that differ from their expectation with their rerun
+// commands, the support picture (picture.go) whose squares link to their cells, the run's
+// facts, and every cell with expected and actual verdicts, detail, findings, error, rerun
+// command and relative links to its log files, with the log tails of the cells that did not
+// match embedded in an expandable section. Its colours follow prefers-color-scheme.
 func HTML(w io.Writer, r *results.Results, opts HTMLOptions) error {
 	r = printable(r)
 	p := htmlPage{
@@ -102,8 +107,9 @@ func HTML(w io.Writer, r *results.Results, opts HTMLOptions) error {
 		AllOK:       allOK(r),
 		Interrupted: r.Interrupted,
 		Error:       redact.Text(r.Error),
-		Summary:     summaryLine(r),
-		Grid:        newGrid(r),
+		Sub:         subLine(r),
+		// The picture's text is escaped by drawPicture itself (esc), every piece of it.
+		Picture: template.HTML(drawPicture(r, "", false)),
 	}
 	p.Facts = htmlFacts(r)
 	s := r.Summary
@@ -112,7 +118,7 @@ func HTML(w io.Writer, r *results.Results, opts HTMLOptions) error {
 		{"mismatched", classMismatch, s.Mismatched},
 		{"errors", classError, s.Errors},
 		{"not run", classSkipped, s.Skipped},
-		{"unexpected passes", classUnexpected, s.Unexpected},
+		{plural(s.Unexpected, "unexpected pass", "unexpected passes"), classUnexpected, s.Unexpected},
 	}
 	labels := artifactLabels(r)
 	for i := range r.Cells {
@@ -139,6 +145,13 @@ func HTML(w io.Writer, r *results.Results, opts HTMLOptions) error {
 			}
 		}
 		p.Cells = append(p.Cells, hc)
+		if !c.OK && c.Actual != "skipped" {
+			if len(p.Problems) == maxDetailed {
+				p.MoreProblems++
+			} else {
+				p.Problems = append(p.Problems, hc)
+			}
+		}
 	}
 	if err := htmlTemplate.Execute(w, p); err != nil {
 		return fmt.Errorf("html report: %w", err)
@@ -149,13 +162,13 @@ func HTML(w io.Writer, r *results.Results, opts HTMLOptions) error {
 func htmlFacts(r *results.Results) []htmlFact {
 	t := fmt.Sprintf("awa %s", r.Target.Awa)
 	if r.Target.Origin != "" {
-		t += " from " + r.Target.Origin
+		t += " from " + displayOrigin(r.Target.Origin)
 	}
 	sv := fmt.Sprint(r.Target.SchemaVersion)
 	if r.Target.ExpectedSchemaVersion != 0 {
 		sv += fmt.Sprintf(" (expected %d)", r.Target.ExpectedSchemaVersion)
 	}
-	f := []htmlFact{{"target", t}, {"schema version", sv}}
+	f := []htmlFact{{"cells", summaryLine(r)}, {"target", t}, {"schema version", sv}}
 	if r.Postgres.Mode != "" || r.Postgres.Version != "" {
 		pg := strings.TrimSpace(r.Postgres.Version + " (" + r.Postgres.Mode + ")")
 		if r.Postgres.URL != "" {
@@ -164,7 +177,7 @@ func htmlFacts(r *results.Results) []htmlFact {
 		f = append(f, htmlFact{"PostgreSQL", pg})
 	}
 	if r.Matrix != "" {
-		f = append(f, htmlFact{"matrix", r.Matrix})
+		f = append(f, htmlFact{"matrix", displayPath(r.Matrix)})
 	}
 	if sh := shardList(r); sh != "" {
 		f = append(f, htmlFact{"shards", sh})
@@ -182,7 +195,7 @@ func htmlFacts(r *results.Results) []htmlFact {
 	for _, a := range r.Artifacts {
 		s := fmt.Sprintf("%s (%s %s", a.Name, a.Kind, a.Version)
 		if a.Origin != "" {
-			s += " from " + a.Origin
+			s += " from " + displayOrigin(a.Origin)
 		}
 		s += ")"
 		if a.Error != "" {
@@ -194,6 +207,29 @@ func htmlFacts(r *results.Results) []htmlFact {
 		f = append(f, htmlFact{"artifacts", strings.Join(arts, "; ")})
 	}
 	return f
+}
+
+// subLine is the run in one line: "schema version 40 · matrix.yaml · PostgreSQL 15.18 ·
+// 2026-12-02 14:47 UTC, took 1m12s".
+func subLine(r *results.Results) string {
+	parts := []string{fmt.Sprintf("schema version %d", r.Target.SchemaVersion)}
+	if r.Matrix != "" {
+		parts = append(parts, displayPath(r.Matrix))
+	}
+	if r.Postgres.Version != "" {
+		parts = append(parts, "PostgreSQL "+pgVersion(r.Postgres.Version))
+	}
+	if sh := shardList(r); sh != "" {
+		parts = append(parts, "shards "+sh)
+	}
+	if !r.StartedAt.IsZero() {
+		when := r.StartedAt.UTC().Format("2006-01-02 15:04 UTC")
+		if !r.FinishedAt.IsZero() {
+			when += ", took " + r.FinishedAt.Sub(r.StartedAt).Round(time.Second).String()
+		}
+		parts = append(parts, when)
+	}
+	return strings.Join(parts, " · ")
 }
 
 // cellFiles lists the files in a cell's log folder and, for a cell that did not match, reads
@@ -274,4 +310,37 @@ func byteSize(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
 	}
 	return fmt.Sprintf("%.1f MiB", float64(n)/(1024*1024))
+}
+
+// displayPath shows a local path without the machine's layout: a relative path as it is, an
+// absolute one as its last two elements ("…/awa-main/awa-cli"), so reports name what they
+// ran without printing where it sat on the machine that ran it.
+func displayPath(p string) string {
+	if !filepath.IsAbs(p) {
+		return p
+	}
+	dir, base := filepath.Split(filepath.Clean(p))
+	if parent := filepath.Base(dir); parent != "/" && parent != "." && parent != "" {
+		base = parent + "/" + base
+	}
+	return ".../" + base
+}
+
+// displayOrigin is an artifact's origin with a local path shown by displayPath:
+// "path:.../awa-main/awa-cli".
+func displayOrigin(o string) string {
+	for _, prefix := range []string{"path:", "file:"} {
+		if rest, ok := strings.CutPrefix(o, prefix); ok {
+			return prefix + displayPath(rest)
+		}
+	}
+	return o
+}
+
+// plural picks the singular or plural noun for n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -22,9 +22,10 @@ const maxDetailed = 50
 func Markdown(w io.Writer, r *results.Results) error {
 	r = printable(r)
 	var b strings.Builder
-	mark := "✅"
+	// ✓ and ✗, not the emoji: every common font draws them (see TestGlyphs).
+	mark := "✓"
 	if !allOK(r) {
-		mark = "❌"
+		mark = "✗"
 	}
 	s := r.Summary
 	fmt.Fprintf(&b, "## %s awacompat: %d of %d cells as expected\n\n", mark, s.OK, s.Total)

@@ -18,13 +18,19 @@ func TestNoControlCharactersInReports(t *testing.T) {
 	c.Findings = append(c.Findings, raw)
 	c.Error = &results.ErrorInfo{Op: "cancel", Class: "CLI", Message: raw}
 	c.StderrTail = raw
+	c.Repro = "awacompat run " + raw + " --only id=" + c.ID
+	c.ExpectedError = raw
 	r.Error = raw
+	r.Matrix = "/home/ci/" + raw + "/matrix.yaml"
+	r.Artifacts[0].Origin = "path:" + raw
+	r.Postgres.Version = raw
 	renders := map[string]func(*bytes.Buffer) error{
 		"table":    func(b *bytes.Buffer) error { return Table(b, r) },
 		"markdown": func(b *bytes.Buffer) error { return Markdown(b, r) },
 		"support":  func(b *bytes.Buffer) error { return Support(b, r) },
 		"junit":    func(b *bytes.Buffer) error { return JUnit(b, r) },
 		"html":     func(b *bytes.Buffer) error { return HTML(b, r, HTMLOptions{}) },
+		"svg":      func(b *bytes.Buffer) error { return SVG(b, r, SVGOptions{ReportHref: HTMLFile}) },
 		"line":     func(b *bytes.Buffer) error { _, err := b.WriteString(Line(*c)); return err },
 	}
 	for name, render := range renders {

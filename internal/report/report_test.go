@@ -87,6 +87,7 @@ var formats = []struct {
 	{"summary.md", Markdown},
 	{"support.md", Support},
 	{"report.html", func(w io.Writer, r *results.Results) error { return HTML(w, r, HTMLOptions{Dir: "testdata"}) }},
+	{"support.svg", func(w io.Writer, r *results.Results) error { return SVG(w, r, SVGOptions{ReportHref: HTMLFile}) }},
 	{"results.json", JSON},
 }
 

@@ -30,8 +30,9 @@ func WriteAll(dir string, r *results.Results) error {
 	return errors.Join(WriteFiles(dir, r), StepSummary(r))
 }
 
-// WriteFiles writes junit.xml, summary.md and report.html into dir, each atomically. The HTML
-// report links to the cells' log folders relative to dir.
+// WriteFiles writes junit.xml, summary.md, report.html and support.svg into dir, each
+// atomically. The HTML report links to the cells' log folders relative to dir; the picture's
+// entries link to their cells in report.html.
 func WriteFiles(dir string, r *results.Results) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write reports: %w", err)
@@ -40,6 +41,7 @@ func WriteFiles(dir string, r *results.Results) error {
 		writeFile(dir, JUnitFile, func(w io.Writer) error { return JUnit(w, r) }),
 		writeFile(dir, MarkdownFile, func(w io.Writer) error { return Markdown(w, r) }),
 		writeFile(dir, HTMLFile, func(w io.Writer) error { return HTML(w, r, HTMLOptions{Dir: dir}) }),
+		writeFile(dir, SVGFile, func(w io.Writer) error { return SVG(w, r, SVGOptions{ReportHref: HTMLFile}) }),
 	)
 }
 
