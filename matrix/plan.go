@@ -3,10 +3,10 @@ package matrix
 import (
 	"fmt"
 	"hash/fnv"
-	"regexp"
 	"io"
 	"math/big"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"

@@ -101,8 +101,8 @@ type Template struct {
 	Outcome string `json:"outcome"`
 	// Restored is true when an earlier run's copy of the same template was restored and
 	// verified instead of carrying out its steps again (Steps are that build's).
-	Restored bool `json:"restored,omitempty"`
-	Error   string `json:"error,omitempty"`
+	Restored bool   `json:"restored,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
 
 // TemplateStep is one step of building a template and the state it left.
