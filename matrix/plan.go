@@ -90,8 +90,8 @@ type Options struct {
 // NewPlan expands m into cells, applies the selection, and attaches expectations. It does no
 // I/O and is deterministic.
 func NewPlan(m *Matrix, opts Options) (*Plan, error) {
-	for _, a := range m.Artifacts {
-		if a.Source == TargetSource {
+	for _, name := range m.ArtifactNames() { // sorted: the same artifact named every time
+		if a := m.Artifacts[name]; a.Source == TargetSource {
 			return nil, fmt.Errorf("%s: artifact %s is built from the target's checkout (source: target), but the target has no source: give --target-source PATH (or AWACOMPAT_TARGET_SOURCE, or target.source)", m.File, a.Name)
 		}
 	}
