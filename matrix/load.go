@@ -581,7 +581,7 @@ func (l *loader) roleArtifact(n *yaml.Node, m *Matrix, role, name, what string) 
 		l.errf(n, "%s: unknown artifact %q%s", what, name, didYouMean(name, m.ArtifactNames()))
 		return
 	}
-	if (role == "producer" || role == "producer2" || role == "worker") && a.Kind == "cli" {
+	if a.Kind == "cli" && !slices.Contains(cliRoles, role) {
 		l.errf(n, "%s: a cli artifact cannot be a %s (use a python or rust artifact)", what, role)
 	}
 }

@@ -237,8 +237,14 @@ var BaseEngines = []string{"canonical", "queue_storage"}
 var RingAuthoritySince = version.MustParse("0.7.0-alpha.1")
 
 // Roles a fleet can bind. producer2 is a second producer (unique_dedupe: does the first
-// producer's unique job block the second's?).
-var Roles = []string{"producer", "producer2", "worker", "admin", "migrator"}
+// producer's unique job block the second's?); rescuer is the worker that takes over the jobs
+// of a worker killed mid-job (crash_rescue); successor is the release a fleet rolls to
+// (rolling_upgrade).
+var Roles = []string{"producer", "producer2", "worker", "rescuer", "successor", "admin", "migrator"}
+
+// cliRoles are the roles an awa CLI artifact can play at all (a scenario narrows them further
+// with Scenario.CLIRoles); the others need a client library.
+var cliRoles = []string{"admin", "migrator"}
 
 // Kinds of artifact.
 var Kinds = []string{"python", "rust", "cli"}

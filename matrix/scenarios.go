@@ -88,6 +88,18 @@ var Catalog = []Scenario{
 		Doc:   "the handler asks for a retry on attempt 1 and completes attempt 2; the job ends completed at attempt 2",
 	},
 	{
+		Name:  "crash_rescue",
+		Roles: []string{"worker", "rescuer"},
+		Ops:   []string{"enqueue", "claim", "rescue", "complete"},
+		Doc:   "the worker enqueues 100 jobs, holds every one running and is SIGKILLed mid-job; the rescuer, started after, becomes maintenance leader and rescues them through awa's stale-heartbeat rescue (staleness and rescue interval set through its SDK), completing each exactly once at attempt 2",
+	},
+	{
+		Name:  "crash_rescue_unique",
+		Roles: []string{"worker", "rescuer"},
+		Ops:   []string{"enqueue", "unique", "claim", "rescue", "complete"},
+		Doc:   "awa #388: as crash_rescue with 20 jobs plus a unique job whose unique_states exclude running; while the worker holds it the rescuer enqueues a newer duplicate; after the kill rescue must not wedge: the plain jobs complete at attempt 2, the older unique job ends cancelled (the claim holder wins, CHANGELOG 0.6.1) and the duplicate completes",
+	},
+	{
 		Name:     "migrate_refusal",
 		Roles:    []string{"migrator"},
 		Ops:      []string{"migrate"},

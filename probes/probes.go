@@ -51,19 +51,30 @@ type Step struct {
 	TimeoutMS   int64          `json:"timeout_ms,omitempty"`
 	StorageRole StorageRole    `json:"storage_role,omitempty"`
 	// PollMS sets the work step's poll interval; HealthMS asks for a health event that often.
-	PollMS       int    `json:"poll_ms,omitempty"`
-	HealthMS     int    `json:"health_ms,omitempty"`
-	JobID        int64  `json:"job_id,omitempty"`
-	State        string `json:"state,omitempty"`
-	Limit        int    `json:"limit,omitempty"`
-	PeriodBucket *int64 `json:"period_bucket,omitempty"`
-	MS           int    `json:"ms,omitempty"`
+	PollMS   int `json:"poll_ms,omitempty"`
+	HealthMS int `json:"health_ms,omitempty"`
+	// A work step's maintenance knobs, by the SDK's own names (PROTOCOL.md, work): how often
+	// its client heartbeats running jobs, how stale a heartbeat must be for its maintenance
+	// leader to rescue the job, how often the leader looks, how often a follower tries to lead.
+	HeartbeatIntervalMS       int    `json:"heartbeat_interval_ms,omitempty"`
+	HeartbeatStalenessMS      int    `json:"heartbeat_staleness_ms,omitempty"`
+	HeartbeatRescueIntervalMS int    `json:"heartbeat_rescue_interval_ms,omitempty"`
+	LeaderElectionIntervalMS  int    `json:"leader_election_interval_ms,omitempty"`
+	JobID                     int64  `json:"job_id,omitempty"`
+	State                     string `json:"state,omitempty"`
+	Limit                     int    `json:"limit,omitempty"`
+	PeriodBucket              *int64 `json:"period_bucket,omitempty"`
+	MS                        int    `json:"ms,omitempty"`
 }
 
 // Unique are the unique options of an enqueue.
 type Unique struct {
 	ByArgs  bool `json:"by_args"`
 	ByQueue bool `json:"by_queue"`
+	// States is awa's unique_states bit mask (bit n = the state in awa's JobState order:
+	// scheduled, available, running, completed, retryable, failed, cancelled,
+	// waiting_external); 0 means the SDK default.
+	States uint8 `json:"states,omitempty"`
 }
 
 // Event is one line of probe output. Raw keeps the whole object.

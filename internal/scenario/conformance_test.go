@@ -117,6 +117,11 @@ func TestConformance(t *testing.T) {
 				})
 			}
 		}
+		for _, b := range brokenRescuers {
+			t.Run(eng+"/crash_rescue/broken-rescuer-"+b.mode, func(t *testing.T) {
+				c.brokenRescuer(t, eng, b.mode, b.want)
+			})
+		}
 		for _, sc := range cli {
 			t.Run(eng+"/"+sc.Name+"/cli", func(t *testing.T) {
 				py := c.langs[0]
@@ -241,6 +246,24 @@ func (c *conformance) clone(t *testing.T, eng string) string {
 // run runs scenario sc under eng in a clone, with bind choosing each role's probe, and holds
 // its verdict to pass (or to a known defect's).
 func (c *conformance) run(t *testing.T, eng string, sc matrix.Scenario, variant string, bind func(role string) Probe) {
+	out, dir := c.outcome(t, eng, sc, variant, bind)
+	want, finding := matrix.Pass, ""
+	if d, ok := knownDefects[eng+"/"+sc.Name]; ok && variant != "cli" {
+		want, finding = d.verdict, d.finding
+		t.Logf("known awa defect, expecting %s: %s", d.verdict, d.why)
+	}
+	joined := strings.Join(out.Findings, "\n")
+	if out.Verdict != want || (finding != "" && !strings.Contains(joined, finding)) {
+		t.Errorf("verdict %s (want %s): %s\nfindings:\n%s\nerror: %+v\nprobe stderr:\n%s",
+			out.Verdict, want, out.Detail, joined, out.Error, allStderr(dir))
+		return
+	}
+	t.Logf("%s: %s", out.Verdict, out.Detail)
+}
+
+// outcome runs scenario sc under eng in a clone, with bind choosing each role's probe, and
+// returns its outcome and the probes' folder.
+func (c *conformance) outcome(t *testing.T, eng string, sc matrix.Scenario, variant string, bind func(role string) Probe) (Outcome, string) {
 	t.Parallel()
 	c.sem <- struct{}{}
 	defer func() { <-c.sem }()
@@ -257,19 +280,7 @@ func (c *conformance) run(t *testing.T, eng string, sc matrix.Scenario, variant 
 	defer cancel()
 	out := Run(ctx, sc.Name, env)
 	checkEngineKept(t, eng, url)
-
-	want, finding := matrix.Pass, ""
-	if d, ok := knownDefects[eng+"/"+sc.Name]; ok && variant != "cli" {
-		want, finding = d.verdict, d.finding
-		t.Logf("known awa defect, expecting %s: %s", d.verdict, d.why)
-	}
-	joined := strings.Join(out.Findings, "\n")
-	if out.Verdict != want || (finding != "" && !strings.Contains(joined, finding)) {
-		t.Errorf("verdict %s (want %s): %s\nfindings:\n%s\nerror: %+v\nprobe stderr:\n%s",
-			out.Verdict, want, out.Detail, joined, out.Error, allStderr(env.Dir))
-		return
-	}
-	t.Logf("%s: %s", out.Verdict, out.Detail)
+	return out, env.Dir
 }
 
 // checkEngineKept fails t when the engine moved under the scenario (what the runner re-checks).
@@ -298,4 +309,55 @@ func allStderr(dir string) string {
 		fmt.Fprintf(&b, "--- %s\n%s\n", name, probes.StderrTail(dir, name, 12))
 	}
 	return b.String()
+}
+
+// brokenRescuers are rescuers that must never pass crash_rescue: the real Python probe of
+// conformanceVersion with its spec altered on the way in. "no-timing" drops the rescue timing
+// (awa's defaults: 90 s staleness, so no rescue inside the window: fail); "elsewhere" works
+// another queue (live, leading, but never claims anything, not even its own control job:
+// inert).
+var brokenRescuers = []struct {
+	mode string
+	want matrix.Verdict
+}{{"no-timing", matrix.Fail}, {"elsewhere", matrix.Inert}}
+
+// brokenRescuerWrapper rewrites the spec (the last argument) as the mode says, then runs the
+// real probe (the arguments between the mode and the spec) with it.
+const brokenRescuerWrapper = `import json, os, sys
+mode, probe, path = sys.argv[1], sys.argv[2:-1], sys.argv[-1]
+spec = json.load(open(path))
+for s in spec["steps"]:
+    if s["op"] != "work":
+        continue
+    if mode == "no-timing":
+        for k in ("heartbeat_interval_ms", "heartbeat_staleness_ms", "heartbeat_rescue_interval_ms", "leader_election_interval_ms"):
+            s.pop(k, None)
+    elif mode == "elsewhere":
+        s["queue"] = "awacompat_elsewhere"
+broken = path + ".broken.json"
+json.dump(spec, open(broken, "w"))
+os.execv(probe[0], probe + [broken])
+`
+
+func (c *conformance) brokenRescuer(t *testing.T, eng, mode string, want matrix.Verdict) {
+	py := c.langs[0]
+	if py.err != nil {
+		t.Fatalf("the python probe did not install: %v", py.err)
+	}
+	wrapper := filepath.Join(t.TempDir(), "broken_rescuer.py")
+	if err := os.WriteFile(wrapper, []byte(brokenRescuerWrapper), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := matrix.LookupScenario("crash_rescue")
+	out, dir := c.outcome(t, eng, sc, "broken-"+mode, func(role string) Probe {
+		p := Probe{Argv: py.art.Probe, Kind: "python", Version: conformanceVersion}
+		if role == "rescuer" {
+			p.Argv = append([]string{"python3", wrapper, mode}, py.art.Probe...)
+		}
+		return p
+	})
+	if out.Verdict != want {
+		t.Fatalf("verdict %s (want %s): %s\nfindings: %v\nprobe stderr:\n%s", out.Verdict, want, out.Detail, out.Findings, allStderr(dir))
+	}
+	t.Logf("%s: %s", out.Verdict, out.Detail)
 }

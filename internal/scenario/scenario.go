@@ -89,6 +89,8 @@ var scenarios = map[string]func(context.Context, Env) (Outcome, error){
 	"admin_reads":                  adminReads,
 	"fidelity":                     fidelity,
 	"retry":                        retry,
+	"crash_rescue":                 crashRescue,
+	"crash_rescue_unique":          crashRescueUnique,
 	"migrate_refusal":              migrateRefusal,
 }
 

@@ -32,6 +32,12 @@ DEFAULT_STEP_TIMEOUT_MS = 60_000
 SHUTDOWN_TIMEOUT_MS = 5_000
 
 STORAGE_ROLES = ("auto", "canonical_drain", "queue_storage_target")
+# A work step's maintenance knobs, by the name the step and the SDK's start() both use: how
+# often the client heartbeats its running jobs, how stale a heartbeat must be before the
+# maintenance leader rescues the job, how often the leader looks, and how often a follower
+# tries to become leader.
+MAINTENANCE_KNOBS = ("heartbeat_interval_ms", "heartbeat_staleness_ms",
+                     "heartbeat_rescue_interval_ms", "leader_election_interval_ms")
 BEHAVIORS = ("complete", "fail_once", "hold")
 
 # ── Output ──────────────────────────────────────────────────────────────────────────────────────
@@ -330,6 +336,8 @@ def validate(spec) -> None:
             _opt(step, "handled", int, i)
             _opt(step, "poll_ms", int, i)
             _opt(step, "health_ms", int, i)
+            for knob in MAINTENANCE_KNOBS:
+                _opt(step, knob, int, i)
             behavior = step.get("behavior") or "complete"
             if behavior not in BEHAVIORS:
                 raise BadSpec("step %d (work): unknown behavior %r" % (i, behavior))
@@ -603,6 +611,14 @@ class Probe:
                 else:
                     emit({"event": "note",
                           "message": "poll_ms ignored: not supported by %s" % self.version})
+            for knob in MAINTENANCE_KNOBS:
+                if not step.get(knob):
+                    continue
+                if accepts_kwarg(client.start, knob):
+                    start_kwargs[knob] = step[knob]
+                else:
+                    emit({"event": "note",
+                          "message": "%s ignored: not supported by %s" % (knob, self.version)})
             if role is not None:
                 if accepts_kwarg(client.start, "storage_transition_role"):
                     start_kwargs["storage_transition_role"] = role

@@ -280,6 +280,16 @@ struct WorkStep {
     /// Every health_ms, the client's own health check as a `health` event; none when absent.
     #[serde(default)]
     health_ms: Option<u64>,
+    /// Maintenance knobs (ClientBuilder::heartbeat_interval, heartbeat_staleness,
+    /// heartbeat_rescue_interval, leader_election_interval); the SDK default when absent.
+    #[serde(default)]
+    heartbeat_interval_ms: Option<u64>,
+    #[serde(default)]
+    heartbeat_staleness_ms: Option<u64>,
+    #[serde(default)]
+    heartbeat_rescue_interval_ms: Option<u64>,
+    #[serde(default)]
+    leader_election_interval_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -523,7 +533,20 @@ impl Probe {
         if let Some(ms) = w.poll_ms.filter(|ms| *ms > 0) {
             config.poll_interval = Duration::from_millis(ms);
         }
-        let builder = awa::Client::builder(pool).queue(w.queue.clone(), config);
+        let mut builder = awa::Client::builder(pool).queue(w.queue.clone(), config);
+        let ms = |v: Option<u64>| v.filter(|ms| *ms > 0).map(Duration::from_millis);
+        if let Some(d) = ms(w.heartbeat_interval_ms) {
+            builder = builder.heartbeat_interval(d);
+        }
+        if let Some(d) = ms(w.heartbeat_staleness_ms) {
+            builder = builder.heartbeat_staleness(d);
+        }
+        if let Some(d) = ms(w.heartbeat_rescue_interval_ms) {
+            builder = builder.heartbeat_rescue_interval(d);
+        }
+        if let Some(d) = ms(w.leader_election_interval_ms) {
+            builder = builder.leader_election_interval(d);
+        }
         let builder = apply_storage_role(builder, role, w.storage_role.is_some());
         let handler_shared = shared.clone();
         let builder = builder.register::<ProbeArgs, _, _>(move |args: ProbeArgs, ctx: &awa::JobContext| {

@@ -1,0 +1,481 @@
+package scenario
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/awacompat/awacompat/internal/oracle"
+	"github.com/awacompat/awacompat/matrix"
+	"github.com/awacompat/awacompat/probes"
+)
+
+const rescueQueue = "awacompat_rescue"
+
+// The rescuer's maintenance timing, set through its SDK's public knobs (awa's defaults: 30 s
+// heartbeats, 90 s staleness, 30 s rescue sweeps, 10 s elections). Its own heartbeat stays
+// far inside the staleness (awa: "at least 3x the heartbeat interval"; here 12x), so a loaded
+// machine does not make it rescue its own jobs: at 6x (1.5 s) a 0.5.7 rescuer on a busy
+// machine once re-ran 3 of 100 jobs it had just completed (docs/findings.md).
+const (
+	rescueHeartbeat = 250 * time.Millisecond
+	rescueStaleness = 3 * time.Second
+	rescueSweep     = 250 * time.Millisecond
+	rescueElection  = 250 * time.Millisecond
+	// rescueSweeps is how many sweeps past the staleness a rescuer that leads gets before a
+	// rescue that has not come (and no job that moved) ends the wait: the evidence that it
+	// will not come.
+	rescueSweeps = 8
+)
+
+// uniqueStatesWithoutRunning is awa's default unique_states (scheduled, available, running,
+// completed, retryable) without running: the job holds no unique claim while it runs, so a
+// newer duplicate can take the claim (awa #388).
+const uniqueStatesWithoutRunning = 0b0001_1011
+
+// crashPlan is what a crash-rescue cell holds when the worker is killed.
+type crashPlan struct {
+	scenario string
+	// jobs is how many plain jobs the worker enqueues and holds.
+	jobs int
+	// unique adds the #388 case: a held unique job whose unique_states exclude running, and
+	// a newer duplicate the rescuer's release enqueues while it is held.
+	unique bool
+}
+
+func crashRescue(ctx context.Context, env Env) (Outcome, error) {
+	return rescueAfterCrash(ctx, env, crashPlan{scenario: "crash_rescue", jobs: 100})
+}
+
+func crashRescueUnique(ctx context.Context, env Env) (Outcome, error) {
+	return rescueAfterCrash(ctx, env, crashPlan{scenario: "crash_rescue_unique", jobs: 20, unique: true})
+}
+
+// crashCase is one crash-rescue cell as it ran: what was sent, the ids, and the probes' words.
+type crashCase struct {
+	plan crashPlan
+	sent map[string]map[string]any // by ref: h1..hN, "unique", "duplicate", "control"
+	ids  map[string]int64
+	// held are the refs the worker held when it was killed (every plain job, and "unique").
+	held []string
+	// worker and rescuer are every event of each.
+	worker, rescuer []probes.Event
+	killedAt        time.Time
+	// rescue is how the wait for the rescue ended.
+	rescue rescueEnd
+	// leaderAt is when the rescuer first reported that it led maintenance (zero: never).
+	leaderAt time.Time
+	// notes are the rescuer's notes (a knob its release ignores).
+	notes []string
+}
+
+// rescueAfterCrash: the worker enqueues the plan's jobs and holds every one running; (for the
+// unique case, the rescuer's release enqueues the newer duplicate now;) the worker is
+// SIGKILLed mid-job; the rescuer starts with a short staleness and sweep interval, enqueues a
+// control job (proof that it can claim at all) and works the queue. awa's maintenance leader,
+// the rescuer once the killed worker's session is gone, must rescue the held jobs, and the
+// rescuer complete each exactly once.
+func rescueAfterCrash(ctx context.Context, env Env, plan crashPlan) (Outcome, error) {
+	o, err := withOracle(ctx, env)
+	if err != nil {
+		return Outcome{}, err
+	}
+	defer o.Close(context.WithoutCancel(ctx))
+
+	cc := &crashCase{plan: plan, sent: map[string]map[string]any{}, ids: map[string]int64{}}
+	tag := nonce(env)
+	var steps []probes.Step
+	for n := 1; n <= plan.jobs; n++ {
+		ref := fmt.Sprintf("h%d", n)
+		cc.sent[ref] = cellArgs(env, plan.scenario, tag, n)
+		cc.held = append(cc.held, ref)
+		steps = append(steps, probes.Step{Op: probes.OpEnqueue, Ref: ref, Queue: rescueQueue, Args: cc.sent[ref]})
+	}
+	if plan.unique {
+		cc.sent["unique"] = cellArgs(env, plan.scenario+"/unique", tag, 0)
+		cc.held = append(cc.held, "unique")
+		steps = append(steps, uniqueStep("unique", cc.sent["unique"]))
+	}
+	total := len(cc.held)
+	steps = append(steps, workStep(ctx, rescueQueue, probes.BehaviorHold, total))
+
+	// 1. The worker enqueues and holds every job.
+	worker, readyAt, err := startReady(ctx, env, "worker", "worker", steps)
+	if err != nil {
+		return Outcome{}, err
+	}
+	defer stopProbe(ctx, worker)
+	if err := enqueuedIDs(worker.All(), cc.held, cc.ids); err != nil {
+		return Outcome{}, err
+	}
+	heldIDs := cc.idsOf(cc.held)
+	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt}
+	res, err := w.until(ctx, heldIDs, func(jobs []oracle.Job) bool {
+		return allState(jobs, heldIDs, oracle.JobStateRunning) && countEvents(worker.All(), probes.EventHandled) >= total
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	switch res.end {
+	case inert:
+		return inertOutcome(env, "worker", total, res.evidence), nil
+	case reached:
+	default:
+		return Outcome{Verdict: matrix.Fail, Detail: fmt.Sprintf("the worker never held all %d jobs (%s); jobs: %s", total, watchEndText(res.end), stateCounts(res.jobs))}, nil
+	}
+
+	// 2. The newer duplicate, while the worker holds the unique job.
+	if plan.unique {
+		cc.sent["duplicate"] = cc.sent["unique"]
+		got, _, err := enqueue(ctx, env, "rescuer", "rescuer-duplicate", []probes.Step{uniqueStep("duplicate", cc.sent["duplicate"])})
+		if err != nil {
+			return Outcome{}, err
+		}
+		cc.ids["duplicate"] = got["duplicate"]
+	}
+
+	// 3. SIGKILL mid-job.
+	worker.Kill()
+	cc.killedAt = time.Now()
+	cc.worker = stopProbe(ctx, worker)
+	if jobs, err := o.Jobs(ctx, heldIDs); err != nil {
+		return Outcome{}, err
+	} else if !allState(jobs, heldIDs, oracle.JobStateRunning) {
+		return Outcome{}, fmt.Errorf("after the kill the held jobs are no longer all running, before any rescuer started: %s", stateCounts(jobs))
+	}
+
+	// 4. The rescuer: a control job, then work with rescue timing it controls.
+	cc.sent["control"] = cellArgs(env, plan.scenario+"/control", tag, 0)
+	rescuerSteps := []probes.Step{{Op: probes.OpEnqueue, Ref: "control", Queue: rescueQueue, Args: cc.sent["control"]}, rescuerWork(ctx)}
+	rescuer, _, err := startReady(ctx, env, "rescuer", "rescuer", rescuerSteps)
+	if err != nil {
+		return Outcome{}, err
+	}
+	defer stopProbe(ctx, rescuer)
+	if err := enqueuedIDs(rescuer.All(), []string{"control"}, cc.ids); err != nil {
+		return Outcome{}, err
+	}
+	cc.notes = notes(rescuer.All())
+	if len(cc.notes) > 0 {
+		// Without the knobs the rescue would come after awa's defaults (90 s staleness, 30 s
+		// sweeps): a blind wait, not evidence.
+		return Outcome{Verdict: matrix.Error, Detail: fmt.Sprintf("the rescuer's release cannot set its rescue timing through its public API (%s), so the cell cannot bound the wait for a rescue; not judged", strings.Join(cc.notes, "; "))}, nil
+	}
+	all := cc.idsOf(slices.Sorted(maps.Keys(cc.ids)))
+	var jobs []oracle.Job
+	cc.rescue, jobs, cc.leaderAt, err = awaitRescue(ctx, o, rescuer, all, cc.done)
+	if err != nil {
+		return Outcome{}, err
+	}
+	cc.rescuer = stopProbe(ctx, rescuer)
+	if j, err := o.Jobs(context.WithoutCancel(ctx), all); err == nil {
+		jobs = j
+	}
+	return judgeCrash(env, cc, jobs), nil
+}
+
+// rescuerWork is the rescuer's work step: the scenario worker's, with rescue timing.
+func rescuerWork(ctx context.Context) probes.Step {
+	s := workStep(ctx, rescueQueue, probes.BehaviorComplete, 20)
+	s.HeartbeatIntervalMS = int(rescueHeartbeat.Milliseconds())
+	s.HeartbeatStalenessMS = int(rescueStaleness.Milliseconds())
+	s.HeartbeatRescueIntervalMS = int(rescueSweep.Milliseconds())
+	s.LeaderElectionIntervalMS = int(rescueElection.Milliseconds())
+	return s
+}
+
+func uniqueStep(ref string, args map[string]any) probes.Step {
+	return probes.Step{Op: probes.OpEnqueue, Ref: ref, Queue: rescueQueue, Args: args,
+		Unique: &probes.Unique{ByArgs: true, States: uniqueStatesWithoutRunning}}
+}
+
+// enqueuedIDs records the job ids the events report for refs; an enqueue error or a missing
+// id ends the scenario (refused, or the harness failing).
+func enqueuedIDs(evs []probes.Event, refs []string, ids map[string]int64) error {
+	for _, ref := range refs {
+		e, ok := eventFor(evs, ref)
+		switch {
+		case ok && e.Event == probes.EventError:
+			return stopWith(refused("enqueue", errorInfo(e)))
+		case !ok || e.Event != probes.EventEnqueued || e.JobID == nil:
+			return fmt.Errorf("the probe reported no job id for %s", ref)
+		}
+		ids[ref] = *e.JobID
+	}
+	return nil
+}
+
+func (cc *crashCase) idsOf(refs []string) []int64 {
+	out := make([]int64, 0, len(refs))
+	for _, r := range refs {
+		out = append(out, cc.ids[r])
+	}
+	return out
+}
+
+// done is the end the scenario waits for: every job in its expected final state.
+func (cc *crashCase) done(jobs []oracle.Job) bool {
+	rows := byID(jobs)
+	for ref, id := range cc.ids {
+		want := oracle.JobStateCompleted
+		if ref == "unique" {
+			want = oracle.JobStateCancelled
+		}
+		if len(rows[id]) != 1 || rows[id][0].State != want {
+			return false
+		}
+	}
+	return true
+}
+
+// rescueEnd is how the wait for a rescue ended.
+type rescueEnd int
+
+const (
+	rescued rescueEnd = iota // every job reached its final state
+	// stalled: the rescuer led maintenance for the staleness plus rescueSweeps sweeps and no
+	// job moved in that time.
+	stalled
+	// neverLed: the rescuer never reported leading maintenance within that window.
+	neverLed
+	// rescuerExited: the rescuer's process ended first.
+	rescuerExited
+	// rescueOutOfTime: the cell's budget ended.
+	rescueOutOfTime
+)
+
+// awaitRescue reads jobs ids until done holds for them, or the evidence says the rescue will
+// not come: the rescuer has led maintenance (its own health check) for the staleness plus
+// rescueSweeps sweeps with no job moving, or never led in that long after it was ready.
+func awaitRescue(ctx context.Context, o *oracle.Oracle, rescuer *probes.Proc, ids []int64, done func([]oracle.Job) bool) (rescueEnd, []oracle.Job, time.Time, error) {
+	window := rescueStaleness + rescueSweeps*rescueSweep
+	end, start := rescuerExited, time.Now()
+	var jobs []oracle.Job
+	var leaderAt time.Time
+	lastMove, last := start, ""
+	err := waitFor(ctx, watchBudget(ctx, time.Hour), pollEvery, rescuer.Done(), func() (bool, error) {
+		var err error
+		if jobs, err = o.Jobs(ctx, ids); err != nil {
+			return false, err
+		}
+		if done(jobs) {
+			end = rescued
+			return true, nil
+		}
+		if s := statesString(jobs); s != last {
+			last, lastMove = s, time.Now()
+		}
+		if leaderAt.IsZero() {
+			leaderAt = firstLeader(rescuer.All())
+		}
+		switch {
+		case leaderAt.IsZero() && time.Since(start) > window:
+			end = neverLed
+			return true, nil
+		case !leaderAt.IsZero() && time.Since(leaderAt) > window && time.Since(lastMove) > window:
+			end = stalled
+			return true, nil
+		}
+		return false, nil
+	})
+	switch {
+	case err == errWatchDeadline:
+		end = rescueOutOfTime
+	case ctx.Err() != nil:
+		return end, jobs, leaderAt, fmt.Errorf("waiting for the rescue, jobs %s: %w", statesString(jobs), ctx.Err())
+	case err != nil:
+		return end, jobs, leaderAt, err
+	}
+	return end, jobs, leaderAt, nil
+}
+
+// firstLeader is when a health event first said the client led maintenance.
+func firstLeader(evs []probes.Event) time.Time {
+	for _, e := range evs {
+		if e.Event == probes.EventHealth && e.Leader {
+			return e.At
+		}
+	}
+	return time.Time{}
+}
+
+func notes(evs []probes.Event) []string {
+	var out []string
+	for _, e := range evs {
+		if e.Event == probes.EventNote {
+			out = append(out, e.Message)
+		}
+	}
+	return out
+}
+
+func watchEndText(e watchEnd) string {
+	switch e {
+	case exited:
+		return "it exited"
+	case engineChanged:
+		return "the storage engine changed"
+	case outOfTime:
+		return "the cell's time ran out"
+	}
+	return "the wait ended"
+}
+
+// judgeCrash decides a crash-rescue cell from the database and both probes' words: every held
+// job completed exactly once by the rescuer at attempt 2 (claimed by the worker, rescued,
+// claimed again), args intact, nothing lost or stored twice; the control job completed at
+// attempt 1; in the unique case the older unique job cancelled (the duplicate holds its claim:
+// awa 0.6.1's per-row fallback) and the duplicate completed.
+func judgeCrash(env Env, cc *crashCase, jobs []oracle.Job) Outcome {
+	var out Outcome
+	stored := byID(jobs)
+	heldBy := handledByJob(cc.worker)
+	doneBy := handledByJob(cc.rescuer)
+	// Jobs that ended in the wrong state, one finding per way of being wrong (a wedged rescue
+	// leaves a hundred jobs the same way).
+	type wrongEnd struct {
+		got  string
+		want oracle.JobState
+	}
+	wrong := map[wrongEnd][]int64{}
+	for _, ref := range slices.Sorted(maps.Keys(cc.ids)) {
+		id := cc.ids[ref]
+		rows := stored[id]
+		if len(rows) == 0 {
+			out.find("job %d (%s) is missing from the database", id, ref)
+			continue
+		}
+		if len(rows) > 1 {
+			out.find("job %d (%s) is stored %d times (%s)", id, ref, len(rows), locations(rows))
+		}
+		j := rows[0]
+		if d := jsonDiff(j.Args, mustJSON(cc.sent[ref])); d != "" {
+			out.find("job %d (%s) args in the database differ from what was sent: %s", id, ref, d)
+		}
+		held := ref != "control" && ref != "duplicate"
+		if held && len(heldBy[id]) != 1 {
+			out.find("the worker reported job %d (%s) handled %d times before the kill, want once", id, ref, len(heldBy[id]))
+		}
+		wantState, wantAttempt, wantRuns := oracle.JobStateCompleted, 1, 1
+		switch {
+		case ref == "unique":
+			wantState, wantAttempt, wantRuns = oracle.JobStateCancelled, -1, 0
+		case held:
+			wantAttempt = 2
+		}
+		if j.State != wantState {
+			k := wrongEnd{got: fmt.Sprintf("%s/attempt %d", j.State, j.Attempt), want: wantState}
+			wrong[k] = append(wrong[k], id)
+			continue
+		}
+		if wantAttempt > 0 && j.Attempt != wantAttempt {
+			out.find("job %d (%s) completed at attempt %d, want %d", id, ref, j.Attempt, wantAttempt)
+		}
+		if got := len(doneBy[id]); got != wantRuns {
+			out.find("the rescuer ran job %d (%s) %d times, want %d", id, ref, got, wantRuns)
+		} else if wantRuns == 1 && doneBy[id][0].Attempt != wantAttempt {
+			out.find("the rescuer ran job %d (%s) as attempt %d, want %d", id, ref, doneBy[id][0].Attempt, wantAttempt)
+		}
+	}
+
+	for _, k := range slices.SortedFunc(maps.Keys(wrong), func(a, b wrongEnd) int { return cmp.Compare(wrong[a][0], wrong[b][0]) }) {
+		out.find("%s %s ended %s, want %s", plural(len(wrong[k]), "job", "jobs"), idRanges(wrong[k]), k.got, k.want)
+	}
+	w, r := env.Probes["worker"], env.Probes["rescuer"]
+	who := fmt.Sprintf("worker %s %s SIGKILLed holding %d jobs; rescuer %s %s", w.Kind, w.Version, len(cc.held), r.Kind, r.Version)
+	switch {
+	case cc.rescue == rescued && len(out.Findings) == 0:
+		out.Verdict = matrix.Pass
+		unique := ""
+		if cc.plan.unique {
+			unique = "; the older unique job ended cancelled, its newer duplicate completed"
+		}
+		out.Detail = fmt.Sprintf("%s led maintenance %s after the kill and rescued every held job (heartbeat staleness %s, sweeps every %s): each completed once at attempt 2 by the rescuer, args intact, none lost or duplicated, the control job at attempt 1%s; in %s",
+			who, since(cc.killedAt, cc.leaderAt), rescueStaleness, rescueSweep, unique, env.Engine)
+	case cc.rescue == rescueOutOfTime:
+		out.Verdict = matrix.Timeout
+		out.Detail = fmt.Sprintf("%s: the cell's time ran out; jobs: %s", who, stateCounts(jobs))
+	case cc.rescue != rescued && len(doneBy) == 0 && untouchedControl(stored[cc.ids["control"]]):
+		// The rescuer never ran a handler, not even for the control job it enqueued itself.
+		out.Verdict = matrix.Inert
+		out.Detail = fmt.Sprintf("%s was live but never claimed anything, not even its own control job: %s; jobs: %s", who, rescueEndText(cc, len(cc.held)), stateCounts(jobs))
+	default:
+		out.Verdict = matrix.Fail
+		out.Detail = fmt.Sprintf("%s: %s; jobs: %s", who, rescueEndText(cc, len(cc.held)), stateCounts(jobs))
+	}
+	return out
+}
+
+func untouchedControl(rows []oracle.Job) bool {
+	return len(rows) == 1 && untouched(rows)
+}
+
+func since(from, to time.Time) string {
+	if to.IsZero() {
+		return "(never)"
+	}
+	return to.Sub(from).Round(10 * time.Millisecond).String()
+}
+
+func rescueEndText(cc *crashCase, held int) string {
+	window := rescueStaleness + rescueSweeps*rescueSweep
+	switch cc.rescue {
+	case rescued:
+		return "every job reached its final state"
+	case stalled:
+		return fmt.Sprintf("no job moved for %s (the heartbeat staleness plus %d sweeps) while the rescuer led maintenance (from %s after the kill)", window, rescueSweeps, since(cc.killedAt, cc.leaderAt))
+	case neverLed:
+		return fmt.Sprintf("the rescuer never reported leading maintenance within %s of starting, so nothing could rescue the %d held jobs", window, held)
+	case rescuerExited:
+		return "the rescuer exited before the jobs were done"
+	}
+	return "the cell's time ran out"
+}
+
+// stateCounts summarizes many jobs: "100 running/attempt 1, 1 completed/attempt 1".
+func stateCounts(jobs []oracle.Job) string {
+	type key struct {
+		state   oracle.JobState
+		attempt int
+	}
+	n := map[key]int{}
+	var order []key
+	for _, j := range jobs {
+		k := key{j.State, j.Attempt}
+		if n[k] == 0 {
+			order = append(order, k)
+		}
+		n[k]++
+	}
+	return joinEach(order, ", ", "(no rows)", func(k key) string { return fmt.Sprintf("%d %s/attempt %d", n[k], k.state, k.attempt) })
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// idRanges writes ids compactly: "1-20, 22".
+func idRanges(ids []int64) string {
+	ids = slices.Sorted(slices.Values(ids))
+	var parts []string
+	for i := 0; i < len(ids); {
+		j := i
+		for j+1 < len(ids) && ids[j+1] == ids[j]+1 {
+			j++
+		}
+		if j > i {
+			parts = append(parts, fmt.Sprintf("%d-%d", ids[i], ids[j]))
+		} else {
+			parts = append(parts, fmt.Sprint(ids[i]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ", ")
+}
