@@ -110,11 +110,13 @@ type Event struct {
 
 // Proc is a running probe.
 type Proc struct {
-	Name   string
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	events chan Event
-	done   chan struct{}
+	Name string
+	cmd  *exec.Cmd
+	// stderrPath is where the probe's stderr goes (awa's own log lines land there).
+	stderrPath string
+	stdin      io.WriteCloser
+	events     chan Event
+	done       chan struct{}
 
 	mu          sync.Mutex
 	all         []Event
@@ -150,7 +152,8 @@ func Start(ctx context.Context, argv []string, spec Spec, dir, name string) (*Pr
 	// Its own process group, killed as a group with ctx, and by the kernel if awacompat dies.
 	cmd := proc.Command(ctx, argv[0], append(argv[1:], specPath)...)
 	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1", "NO_COLOR=1", URLEnv+"="+realURL)
-	stderr, err := os.Create(filepath.Join(dir, name+".stderr.log"))
+	stderrPath := filepath.Join(dir, name+".stderr.log")
+	stderr, err := os.Create(stderrPath)
 	if err != nil {
 		return nil, fmt.Errorf("start probe %s: %w", name, err)
 	}
@@ -177,7 +180,7 @@ func Start(ctx context.Context, argv []string, spec Spec, dir, name string) (*Pr
 		stdoutFile.Close()
 		return nil, fmt.Errorf("start probe %s: %s: %w", name, strings.Join(argv, " "), err)
 	}
-	p := &Proc{Name: name, cmd: cmd, stdin: stdin, events: make(chan Event, 1024), done: make(chan struct{})}
+	p := &Proc{Name: name, cmd: cmd, stderrPath: stderrPath, stdin: stdin, events: make(chan Event, 1024), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		defer stderr.Close()
@@ -242,6 +245,12 @@ func (p *Proc) Wait(ctx context.Context) ([]Event, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]Event(nil), p.all...), p.waitErr
+}
+
+// Stderr returns what the probe has written to stderr so far (awa's log lines among it).
+func (p *Proc) Stderr() string {
+	b, _ := os.ReadFile(p.stderrPath)
+	return string(b)
 }
 
 // All returns the events so far.

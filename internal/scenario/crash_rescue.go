@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,11 +22,13 @@ const rescueQueue = "awacompat_rescue"
 // heartbeats, 90 s staleness, 30 s rescue sweeps, 10 s elections). Its own heartbeat stays
 // far inside the staleness (awa: "at least 3x the heartbeat interval"; here 12x), so a loaded
 // machine does not make it rescue its own jobs: at 6x (1.5 s) a 0.5.7 rescuer on a busy
-// machine once re-ran 3 of 100 jobs it had just completed (docs/findings.md).
+// machine once re-ran 3 of 100 jobs it had just completed (docs/findings.md). Sweeps are
+// 500 ms, not 250: awa pauses a maintenance branch that overruns 1.5x its tick three times
+// running (for up to 120 ticks), and on a loaded machine a 0.6.9 rescue sweep took 382 ms.
 const (
 	rescueHeartbeat = 250 * time.Millisecond
 	rescueStaleness = 3 * time.Second
-	rescueSweep     = 250 * time.Millisecond
+	rescueSweep     = 500 * time.Millisecond
 	rescueElection  = 250 * time.Millisecond
 	// rescueSweeps is how many sweeps past the staleness a rescuer that leads gets before a
 	// rescue that has not come (and no job that moved) ends the wait: the evidence that it
@@ -69,6 +73,8 @@ type crashCase struct {
 	rescue rescueEnd
 	// leaderAt is when the rescuer first reported that it led maintenance (zero: never).
 	leaderAt time.Time
+	// backoffs are the pauses (in sweeps) awa announced for the rescuer's rescue sweep.
+	backoffs []int
 	// notes are the rescuer's notes (a knob its release ignores).
 	notes []string
 }
@@ -166,11 +172,12 @@ func rescueAfterCrash(ctx context.Context, env Env, plan crashPlan) (Outcome, er
 		return Outcome{Verdict: matrix.Error, Detail: fmt.Sprintf("the rescuer's release cannot set its rescue timing through its public API (%s), so the cell cannot bound the wait for a rescue; not judged", strings.Join(cc.notes, "; "))}, nil
 	}
 	all := cc.idsOf(slices.Sorted(maps.Keys(cc.ids)))
-	var jobs []oracle.Job
-	cc.rescue, jobs, cc.leaderAt, err = awaitRescue(ctx, o, rescuer, all, cc.done)
+	rw, err := awaitRescue(ctx, o, rescuer, all, cc.done)
 	if err != nil {
 		return Outcome{}, err
 	}
+	cc.rescue, cc.leaderAt, cc.backoffs = rw.end, rw.leaderAt, rw.backoffs
+	jobs := rw.jobs
 	cc.rescuer = stopProbe(ctx, rescuer)
 	if j, err := o.Jobs(context.WithoutCancel(ctx), all); err == nil {
 		jobs = j
@@ -251,46 +258,94 @@ const (
 // awaitRescue reads jobs ids until done holds for them, or the evidence says the rescue will
 // not come: the rescuer has led maintenance (its own health check) for the staleness plus
 // rescueSweeps sweeps with no job moving, or never led in that long after it was ready.
-func awaitRescue(ctx context.Context, o *oracle.Oracle, rescuer *probes.Proc, ids []int64, done func([]oracle.Job) bool) (rescueEnd, []oracle.Job, time.Time, error) {
+// When awa says its rescue sweep backed off (it overran its tick on a loaded machine and
+// pauses for some ticks), the quiet it announced does not count towards the window.
+func awaitRescue(ctx context.Context, o *oracle.Oracle, rescuer *probes.Proc, ids []int64, done func([]oracle.Job) bool) (rescueWait, error) {
 	window := rescueStaleness + rescueSweeps*rescueSweep
-	end, start := rescuerExited, time.Now()
-	var jobs []oracle.Job
-	var leaderAt time.Time
+	rw, start := rescueWait{end: rescuerExited}, time.Now()
 	lastMove, last := start, ""
 	err := waitFor(ctx, watchBudget(ctx, time.Hour), pollEvery, rescuer.Done(), func() (bool, error) {
 		var err error
-		if jobs, err = o.Jobs(ctx, ids); err != nil {
+		if rw.jobs, err = o.Jobs(ctx, ids); err != nil {
 			return false, err
 		}
-		if done(jobs) {
-			end = rescued
+		if done(rw.jobs) {
+			rw.end = rescued
 			return true, nil
 		}
-		if s := statesString(jobs); s != last {
+		if s := statesString(rw.jobs); s != last {
 			last, lastMove = s, time.Now()
 		}
-		if leaderAt.IsZero() {
-			leaderAt = firstLeader(rescuer.All())
+		if rw.leaderAt.IsZero() {
+			rw.leaderAt = firstLeader(rescuer.All())
+		}
+		if b := sweepBackoffs(rescuer.Stderr()); len(b) > len(rw.backoffs) {
+			for _, ticks := range b[len(rw.backoffs):] {
+				lastMove = later(lastMove, time.Now().Add(time.Duration(ticks)*rescueSweep))
+			}
+			rw.backoffs = b
 		}
 		switch {
-		case leaderAt.IsZero() && time.Since(start) > window:
-			end = neverLed
+		case rw.leaderAt.IsZero() && time.Since(start) > window:
+			rw.end = neverLed
 			return true, nil
-		case !leaderAt.IsZero() && time.Since(leaderAt) > window && time.Since(lastMove) > window:
-			end = stalled
+		case !rw.leaderAt.IsZero() && time.Since(rw.leaderAt) > window && time.Since(lastMove) > window:
+			rw.end = stalled
 			return true, nil
 		}
 		return false, nil
 	})
 	switch {
 	case err == errWatchDeadline:
-		end = rescueOutOfTime
+		rw.end = rescueOutOfTime
 	case ctx.Err() != nil:
-		return end, jobs, leaderAt, fmt.Errorf("waiting for the rescue, jobs %s: %w", statesString(jobs), ctx.Err())
+		return rw, fmt.Errorf("waiting for the rescue, jobs %s: %w", statesString(rw.jobs), ctx.Err())
 	case err != nil:
-		return end, jobs, leaderAt, err
+		return rw, err
 	}
-	return end, jobs, leaderAt, nil
+	return rw, nil
+}
+
+// rescueWait is how the wait for a rescue went.
+type rescueWait struct {
+	end  rescueEnd
+	jobs []oracle.Job
+	// leaderAt is when the rescuer first reported that it led maintenance (zero: never).
+	leaderAt time.Time
+	// backoffs are the cooldowns (in ticks) awa announced for the rescuer's rescue sweep.
+	backoffs []int
+}
+
+// awaBranchCooldown is awa's longest pause for an overrunning maintenance branch
+// (BRANCH_COOLDOWN_TICKS), assumed when a backoff line does not say its own.
+const awaBranchCooldown = 120
+
+var cooldownTicks = regexp.MustCompile(`cooldown_ticks=(\d+)`)
+
+// sweepBackoffs finds awa's warning that the stale-heartbeat rescue branch overran its tick
+// and pauses ("maintenance branch overran tick interval branch=rescue_stale_heartbeats ...
+// cooldown_ticks=N"), in a probe's stderr: the cooldown of each, in ticks. awa re-arms the
+// pause silently while the branch stays slow, so only the first of a run is ever seen.
+func sweepBackoffs(stderr string) []int {
+	var out []int
+	for _, l := range strings.Split(stderr, "\n") {
+		if !strings.Contains(l, "overran tick interval") || !strings.Contains(l, "rescue_stale_heartbeats") {
+			continue
+		}
+		ticks := awaBranchCooldown
+		if m := cooldownTicks.FindStringSubmatch(l); m != nil {
+			ticks, _ = strconv.Atoi(m[1])
+		}
+		out = append(out, ticks)
+	}
+	return out
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // firstLeader is when a health event first said the client led maintenance.
@@ -399,6 +454,12 @@ func judgeCrash(env Env, cc *crashCase, jobs []oracle.Job) Outcome {
 	case cc.rescue == rescueOutOfTime:
 		out.Verdict = matrix.Timeout
 		out.Detail = fmt.Sprintf("%s: the cell's time ran out; jobs: %s", who, stateCounts(jobs))
+	case cc.rescue == stalled && len(cc.backoffs) > 0:
+		// awa paused the rescue sweep for load and may have re-armed the pause silently: the
+		// quiet is the machine's, not evidence about the release.
+		out.Verdict = matrix.Error
+		out.Detail = fmt.Sprintf("%s: awa's maintenance backed off its stale-heartbeat rescue %d time(s) (the sweep overran its %s tick on this machine; cooldowns %v ticks) and no job moved for %s after the announced pause; the machine was too loaded for this cell's evidence, not judged; jobs: %s",
+			who, len(cc.backoffs), rescueSweep, cc.backoffs, rescueStaleness+rescueSweeps*rescueSweep, stateCounts(jobs))
 	case cc.rescue != rescued && len(doneBy) == 0 && untouchedControl(stored[cc.ids["control"]]):
 		// The rescuer never ran a handler, not even for the control job it enqueued itself.
 		out.Verdict = matrix.Inert

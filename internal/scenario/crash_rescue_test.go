@@ -105,6 +105,15 @@ func TestJudgeCrash(t *testing.T) {
 			}
 			return jobs
 		}, matrix.Inert, ""},
+		{"rescue stalled after awa paused its sweep for load: not judged", func(cc *crashCase, jobs []oracle.Job) []oracle.Job {
+			cc.rescue, cc.backoffs = stalled, []int{120}
+			for i := range jobs {
+				if jobs[i].ID <= 3 {
+					jobs[i].State, jobs[i].Attempt = oracle.JobStateRunning, 1
+				}
+			}
+			return jobs
+		}, matrix.Error, ""},
 		{"rescuer exited", func(cc *crashCase, jobs []oracle.Job) []oracle.Job {
 			cc.rescue = rescuerExited
 			return jobs
@@ -121,5 +130,21 @@ func TestJudgeCrash(t *testing.T) {
 				t.Fatalf("findings lack %q: %v", c.finding, out.Findings)
 			}
 		})
+	}
+}
+
+// The pause awa announces for an overrunning rescue sweep, as a 0.6.9 Rust rescuer logged it
+// in CI and as the Python SDK's pyo3-log bridge words it.
+func TestSweepBackoffs(t *testing.T) {
+	stderr := `2026-12-02T15:50:33.227642Z  WARN awa_worker::maintenance: maintenance branch overran tick interval branch="rescue_stale_heartbeats" last_duration_ms=382 tick_interval_ms=250 upper_threshold_ms=375 consecutive_overrun=3 cooldown_ticks=120
+2026-12-02T15:50:34.1Z  WARN awa_worker::maintenance: maintenance branch overran tick interval branch="promote_scheduled" cooldown_ticks=4
+2026-12-02 15:50:35,001 WARNING awa_worker::maintenance: maintenance branch overran tick interval branch=rescue_stale_heartbeats last_duration_ms=900
+`
+	got := sweepBackoffs(stderr)
+	if len(got) != 2 || got[0] != 120 || got[1] != awaBranchCooldown {
+		t.Fatalf("sweepBackoffs = %v, want [120 %d]", got, awaBranchCooldown)
+	}
+	if got := sweepBackoffs("nothing here\n"); len(got) != 0 {
+		t.Fatalf("sweepBackoffs on a quiet log = %v", got)
 	}
 }

@@ -16,6 +16,7 @@ import asyncio
 import datetime as dt
 import inspect
 import json
+import logging
 import os
 import re
 import sys
@@ -714,6 +715,10 @@ def awa_version(awa) -> str:
 
 def main(argv) -> None:
     _setup_streams()
+    # awa's Rust core logs through pyo3-log into Python logging: its warnings (for example a
+    # maintenance branch backing off under load) go to stderr, as they do for the Rust probe.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if len(argv) != 2:
         fatal("usage: awaprobe.py SPEC.json")
     try:
