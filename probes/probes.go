@@ -31,7 +31,14 @@ type Spec struct {
 	DatabaseURL string `json:"database_url"`
 	Kind        string `json:"kind"`
 	Steps       []Step `json:"steps"`
+	// Exit is how the probe leaves after its last step: "" (at once: Python's os._exit, so
+	// nothing at interpreter shutdown can hold it up) or ExitNormal.
+	Exit string `json:"exit,omitempty"`
 }
+
+// ExitNormal asks the probe to leave the way an application does (Python: the interpreter's
+// normal shutdown), so a crash at exit shows in its exit status.
+const ExitNormal = "normal"
 
 // Step is one operation. Fields not used by an op are omitted.
 type Step struct {
@@ -53,6 +60,8 @@ type Step struct {
 	// PollMS sets the work step's poll interval; HealthMS asks for a health event that often.
 	PollMS   int `json:"poll_ms,omitempty"`
 	HealthMS int `json:"health_ms,omitempty"`
+	// HandleMS is how long a work step's complete handler takes before it returns.
+	HandleMS int `json:"handle_ms,omitempty"`
 	// A work step's maintenance knobs, by the SDK's own names (PROTOCOL.md, work): how often
 	// its client heartbeats running jobs, how stale a heartbeat must be for its maintenance
 	// leader to rescue the job, how often the leader looks, how often a follower tries to lead.

@@ -42,20 +42,21 @@ func TestProbesSpeakTheGoVocabulary(t *testing.T) {
 	}
 }
 
-// Every spec field the Go side can send is read by both probes: each Step field's JSON name
-// appears in each probe's source (Python reads it as a string key, Rust as a serde field).
-// A tripwire like the test above.
+// Every spec field the Go side can send is read by both probes: each Spec and Step field's
+// JSON name appears in each probe's source (Python reads it as a string key, Rust as a serde
+// field). A tripwire like the test above.
 func TestProbesReadEveryStepField(t *testing.T) {
-	st := reflect.TypeFor[Step]()
 	for _, path := range []string{"python/awaprobe.py", "rust/src/main.rs"} {
 		src, err := sources.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := range st.NumField() {
-			name, _, _ := strings.Cut(st.Field(i).Tag.Get("json"), ",")
-			if name != "" && name != "op" && !strings.Contains(string(src), name) {
-				t.Errorf("%s never reads the step field %q", path, name)
+		for _, st := range []reflect.Type{reflect.TypeFor[Spec](), reflect.TypeFor[Step]()} {
+			for i := range st.NumField() {
+				name, _, _ := strings.Cut(st.Field(i).Tag.Get("json"), ",")
+				if name != "" && name != "op" && !strings.Contains(string(src), name) {
+					t.Errorf("%s never reads the %s field %q", path, st.Name(), name)
+				}
 			}
 		}
 	}

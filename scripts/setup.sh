@@ -23,8 +23,9 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
   echo "awacompat setup: installing ${need[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # Wait for another apt/dpkg run (unattended upgrades, a parallel setup) instead of failing.
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # Debian's package starts a cluster of its own; awacompat never uses it.
   if command -v pg_ctlcluster >/dev/null 2>&1; then
     for c in /etc/postgresql/*/main; do

@@ -308,6 +308,8 @@ def validate(spec) -> None:
     for key in ("database_url", "kind"):
         if not isinstance(spec.get(key), str) or not spec[key]:
             raise BadSpec("spec needs a non-empty string %r" % key)
+    if spec.get("exit") not in (None, "immediate", "normal"):
+        raise BadSpec("unknown exit %r (immediate or normal)" % (spec.get("exit"),))
     steps = spec.get("steps")
     if not isinstance(steps, list):
         raise BadSpec("spec needs a list 'steps'")
@@ -337,6 +339,7 @@ def validate(spec) -> None:
             _opt(step, "handled", int, i)
             _opt(step, "poll_ms", int, i)
             _opt(step, "health_ms", int, i)
+            _opt(step, "handle_ms", int, i)
             for knob in MAINTENANCE_KNOBS:
                 _opt(step, knob, int, i)
             behavior = step.get("behavior") or "complete"
@@ -556,6 +559,7 @@ class Probe:
         role = step.get("storage_role")
         poll_ms = step.get("poll_ms") or 0
         health_ms = step.get("health_ms") or 0
+        handle_ms = step.get("handle_ms") or 0
         t0 = loop.time()
 
         def remaining_ms():
@@ -592,6 +596,8 @@ class Probe:
                 return awa.RetryAfter(0)
             if result == "held":
                 await release.wait()
+            elif result == "completed" and handle_ms:
+                await asyncio.sleep(handle_ms / 1000.0)
             return None
 
         stdin_ev = self.stdin.begin()
@@ -745,6 +751,12 @@ def main(argv) -> None:
     except BaseException as e:  # anything else is a broken probe too
         fatal("probe error: %s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()))
     emit({"event": "done"})
+    if spec.get("exit") == "normal":
+        # Leave the way an application does: the interpreter's own shutdown (finalizing the
+        # SDK's native threads), so a crash there shows as this process's exit status.
+        _events.flush()
+        sys.stderr.flush()
+        return
     finish(0)
 
 

@@ -160,6 +160,10 @@ struct Spec {
     database_url: String,
     kind: String,
     steps: Vec<Step>,
+    /// How the probe leaves after its last step: "immediate" (default) or "normal". A Rust
+    /// program has no interpreter to finalize, so both end with the same process exit.
+    #[serde(default)]
+    exit: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -290,6 +294,9 @@ struct WorkStep {
     heartbeat_rescue_interval_ms: Option<u64>,
     #[serde(default)]
     leader_election_interval_ms: Option<u64>,
+    /// A `complete` handler takes this long before it returns (jobs stay in flight).
+    #[serde(default)]
+    handle_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -383,6 +390,10 @@ fn validate(spec: &Spec) -> Result<(), String> {
     }
     if spec.kind.is_empty() {
         return Err("spec kind is empty".into());
+    }
+    match spec.exit.as_deref() {
+        None | Some("immediate") | Some("normal") => {}
+        Some(other) => return Err(format!("unknown exit {other:?} (immediate or normal)")),
     }
     for (i, step) in spec.steps.iter().enumerate() {
         match step {
@@ -521,6 +532,7 @@ impl Probe {
 
         let shared = Arc::new(WorkShared {
             behavior,
+            handle: Duration::from_millis(w.handle_ms.unwrap_or(0)),
             calls: AtomicU64::new(0),
             ready: AtomicBool::new(false),
             released: AtomicBool::new(false),
@@ -693,6 +705,8 @@ async fn report_health(client: &awa::Client, queue: &str) {
 /// State one work step shares with its handler calls.
 struct WorkShared {
     behavior: Behavior,
+    /// How long a `complete` handler takes (handle_ms).
+    handle: Duration,
     calls: AtomicU64,
     /// `ready` has been written.
     ready: AtomicBool,
@@ -748,7 +762,12 @@ async fn handle(
             wait_for(&shared.released, &shared.wake).await;
             Ok(awa::JobResult::Completed)
         }
-        _ => Ok(awa::JobResult::Completed),
+        _ => {
+            if !shared.handle.is_zero() {
+                tokio::time::sleep(shared.handle).await;
+            }
+            Ok(awa::JobResult::Completed)
+        }
     }
 }
 
