@@ -638,6 +638,14 @@ func (l *loader) crossBlock(n *yaml.Node, m *Matrix) {
 			}
 			continue
 		}
+		if k.Value == "schema_paths" {
+			var nodes []*yaml.Node
+			block.SchemaPaths, nodes = l.strList(v, "cross.schema_paths")
+			for j, p := range block.SchemaPaths {
+				l.checkPathName(nodes[j], m, p, "cross.schema_paths")
+			}
+			continue
+		}
 		names, nodes := l.strList(v, "cross."+k.Value)
 		for j, name := range names {
 			l.roleArtifact(nodes[j], m, k.Value, name, "cross")

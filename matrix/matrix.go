@@ -88,6 +88,10 @@ type CrossBlock struct {
 	Roles map[string][]string
 	// Scenarios limits the block's fleets to these scenarios (empty: all).
 	Scenarios []string
+	// SchemaPaths limits them to these schema paths ("fresh", "upgraded", "upgraded-from X";
+	// empty: all), for a fleet that only means something on one path (a rolling upgrade's old
+	// fleet is the release the path upgraded from).
+	SchemaPaths []string
 }
 
 // SchemaPath is how a database reached the newest schema: Fresh, or upgraded from a release.

@@ -196,6 +196,7 @@ cross: {producer: [py], worker: [py]}
 		{"long scalar is cut", strings.Replace(base, `"0.5.7"`, `"`+strings.Repeat("9", 5000)+`"`, 1), "…\" is not an exact release"},
 		{"source target without a source", strings.Replace(base, `version: "0.5.7"}`, `version: "0.5.7", source: target}`, 1), "artifact py is built from the target's checkout (source: target), but the target has no source: give --target-source PATH"},
 		{"unknown engine", base + "engines: [canonical, queue_storag]\n", "m.yaml:7:22: engines: unknown engine \"queue_storag\" (did you mean \"queue_storage\"?)"},
+		{"unknown schema path in cross", strings.Replace(base, "cross: {producer", "cross: {schema_paths: [upgraded-from pyy], producer", 1), "m.yaml:6:24: cross.schema_paths: \"upgraded-from pyy\" is not a schema path of this matrix"},
 		{"unknown artifact in cross", strings.Replace(base, "worker: [py]", "worker: [pyy]", 1), "m.yaml:6:34: cross: unknown artifact \"pyy\" (did you mean \"py\"?)"},
 		{"unknown artifact kind", strings.Replace(base, "kind: python", "kind: pyton", 1), "m.yaml:4:14: artifacts.py.kind: unknown kind \"pyton\" (did you mean \"python\"?)"},
 		{"unknown scenario", strings.Replace(base, "[lifecycle]", "[lifecycel]", 1), "m.yaml:5:13: scenarios: unknown scenario \"lifecycel\" (did you mean \"lifecycle\"?)"},
@@ -475,4 +476,55 @@ func mustLoad(t *testing.T, path string) *Matrix {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// A cross block scoped to schema paths makes cells on those paths only; rolling_upgrade's
+// cells clone the path's pending template, and a path whose rest would be a staged transition
+// (0.5.x under queue storage) has none.
+func TestCrossSchemaPathsAndPendingTemplates(t *testing.T) {
+	m, err := Parse("m.yaml", []byte(`version: 1
+target: {awa: "0.6.9"}
+artifacts:
+  py-old: {kind: python, version: "0.5.7"}
+  py-mid: {kind: python, version: "0.6.0"}
+  py-new: {kind: python, version: "0.6.9"}
+engines: [canonical, queue_storage]
+schema_paths: [fresh, upgraded-from py-old, upgraded-from py-mid]
+scenarios: [lifecycle, rolling_upgrade]
+cross:
+  - {scenarios: [lifecycle], producer: [py-new], worker: [py-new]}
+  - {scenarios: [rolling_upgrade], schema_paths: [upgraded-from py-mid], producer: [py-mid], worker: [py-mid], successor: [py-new]}
+  - {scenarios: [rolling_upgrade], schema_paths: ["upgraded-from-py-old"], producer: [py-old], worker: [py-old], successor: [py-new]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPlan(m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rolling []string
+	for _, c := range p.Cells {
+		if c.Scenario == "rolling_upgrade" {
+			rolling = append(rolling, c.ID+" @ "+c.TemplateName())
+		}
+	}
+	want := []string{
+		"canonical.upgraded-from-py-old.rolling_upgrade.producer=py-old.worker=py-old.successor=py-new @ upgraded-from-py-old.canonical.pending",
+		"canonical.upgraded-from-py-mid.rolling_upgrade.producer=py-mid.worker=py-mid.successor=py-new @ upgraded-from-py-mid.canonical.pending",
+		"queue_storage.upgraded-from-py-mid.rolling_upgrade.producer=py-mid.worker=py-mid.successor=py-new @ upgraded-from-py-mid.queue_storage.pending",
+	}
+	if strings.Join(rolling, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("rolling_upgrade cells:\n%s\nwant:\n%s", strings.Join(rolling, "\n"), strings.Join(want, "\n"))
+	}
+	for _, tpl := range p.Templates {
+		if tpl.Name() != "upgraded-from-py-mid.queue_storage.pending" {
+			continue
+		}
+		if got := fmt.Sprint(tpl.Steps, " | ", tpl.Pending); got != "[{old_release py-mid} {staged_transition py-mid}] | [{migrate target}]" {
+			t.Fatalf("pending template steps: %s", got)
+		}
+		return
+	}
+	t.Fatalf("no pending template for the queue_storage path: %v", p.Templates)
 }

@@ -39,8 +39,24 @@ type Cell struct {
 	Expect Expectation
 }
 
-// TemplateName is the name of the template the cell clones.
-func (c Cell) TemplateName() string { return c.SchemaPath.Name() + "." + string(c.Engine) }
+// TemplateName is the name of the template the cell clones (see CellTemplate).
+func (c Cell) TemplateName() string {
+	name := c.SchemaPath.Name() + "." + string(c.Engine)
+	if sc, _ := LookupScenario(c.Scenario); sc.MigratesInCell {
+		name += ".pending"
+	}
+	return name
+}
+
+// CellTemplate is the template cell c clones: its path's and engine's, or that template's
+// pending form for a scenario that migrates in the cell. from is the upgraded-from artifact.
+func CellTemplate(c Cell, from Artifact) Template {
+	t := NewTemplate(c.SchemaPath, c.Engine, from)
+	if sc, _ := LookupScenario(c.Scenario); sc.MigratesInCell {
+		t, _ = t.AsPending() // expand made only cells whose template has one
+	}
+	return t
+}
 
 // RoleNames returns the bound roles in canonical order.
 func (c Cell) RoleNames() []string {
@@ -133,7 +149,7 @@ func NewPlan(m *Matrix, opts Options) (*Plan, error) {
 	for _, c := range p.Cells {
 		if name := c.TemplateName(); !seenT[name] {
 			seenT[name] = true
-			p.Templates = append(p.Templates, NewTemplate(c.SchemaPath, c.Engine, m.Artifacts[c.SchemaPath.From]))
+			p.Templates = append(p.Templates, CellTemplate(c, m.Artifacts[c.SchemaPath.From]))
 		}
 		for _, a := range c.Roles {
 			seenA[a.Name] = true
@@ -192,6 +208,7 @@ func expand(m *Matrix) []Cell {
 	type scoped struct {
 		Fleet
 		scenarios []string // empty: every scenario
+		paths     []string // empty: every schema path
 	}
 	var fleets []scoped
 	for _, f := range m.Fleets {
@@ -199,7 +216,7 @@ func expand(m *Matrix) []Cell {
 	}
 	for _, c := range m.Cross {
 		for _, f := range crossFleets(c.Roles) {
-			fleets = append(fleets, scoped{Fleet: f, scenarios: c.Scenarios})
+			fleets = append(fleets, scoped{Fleet: f, scenarios: c.Scenarios, paths: c.SchemaPaths})
 		}
 	}
 	var cells []Cell
@@ -218,12 +235,18 @@ func expand(m *Matrix) []Cell {
 				if sc.UpgradedOnly && sp.From == "" {
 					continue
 				}
+				if _, ok := NewTemplate(sp, eng, m.Artifacts[sp.From]).AsPending(); sc.MigratesInCell && !ok {
+					continue
+				}
 				if len(sc.Roles) == 0 || templateHas(NewTemplate(sp, eng, m.Artifacts[sp.From]), sc.DoneByStep) {
 					add(Cell{Engine: eng, SchemaPath: sp, Scenario: scName, Roles: map[string]Artifact{}})
 					continue
 				}
 				for _, f := range fleets {
 					if len(f.scenarios) > 0 && !slices.Contains(f.scenarios, scName) {
+						continue
+					}
+					if len(f.paths) > 0 && !slices.ContainsFunc(f.paths, func(p string) bool { return schemaPathMatches(p, sp) }) {
 						continue
 					}
 					roles, ok := project(f.Fleet, sc, m)

@@ -20,6 +20,10 @@ type Scenario struct {
 	// with that step the scenario binds no role (one cell, no artifact named), since a role
 	// bound there would never run.
 	DoneByStep BuildOp
+	// MigratesInCell scenarios clone their path's template as it stood before the target's
+	// migrate (its pending template, see Template.Pending) and run the target's migrate and
+	// the steps after it themselves, under their own traffic.
+	MigratesInCell bool
 }
 
 // Catalog lists every scenario the runner implements, in a stable order.
@@ -98,6 +102,14 @@ var Catalog = []Scenario{
 		Roles: []string{"worker", "rescuer"},
 		Ops:   []string{"enqueue", "unique", "claim", "rescue", "complete"},
 		Doc:   "awa #388: as crash_rescue with 20 jobs plus a unique job whose unique_states exclude running; while the worker holds it the rescuer enqueues a newer duplicate; after the kill rescue must not wedge: the plain jobs complete at attempt 2, the older unique job ends cancelled (the claim holder wins, CHANGELOG 0.6.1) and the duplicate completes",
+	},
+	{
+		Name:           "rolling_upgrade",
+		Roles:          []string{"producer", "worker", "successor"},
+		Ops:            []string{"enqueue", "claim", "complete", "rescue", "migrate"},
+		Doc:            "a rolling upgrade under bounded load (ADR-041's orderings): the old producer enqueues at a fixed rate while two old workers run; the successor, started before the target's migrate, must refuse; the target's migrate runs in the cell during traffic; the successor joins; one old worker stops gracefully (a normal interpreter exit), one is SIGKILLed mid-job and its jobs are rescued; every accepted enqueue completes once, args intact",
+		UpgradedOnly:   true,
+		MigratesInCell: true,
 	},
 	{
 		Name:     "migrate_refusal",

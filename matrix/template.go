@@ -2,6 +2,8 @@ package matrix
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/awacompat/awacompat/internal/version"
 )
@@ -12,10 +14,32 @@ type Template struct {
 	SchemaPath SchemaPath
 	Engine     Engine
 	Steps      []BuildStep
+	// Pending, when set, are the steps from the target's migrate on, left for the cells to
+	// run (the template holds the database as the old release left it): see AsPending.
+	Pending []BuildStep
 }
 
-// Name is "<schema path>.<engine>".
-func (t Template) Name() string { return t.SchemaPath.Name() + "." + string(t.Engine) }
+// Name is "<schema path>.<engine>", with ".pending" for a pending template (AsPending).
+func (t Template) Name() string {
+	name := t.SchemaPath.Name() + "." + string(t.Engine)
+	if len(t.Pending) > 0 {
+		name += ".pending"
+	}
+	return name
+}
+
+// AsPending is t as it stands before the target's migrate: its steps up to that migrate, the
+// rest left for a cell that migrates in the cell (Scenario.MigratesInCell). ok is false when
+// t has no target migrate, or when a step left would be a staged transition (the 0.5 -> 0.6
+// path under queue storage moves the engine with the target's transition workers; a cell does
+// not run that under its own traffic).
+func (t Template) AsPending() (Template, bool) {
+	i := slices.Index(t.Steps, BuildStep{OpMigrate, TargetRelease})
+	if i < 0 || slices.ContainsFunc(t.Steps[i:], func(s BuildStep) bool { return s.Op == OpStagedTransition }) {
+		return Template{}, false
+	}
+	return Template{SchemaPath: t.SchemaPath, Engine: t.Engine, Steps: t.Steps[:i:i], Pending: t.Steps[i:]}, true
+}
 
 // BuildOp is one kind of template step.
 type BuildOp string
@@ -124,6 +148,13 @@ func (p *Plan) TemplateSteps(t Template) []string {
 	var out []string
 	for _, s := range t.Steps {
 		out = append(out, s.Describe(p.Target.Awa))
+	}
+	if len(t.Pending) > 0 {
+		var left []string
+		for _, s := range t.Pending {
+			left = append(left, s.Describe(p.Target.Awa))
+		}
+		return append(out, fmt.Sprintf("verify it is %s; each cell then does the rest under its own traffic: %s, verify %s", t.Engine.Base(), strings.Join(left, "; "), t.Engine))
 	}
 	check := "verify " + string(t.Engine)
 	if t.Engine == Canonical {

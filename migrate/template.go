@@ -79,17 +79,39 @@ func (e *RefusedError) Error() string {
 	return s
 }
 
-// Run builds the template step by step, then verifies the engine it was asked for. It
+// Run builds the template step by step, then verifies the engine it was asked for (a
+// pending template: the engine the old release left, see matrix.Template.AsPending). It
 // returns the result so far with every error; a *RefusedError when awa refused the target's
 // migrate.
 func (b Build) Run(ctx context.Context) (Result, error) {
+	return b.run(ctx, b.Template.Steps, Result{})
+}
+
+// Finish carries out steps, the next of a pending template's remaining steps (the target's
+// migrate and what follows it), on the database at b.URL, a clone of that template; once they
+// complete the template's steps it verifies the engine the template names, as Run does for a
+// whole template. res is the clone's result so far; the steps are appended to it.
+func (b Build) Finish(ctx context.Context, res Result, steps []matrix.BuildStep) (Result, error) {
+	pending := b.Template.Pending
+	done := len(res.Steps) - len(b.Template.Steps) // pending steps already carried out
+	if done < 0 || done+len(steps) > len(pending) || !slices.Equal(steps, pending[done:done+len(steps)]) {
+		return res, fmt.Errorf("template %s: %v is not the next of its pending steps %v (%d done)", b.Template.Name(), steps, pending, max(done, 0))
+	}
+	last := b
+	if done+len(steps) == len(pending) {
+		last.Template.Pending = nil // the whole template now: verify what it names
+	}
+	return last.run(ctx, steps, res)
+}
+
+func (b Build) run(ctx context.Context, steps []matrix.BuildStep, res Result) (Result, error) {
 	o, err := oracle.Open(ctx, b.URL)
 	if err != nil {
-		return Result{}, err
+		return res, err
 	}
 	defer o.Close(context.WithoutCancel(ctx))
-	var res Result
-	for _, step := range b.Template.Steps {
+	res.Steps = slices.Clone(res.Steps)
+	for _, step := range steps {
 		rel, ok := b.Releases[step.By]
 		if !ok {
 			return res, fmt.Errorf("template %s: step %s needs release %s, which was not provided", b.Template.Name(), step.Op, step.By)
@@ -109,7 +131,10 @@ func (b Build) Run(ctx context.Context) (Result, error) {
 			return res, rerr
 		}
 	}
-	return res, b.verify(ctx, o, res.State)
+	if len(b.Template.Pending) > 0 && len(res.Steps) > len(b.Template.Steps) {
+		return res, nil // a pending template's cell partway through its remaining steps
+	}
+	return res, Verify(ctx, b.Template, res.State, b.Releases[matrix.TargetRelease].CLI, b.URL)
 }
 
 func (b Build) do(ctx context.Context, o *oracle.Oracle, step matrix.BuildStep, rel Release) error {
@@ -232,20 +257,26 @@ func readState(ctx context.Context, o *oracle.Oracle) (State, error) {
 	return s, err
 }
 
-// verify checks that the database is under the engine the template asks for (and its ring
-// authority, when it names one), by reading it and by the target's `awa storage status`.
-func (b Build) verify(ctx context.Context, o *oracle.Oracle, s State) error {
-	want := b.Template.Engine
-	if err := CheckEngine(want, s.Engine); err != nil {
+// Verify checks that a template database in state s is under the engine template t asks for
+// (and its ring authority, when it names one), by reading it and by the target's `awa storage
+// status`. A pending template is checked for the engine's base only (the old release's
+// schema has no ring authority yet, and the target's CLI does not speak for it).
+func Verify(ctx context.Context, t matrix.Template, s State, target CLI, url string) error {
+	if len(t.Pending) > 0 {
+		if err := CheckEngine(matrix.Engine(t.Engine.Base()), s.Engine); err != nil {
+			return fmt.Errorf("verify the pending template's engine: %w", err)
+		}
+		return nil
+	}
+	if err := CheckEngine(t.Engine, s.Engine); err != nil {
 		return fmt.Errorf("verify engine: %w", err)
 	}
-	target := b.Releases[matrix.TargetRelease]
-	st, err := target.CLI.StorageStatus(ctx, b.URL)
+	st, err := target.StorageStatus(ctx, url)
 	if err != nil {
 		return err
 	}
 	if st.State != s.Engine.State {
-		return fmt.Errorf("verify engine %s: awa storage status says state=%s, the database says %s", want, st.State, s.Engine)
+		return fmt.Errorf("verify engine %s: awa storage status says state=%s, the database says %s", t.Engine, st.State, s.Engine)
 	}
 	return nil
 }

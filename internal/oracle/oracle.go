@@ -185,12 +185,28 @@ func Open(ctx context.Context, url string) (*Oracle, error) {
 	return &Oracle{url: url, conn: conn}, nil
 }
 
-// Close releases the connection (and the pin, ending its transaction).
-func (o *Oracle) Close(ctx context.Context) error {
+// Unpin ends the evidence pin (see Scope), so that awa can take the locks a migration needs:
+// the pin's ACCESS SHARE locks would hold a migrate's DDL, and every query queued behind it,
+// until the cell ended. Pin takes it again (it covers tables the migration created too). A
+// cell that migrates under its own traffic unpins around the migrate.
+func (o *Oracle) Unpin(ctx context.Context) {
 	if o.pin != nil {
 		o.pin.Close(ctx)
 		o.pin = nil
 	}
+}
+
+// Pin takes the evidence pin again after Unpin (a no-op while it is held).
+func (o *Oracle) Pin(ctx context.Context) error {
+	if o.pin != nil {
+		return nil
+	}
+	return o.pinEvidence(ctx)
+}
+
+// Close releases the connection (and the pin, ending its transaction).
+func (o *Oracle) Close(ctx context.Context) error {
+	o.Unpin(ctx)
 	return o.conn.Close(ctx)
 }
 

@@ -113,6 +113,8 @@ type run struct {
 
 // template is one template database as built (or not).
 type template struct {
+	// def is the plan's template: its steps, and those left to its cells (Pending).
+	def matrix.Template
 	db  string
 	res migrate.Result
 	// restored is true when it came from the template cache rather than its steps.
@@ -509,7 +511,10 @@ func (r *run) outcome(ctx context.Context, i int, c matrix.Cell, dir string, rec
 	}
 	env := scenario.Env{
 		CellID: c.ID, Engine: c.Engine.Base(), Dir: dir, Probes: map[string]scenario.Probe{}, Inert: r.cfg.Matrix.Timeouts.Inert,
-		Template: scenario.TemplateInfo{Engine: c.Engine, Built: tpl.res.State, Steps: tpl.res.Steps},
+		Template: scenario.TemplateInfo{Engine: c.Engine, Built: tpl.res.State, Steps: tpl.res.Steps, Def: tpl.def},
+	}
+	if len(tpl.def.Pending) > 0 {
+		env.Releases = r.releases
 	}
 	if c.SchemaPath.From != "" {
 		env.UpgradedFrom = r.cfg.Matrix.Artifacts[c.SchemaPath.From].Version

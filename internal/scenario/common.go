@@ -48,6 +48,12 @@ func futureRFC3339(d time.Duration) (string, time.Time) {
 // startProbe starts role's probe with steps under the process name name. Callers defer
 // stopProbe.
 func startProbe(ctx context.Context, env Env, role, name string, steps []probes.Step) (*probes.Proc, error) {
+	return startProbeSpec(ctx, env, role, name, probes.Spec{Steps: steps})
+}
+
+// startProbeSpec is startProbe with the spec's other fields (its exit); the cell's database
+// and the job kind are filled in.
+func startProbeSpec(ctx context.Context, env Env, role, name string, spec probes.Spec) (*probes.Proc, error) {
 	p, ok := env.Probes[role]
 	if !ok {
 		return nil, fmt.Errorf("no probe bound to role %s", role)
@@ -55,7 +61,8 @@ func startProbe(ctx context.Context, env Env, role, name string, steps []probes.
 	if len(p.Argv) == 0 {
 		return nil, fmt.Errorf("role %s is bound to a %s artifact, which has no probe", role, p.Kind)
 	}
-	proc, err := probes.Start(ctx, p.Argv, probes.Spec{DatabaseURL: env.URL, Kind: probes.JobKind, Steps: steps}, env.Dir, name)
+	spec.DatabaseURL, spec.Kind = env.URL, probes.JobKind
+	proc, err := probes.Start(ctx, p.Argv, spec, env.Dir, name)
 	if err == nil {
 		traceOf(ctx).started(role, proc)
 	}

@@ -35,10 +35,12 @@ const conformanceVersion = "0.6.9"
 
 // conformanceScenarios are the catalog's scenarios that run in every language: every one with
 // roles on a fresh template (not target_migrate, which has no roles, nor the upgraded-only
-// ones). cli are those that also run with the awa CLI in their CLIRoles.
+// ones), and those that migrate in the cell, on the pending template of a path upgraded from
+// conformanceVersion's own Python SDK (the target's migrate is then a no-op, but runs in the
+// cell). cli are those that also run with the awa CLI in their CLIRoles.
 func conformanceScenarios() (all, cli []matrix.Scenario) {
 	for _, s := range matrix.Catalog {
-		if len(s.Roles) == 0 || s.UpgradedOnly {
+		if len(s.Roles) == 0 || (s.UpgradedOnly && !s.MigratesInCell) {
 			continue
 		}
 		all = append(all, s)
@@ -149,8 +151,12 @@ type conformance struct {
 	cloneMu   sync.Mutex
 	cliBin    string
 	langs     []conformanceLang
+	// templates are the template databases by key (the engine, or "<engine>.pending"), with
+	// what each was built as.
 	templates map[string]string
-	built     map[string]migrate.State
+	defs      map[string]matrix.Template
+	built     map[string]migrate.Result
+	releases  map[string]migrate.Release
 	// sem bounds the subtests that run at once.
 	sem chan struct{}
 }
@@ -202,35 +208,44 @@ func (c *conformance) install(t *testing.T) {
 	}
 }
 
-// buildTemplates builds one template per engine, migrated by the real awa CLI and put under
-// the engine with awa's own function, exactly as the runner does.
+// buildTemplates builds, per engine, a fresh template (migrated by the real awa CLI and put
+// under the engine with awa's own function) and a pending template of a path upgraded from
+// conformanceVersion's Python SDK, exactly as the runner does.
 func (c *conformance) buildTemplates(t *testing.T) {
 	ctx := context.Background()
 	mcli := migrate.CLI{Bin: c.cliBin, Version: conformanceVersion, LogPath: filepath.Join(t.TempDir(), "templates.log")}
-	c.templates, c.built = map[string]string{}, map[string]migrate.State{}
+	v := version.MustParse(conformanceVersion)
+	c.releases = map[string]migrate.Release{matrix.TargetRelease: {Name: matrix.TargetRelease, Version: v, CLI: mcli}}
+	from := matrix.Artifact{Name: "py-" + conformanceVersion, Kind: "python", Version: v}
+	if py := c.langs[0]; py.err == nil {
+		c.releases[from.Name] = migrate.Release{Name: from.Name, Version: v, CLI: mcli, Probe: py.art.Probe}
+	}
+	c.templates, c.defs, c.built = map[string]string{}, map[string]matrix.Template{}, map[string]migrate.Result{}
 	for _, eng := range matrix.BaseEngines {
-		name := "conf_tpl_" + eng
-		if _, err := c.admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-			t.Fatal(err)
+		pending, _ := matrix.NewTemplate(matrix.SchemaPath{From: from.Name}, matrix.Engine(eng), from).AsPending()
+		for key, def := range map[string]matrix.Template{
+			eng:              matrix.NewTemplate(matrix.SchemaPath{}, matrix.Engine(eng), matrix.Artifact{}),
+			eng + ".pending": pending,
+		} {
+			name := "conf_tpl_" + strings.ReplaceAll(key, ".", "_")
+			if _, err := c.admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+				t.Fatal(err)
+			}
+			res, err := migrate.Build{Template: def, Releases: c.releases, URL: c.srv.URL(name), Dir: t.TempDir()}.Run(ctx)
+			if err != nil {
+				t.Fatalf("template %s: %v", def.Name(), err)
+			}
+			c.templates[key], c.defs[key], c.built[key] = name, def, res
 		}
-		res, err := migrate.Build{
-			Template: matrix.NewTemplate(matrix.SchemaPath{}, matrix.Engine(eng), matrix.Artifact{}),
-			Releases: map[string]migrate.Release{matrix.TargetRelease: {Name: matrix.TargetRelease, Version: version.MustParse(conformanceVersion), CLI: mcli}},
-			URL:      c.srv.URL(name),
-		}.Run(ctx)
-		if err != nil {
-			t.Fatalf("template %s: %v", name, err)
-		}
-		c.templates[eng], c.built[eng] = name, res.State
 	}
 }
 
 // clone makes the subtest's own database from eng's template, dropped when the subtest ends.
-func (c *conformance) clone(t *testing.T, eng string) string {
+func (c *conformance) clone(t *testing.T, key string) string {
 	c.cloneMu.Lock()
 	defer c.cloneMu.Unlock()
 	name := fmt.Sprintf("conf_%d", time.Now().UnixNano())
-	if _, err := c.admin.Exec(context.Background(), "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{c.templates[eng]}.Sanitize()); err != nil {
+	if _, err := c.admin.Exec(context.Background(), "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{c.templates[key]}.Sanitize()); err != nil {
 		t.Fatalf("clone: %v", err)
 	}
 	t.Cleanup(func() {
@@ -267,11 +282,17 @@ func (c *conformance) outcome(t *testing.T, eng string, sc matrix.Scenario, vari
 	t.Parallel()
 	c.sem <- struct{}{}
 	defer func() { <-c.sem }()
-	url := c.clone(t, eng)
+	key := eng
+	if sc.MigratesInCell {
+		key += ".pending"
+	}
+	url := c.clone(t, key)
+	built := c.built[key]
 	env := Env{
 		CellID: fmt.Sprintf("conformance.%s.%s.%s", eng, sc.Name, variant), Engine: eng, URL: url,
 		Dir: t.TempDir(), Probes: map[string]Probe{}, Inert: 10 * time.Second,
-		Template: TemplateInfo{Engine: matrix.Engine(eng), Built: c.built[eng]},
+		Template: TemplateInfo{Engine: matrix.Engine(eng), Built: built.State, Steps: built.Steps, Def: c.defs[key]},
+		Releases: c.releases,
 	}
 	for _, role := range sc.Roles {
 		env.Probes[role] = bind(role)

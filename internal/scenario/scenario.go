@@ -46,6 +46,9 @@ type Env struct {
 	// UpgradedFrom is the version whose migrate and jobs came before the target's migrate
 	// (upgraded-from schema paths; zero for fresh).
 	UpgradedFrom version.Version
+	// Releases run the template's pending steps (a pending template's cells only): by
+	// matrix.BuildStep.By, the target's CLI.
+	Releases map[string]migrate.Release
 }
 
 // TemplateInfo is what the runner knows of the cell's template.
@@ -56,6 +59,8 @@ type TemplateInfo struct {
 	Built migrate.State
 	// Steps say how it got there, for the cell's findings.
 	Steps []migrate.StepRecord
+	// Def is the plan's template; its Pending steps, when set, are the cell's to run.
+	Def matrix.Template
 }
 
 // Outcome is a scenario's verdict with its evidence.
@@ -91,6 +96,7 @@ var scenarios = map[string]func(context.Context, Env) (Outcome, error){
 	"retry":                        retry,
 	"crash_rescue":                 crashRescue,
 	"crash_rescue_unique":          crashRescueUnique,
+	"rolling_upgrade":              rollingUpgrade,
 	"migrate_refusal":              migrateRefusal,
 }
 
