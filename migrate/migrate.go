@@ -154,6 +154,9 @@ type StorageStatus struct {
 	State          string `json:"state"`
 	CurrentEngine  string `json:"current_engine"`
 	PreparedEngine string `json:"prepared_engine"`
+	// CanonicalLiveBacklog is the canonical jobs still to drain (nil: the release does not
+	// report it).
+	CanonicalLiveBacklog *int64 `json:"canonical_live_backlog"`
 }
 
 // ParseStorageStatus reads `awa storage status` output: JSON, possibly after log lines.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
+	"github.com/awacompat/awacompat/internal/poll"
 	"github.com/awacompat/awacompat/internal/version"
 	"github.com/awacompat/awacompat/matrix"
 	"github.com/awacompat/awacompat/probes"
@@ -297,8 +298,12 @@ func CheckEngine(want matrix.Engine, e oracle.Engine) error {
 // stagedTransition moves a canonical database that holds work to queue storage the way awa's
 // upgrade guides say, with rel's own commands: `awa storage prepare --engine queue_storage`,
 // a queue_storage_target worker, `awa storage enter-mixed-transition`, a canonical_drain
-// worker to drain the canonical backlog, then `awa storage finalize --wait`. The backlog is
-// therefore processed during the transition.
+// worker until `awa storage status` shows the canonical backlog drained, then that worker
+// stopped, then `awa storage finalize --wait`. The backlog is therefore processed during the
+// transition. The drain worker stops before the finalize because 0.6.0's finalize gate is
+// "no canonical or drain-only runtimes still heartbeating" (docs/upgrade-0.5-to-0.6.md, step
+// 8): with it running, 0.6.0's finalize --wait never finishes; a stopped runtime counts as
+// live for 30 s more, which that wait sits out.
 func stagedTransition(ctx context.Context, rel Release, url, dir string) error {
 	wrap := func(err error) error { return fmt.Errorf("staged transition with awa %s: %w", rel.Version, err) }
 	if _, err := rel.CLI.Run(ctx, url, "storage", "prepare", "--engine", "queue_storage"); err != nil {
@@ -317,7 +322,23 @@ func stagedTransition(ctx context.Context, rel Release, url, dir string) error {
 		return wrap(err)
 	}
 	defer stopDrain()
-	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	var backlog string
+	err = poll.Until(ctx, 90*time.Second, 500*time.Millisecond, nil, func() (bool, error) {
+		st, err := rel.CLI.StorageStatus(ctx, url)
+		if err != nil {
+			return false, err
+		}
+		if st.CanonicalLiveBacklog == nil {
+			return true, nil // not reported: finalize --wait's own gate is the check
+		}
+		backlog = fmt.Sprint(*st.CanonicalLiveBacklog)
+		return *st.CanonicalLiveBacklog == 0, nil
+	})
+	if err != nil {
+		return wrap(fmt.Errorf("waiting for the canonical backlog to drain (last seen %s): %w", backlog, err))
+	}
+	stopDrain()
+	wctx, cancel := context.WithTimeout(ctx, 150*time.Second)
 	defer cancel()
 	if _, err := rel.CLI.Run(wctx, url, "storage", "finalize", "--wait"); err != nil {
 		return wrap(err)

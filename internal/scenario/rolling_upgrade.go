@@ -25,7 +25,7 @@ const rollQueue = "awacompat_roll"
 const (
 	rollJobs   = 300
 	rollGap    = 20 * time.Millisecond
-	rollHandle = 50 * time.Millisecond
+	rollHandle = 100 * time.Millisecond
 	rollSlots  = 4
 	// rollJoin is how many jobs the successor must have run before the old fleet retires: the
 	// proof that old and new workers shared the queue.
@@ -208,21 +208,31 @@ func rollingUpgrade(ctx context.Context, env Env) (Outcome, error) {
 
 	// 5. The old fleet retires: worker-b SIGKILLed mid-job, worker-a stopped gracefully.
 	ph = phase("retire old fleet")
-	held := map[int64]bool{}
-	for id := range handledByJob(old[1].p.All()) {
-		held[id] = true
+	// worker-b dies while it runs jobs: the kill waits (a few seconds at most) until the
+	// database shows one of the jobs it took running.
+	running := func() ([]int64, error) {
+		jobs, err := o.Jobs(ctx, slices.Collect(maps.Keys(handledByJob(old[1].p.All()))))
+		var ids []int64
+		for _, j := range jobs {
+			if j.State == oracle.JobStateRunning {
+				ids = append(ids, j.ID)
+			}
+		}
+		return ids, err
+	}
+	if err := waitFor(ctx, watchBudget(ctx, 5*time.Second), 20*time.Millisecond, old[1].p.Done(), func() (bool, error) {
+		ids, err := running()
+		return len(ids) > 0, err
+	}); err != nil && !errors.Is(err, errWatchDeadline) {
+		return Outcome{}, err
 	}
 	old[1].p.Kill()
 	old[1].killed = true
 	old[1].evs, old[1].exitErr = old[1].p.Wait(ctx)
-	if jobs, err := o.Jobs(ctx, slices.Collect(maps.Keys(held))); err == nil {
-		for _, j := range jobs {
-			if j.State == oracle.JobStateRunning {
-				rc.heldAtKill = append(rc.heldAtKill, j.ID)
-			}
-		}
-		slices.Sort(rc.heldAtKill)
+	if rc.heldAtKill, err = running(); err != nil {
+		return Outcome{}, err
 	}
+	slices.Sort(rc.heldAtKill)
 	old[0].p.Stop()
 	wctx, cancel := context.WithTimeout(ctx, stopWait)
 	old[0].evs, old[0].exitErr = old[0].p.Wait(wctx)

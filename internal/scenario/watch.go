@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
+	"github.com/awacompat/awacompat/internal/poll"
 	awaversion "github.com/awacompat/awacompat/internal/version"
 	"github.com/awacompat/awacompat/matrix"
 	"github.com/awacompat/awacompat/probes"
@@ -20,34 +21,15 @@ const pollEvery = 200 * time.Millisecond
 const stopMargin = 10 * time.Second
 
 // errWatchDeadline means a scenario's own wait ran out (the cell still had time).
-var errWatchDeadline = errors.New("wait deadline passed")
+var errWatchDeadline = poll.ErrDeadline
 
-// waitFor is the one poll loop: it calls check every `every` until check reports done, the
-// wait's budget d passes (errWatchDeadline), ctx ends (ctx's error), or check fails. stop,
-// when non-nil, also ends the wait early (with nil).
+// waitFor is the scenarios' poll loop: poll.Until, with the time it takes added to the
+// scenario's wait clock.
 func waitFor(ctx context.Context, d, every time.Duration, stop <-chan struct{}, check func() (bool, error)) error {
 	if c, ok := ctx.Value(waitClockKey{}).(*waitClock); ok {
 		defer c.add(time.Now())
 	}
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		done, err := check()
-		if err != nil || done {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-deadline.C:
-			return errWatchDeadline
-		case <-stop:
-			return nil
-		case <-tick.C:
-		}
-	}
+	return poll.Until(ctx, d, every, stop, check)
 }
 
 // waitClock adds up a scenario's time in waitFor (Outcome.Waited), for the benchmark's
