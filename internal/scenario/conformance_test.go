@@ -148,9 +148,9 @@ type conformance struct {
 	srv   *pgserver.Server
 	admin *pgx.Conn
 	// cloneMu serializes CREATE/DROP DATABASE (a template cannot be cloned while in use).
-	cloneMu   sync.Mutex
-	cliBin    string
-	langs     []conformanceLang
+	cloneMu sync.Mutex
+	cliBin  string
+	langs   []conformanceLang
 	// templates are the template databases by key (the engine, or "<engine>.pending"), with
 	// what each was built as.
 	templates map[string]string
