@@ -30,6 +30,9 @@ const (
 	// rollJoin is how many jobs the successor must have run before the old fleet retires: the
 	// proof that old and new workers shared the queue.
 	rollJoin = 5
+	// rollIgnored is how many jobs the old workers may complete in the mixed fleet while the
+	// successor completes fewer than rollJoin before the successor counts as not taking part.
+	rollIgnored = 100
 )
 
 // refusesOlderSchema: from 0.7 an awa worker refuses a schema older than its own (awa.md §1;
@@ -70,6 +73,9 @@ type rollCase struct {
 	// heldAtKill are the jobs the SIGKILLed worker was running when it died.
 	heldAtKill []int64
 	rescue     rescueWait
+	// idleEarly says how the successor started before the migrate took no part after it and
+	// was replaced ("" when it did take part, or refused to start).
+	idleEarly string
 }
 
 // rollingUpgrade rehearses a rolling upgrade under bounded load (awa ADR-041's orderings) on
@@ -202,8 +208,37 @@ func rollingUpgrade(ctx context.Context, env Env) (Outcome, error) {
 			return Outcome{Verdict: matrix.Refused, Error: e, Detail: fmt.Sprintf("the successor refused to start after the target's migrate: %s: %s", e.Class, e.Message)}, nil
 		}
 	}
-	if err := rc.await(ctx, succ.p.Done(), func() bool { return completedBy([]*rollProc{succ}) >= rollJoin }); err != nil {
-		return rc.stuck(fmt.Sprintf("the successor never completed %d jobs beside the old workers", rollJoin), err)
+	// It shares the queue, or the old workers' progress shows it had the jobs to take and did
+	// not: they ran rollIgnored jobs since it joined while it, live, ran fewer than rollJoin.
+	// A successor that started before the migrate and takes no part is replaced once by one
+	// started now, so the cell tells "needs a restart after the migrate" from "never works".
+	for {
+		joined, oldBefore := time.Now(), completedBy(old)
+		if err := rc.await(ctx, succ.p.Done(), func() bool {
+			return completedBy([]*rollProc{succ}) >= rollJoin || completedBy(old)-oldBefore >= rollIgnored
+		}); err != nil {
+			return rc.stuck(fmt.Sprintf("the successor never completed %d jobs beside the old workers", rollJoin), err)
+		}
+		n := completedBy([]*rollProc{succ})
+		if n >= rollJoin {
+			break
+		}
+		idle := fmt.Sprintf("%s (%s), live (%s), completed %d jobs in %s while the old workers completed %d from the same queue",
+			succ.name, succ.artifact, lastHealth(succ.p.All()), n, time.Since(joined).Round(10*time.Millisecond), completedBy(old)-oldBefore)
+		if succ.name != "successor-early" {
+			rc.phases[len(rc.phases)-1].end = time.Now()
+			return Outcome{Verdict: matrix.Fail, Detail: fmt.Sprintf("%s: it does not take its share of the old release's jobs%s; %s", idle, rc.idleEarly, rc.phaseText())}, nil
+		}
+		rc.idleEarly = "; before it, " + idle + ", and was replaced"
+		succ.evs = stopProbe(ctx, succ.p)
+		ph.note = "the successor started before the migrate took no part after it: replaced by one started now"
+		var e *results.ErrorInfo
+		if succ, e, err = start("successor", "successor", rollWork(ctx, true), ""); err != nil {
+			return Outcome{}, err
+		}
+		if e != nil {
+			return Outcome{Verdict: matrix.Refused, Error: e, Detail: fmt.Sprintf("the successor refused to start after the target's migrate: %s: %s", e.Class, e.Message)}, nil
+		}
 	}
 
 	// 5. The old fleet retires: worker-b SIGKILLed mid-job, worker-a stopped gracefully.
@@ -418,6 +453,9 @@ func judgeRoll(env Env, rc *rollCase, jobs, inQueue []oracle.Job) Outcome {
 		e := rc.refusedEnqueues[0]
 		out.find("the old producer's enqueue failed %d of %d times during the upgrade, first in %s: %s: %s", n, rollJobs, rc.phaseAt(e.At), e.Class, e.Message)
 	}
+	if rc.idleEarly != "" {
+		out.find("the successor started before the migrate ran no job after it (a binary-first roll needs its new workers restarted after the migrate)%s", rc.idleEarly)
+	}
 	if rc.early == nil {
 		if v, err := awaversion.Parse(rc.successorVersion); err == nil && !v.Less(refusesOlderSchema) {
 			out.find("the successor (awa %s) started on the pending, older schema; awa documents that a 0.7 worker refuses a schema older than its own", rc.successorVersion)
@@ -519,6 +557,21 @@ func (rc *rollCase) phaseAt(t time.Time) string {
 		}
 	}
 	return "no phase"
+}
+
+// lastHealth is a worker's last health report, in words.
+func lastHealth(evs []probes.Event) string {
+	for i := len(evs) - 1; i >= 0; i-- {
+		if e := evs[i]; e.Event == probes.EventHealth {
+			avail := "not reported"
+			if e.Available != nil {
+				avail = fmt.Sprint(*e.Available)
+			}
+			return fmt.Sprintf("%d health checks, the last: poll loop alive %t, heartbeat alive %t, leader %t, its queue's available jobs %s",
+				countEvents(evs, probes.EventHealth), e.PollLoopAlive, e.HeartbeatAlive, e.Leader, avail)
+		}
+	}
+	return "no health check reported"
 }
 
 // completedBy counts the handler calls of procs that completed a job.

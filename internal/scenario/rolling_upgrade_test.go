@@ -75,6 +75,10 @@ func TestJudgeRoll(t *testing.T) {
 			jobs[2].Args = []byte(`{"n":33}`)
 			return jobs, jobs
 		}, "job 3 args in the database differ"},
+		{"a successor started before the migrate that took no part after it", func(rc *rollCase, jobs []oracle.Job) ([]oracle.Job, []oracle.Job) {
+			rc.idleEarly = "; before it, successor-early completed 0 jobs, and was replaced"
+			return jobs, jobs
+		}, "ran no job after it"},
 		{"a 0.7 successor that started on the older schema", func(rc *rollCase, jobs []oracle.Job) ([]oracle.Job, []oracle.Job) {
 			rc.successorVersion = "0.7.0-alpha.1"
 			return jobs, jobs
