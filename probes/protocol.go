@@ -44,6 +44,9 @@ const (
 	EventMigrated  EventName = "migrated"
 	// EventHealth is a work step's periodic report of its client's own health check.
 	EventHealth EventName = "health"
+	// EventInterrupted says a handler that takes handle_ms was stopped before it returned (its
+	// client cancelled it, for example at a graceful shutdown): the job did not complete there.
+	EventInterrupted EventName = "interrupted"
 	// EventGarbage is no probe's word: the driver's name for a stdout line that is not an event.
 	EventGarbage EventName = "garbage"
 )
@@ -51,7 +54,7 @@ const (
 // EventNames lists every event a probe emits (not EventGarbage).
 func EventNames() []EventName {
 	return []EventName{EventStart, EventDone, EventError, EventFatal, EventEnqueued, EventReady, EventHandled,
-		EventStopped, EventNote, EventCancelled, EventRead, EventMigrated, EventHealth}
+		EventStopped, EventNote, EventCancelled, EventRead, EventMigrated, EventHealth, EventInterrupted}
 }
 
 // Behavior is what a work step's handler does.

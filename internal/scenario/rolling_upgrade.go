@@ -20,19 +20,24 @@ import (
 
 const rollQueue = "awacompat_roll"
 
-// The rolling upgrade's load: the old producer enqueues rollJobs jobs, one every rollGap,
-// while workers whose handlers take rollHandle each run rollSlots at once.
+// The rolling upgrade's load: the old producer enqueues rollJobs jobs, one every rollGap
+// (50 a second), while workers whose handlers take rollHandle run rollOldSlots (each old
+// worker) or rollSlots (the successor) at once. The old fleet alone does 20 a second, so a
+// backlog builds that the successor must help with: a live successor that takes none of it
+// is not taking part, not merely slower to wake than the old workers.
 const (
-	rollJobs   = 300
-	rollGap    = 20 * time.Millisecond
-	rollHandle = 100 * time.Millisecond
-	rollSlots  = 4
+	rollJobs     = 300
+	rollGap      = 20 * time.Millisecond
+	rollHandle   = 100 * time.Millisecond
+	rollOldSlots = 1
+	rollSlots    = 4
 	// rollJoin is how many jobs the successor must have run before the old fleet retires: the
 	// proof that old and new workers shared the queue.
 	rollJoin = 5
-	// rollIgnored is how many jobs the old workers may complete in the mixed fleet while the
-	// successor completes fewer than rollJoin before the successor counts as not taking part.
-	rollIgnored = 100
+	// rollIgnored is how many jobs the old workers may complete in the mixed fleet (about 2 s
+	// of their work) while the successor completes fewer than rollJoin, with a backlog
+	// waiting, before the successor counts as not taking part.
+	rollIgnored = 40
 )
 
 // refusesOlderSchema: from 0.7 an awa worker refuses a schema older than its own (awa.md §1;
@@ -328,7 +333,10 @@ func rollingUpgrade(ctx context.Context, env Env) (Outcome, error) {
 // rollHandle and a 250 ms heartbeat; the successor also leads maintenance with a short
 // staleness, so it rescues a killed worker's jobs within the cell.
 func rollWork(ctx context.Context, successor bool) probes.Step {
-	s := workStep(ctx, rollQueue, probes.BehaviorComplete, rollSlots)
+	s := workStep(ctx, rollQueue, probes.BehaviorComplete, rollOldSlots)
+	if successor {
+		s.MaxWorkers = rollSlots
+	}
 	s.HandleMS = int(rollHandle.Milliseconds())
 	s.HeartbeatIntervalMS = int(rescueHeartbeat.Milliseconds())
 	if successor {
@@ -393,10 +401,20 @@ func judgeRoll(env Env, rc *rollCase, jobs, inQueue []oracle.Job) Outcome {
 	var out Outcome
 	stored := byID(jobs)
 	runs := map[int64][]run{}
+	interrupted := 0
 	for _, p := range rc.procs {
 		for _, e := range p.evs {
-			if e.Event == probes.EventHandled && e.JobID != nil {
+			switch {
+			case e.Event == probes.EventHandled && e.JobID != nil:
 				runs[*e.JobID] = append(runs[*e.JobID], run{proc: p, ev: e})
+			case e.Event == probes.EventInterrupted && e.JobID != nil:
+				// The handler was stopped before it returned: that run did not complete.
+				for i, r := range runs[*e.JobID] {
+					if r.proc == p && r.ev.Attempt == e.Attempt {
+						runs[*e.JobID][i].interrupted = true
+						interrupted++
+					}
+				}
 			}
 		}
 	}
@@ -463,7 +481,11 @@ func judgeRoll(env Env, rc *rollCase, jobs, inQueue []oracle.Job) Outcome {
 	}
 	if len(dup) == 0 && len(lost) == 0 && len(wrongEnd) == 0 && len(out.Findings) == 0 && rc.rescue.end == rescued {
 		out.Verdict = matrix.Pass
-		out.Detail = fmt.Sprintf("%d accepted enqueues, %d completed once each, args intact, none lost or duplicated; %s", len(rc.sent), len(rc.sent), rc.phaseText())
+		again := ""
+		if interrupted > 0 {
+			again = fmt.Sprintf(" (%d in-flight %s interrupted at a graceful stop (awa's shutdown signals in-flight handlers to cancel) ran again, at-least-once)", interrupted, plural(interrupted, "run", "runs"))
+		}
+		out.Detail = fmt.Sprintf("%d accepted enqueues, %d completed once each, args intact, none lost or duplicated%s; %s", len(rc.sent), len(rc.sent), again, rc.phaseText())
 		return out
 	}
 	out.Verdict = matrix.Fail
@@ -472,9 +494,10 @@ func judgeRoll(env Env, rc *rollCase, jobs, inQueue []oracle.Job) Outcome {
 }
 
 // runFinding checks the handler calls of a job against its row: each attempt up to the
-// row's ran exactly once; an attempt before the last ran on the SIGKILLed worker (its call
-// never returned, so awa's rescue gave the job a next attempt); the last attempt is the run
-// that completed it. Anything else is a job that ran twice. "" when the runs are right.
+// row's ran exactly once; an attempt before the last ran on the SIGKILLed worker, or was
+// interrupted (its call never returned, so awa's rescue gave the job a next attempt); the
+// last attempt is the run that completed it. Anything else is a job that ran twice. "" when
+// the runs are right.
 func runFinding(id int64, j oracle.Job, rs []run) string {
 	byAttempt := map[int][]run{}
 	for _, r := range rs {
@@ -486,7 +509,7 @@ func runFinding(id int64, j oracle.Job, rs []run) string {
 			return fmt.Sprintf("job %d ran %d times at attempt %d: %s", id, len(at), a, runsText(at))
 		case a > j.Attempt:
 			return fmt.Sprintf("job %d ran at attempt %d, after the attempt %d its row ended with: %s", id, a, j.Attempt, runsText(rs))
-		case a < j.Attempt && !at[0].proc.killed:
+		case a < j.Attempt && !at[0].proc.killed && !at[0].interrupted:
 			return fmt.Sprintf("job %d ran again after %s (a live worker) ran attempt %d: %s", id, at[0].proc.name, a, runsText(rs))
 		}
 	}
@@ -500,6 +523,8 @@ func runFinding(id int64, j oracle.Job, rs []run) string {
 type run struct {
 	proc *rollProc
 	ev   probes.Event
+	// interrupted: the handler was stopped before it returned (the probe said so).
+	interrupted bool
 }
 
 func runsText(rs []run) string {

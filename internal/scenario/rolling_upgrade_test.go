@@ -98,3 +98,17 @@ func TestJudgeRoll(t *testing.T) {
 		})
 	}
 }
+
+// A run the graceful stop interrupted (the probe said so) may run again: awa's shutdown
+// signals in-flight handlers to cancel, and the job is rescued at its next attempt.
+func TestJudgeRollInterruptedRun(t *testing.T) {
+	env, rc, jobs := rollFixture()
+	id := int64(1)
+	rc.procs[0].evs = append(rc.procs[0].evs, probes.Event{Event: probes.EventInterrupted, JobID: &id, Attempt: 1})
+	rc.procs[2].evs = append(rc.procs[2].evs, probes.Event{Event: probes.EventHandled, JobID: &id, Attempt: 2, Args: mustJSON(rc.sent[1]), Result: probes.ResultCompleted})
+	jobs[0].Attempt = 2
+	out := judgeRoll(env, rc, jobs, jobs)
+	if out.Verdict != matrix.Pass || !strings.Contains(out.Detail, "1 in-flight run interrupted") {
+		t.Fatalf("verdict %s: %s %v", out.Verdict, out.Detail, out.Findings)
+	}
+}

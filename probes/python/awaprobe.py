@@ -597,7 +597,11 @@ class Probe:
             if result == "held":
                 await release.wait()
             elif result == "completed" and handle_ms:
-                await asyncio.sleep(handle_ms / 1000.0)
+                try:
+                    await asyncio.sleep(handle_ms / 1000.0)
+                except asyncio.CancelledError:
+                    emit({"event": "interrupted", "job_id": getattr(job, "id", None), "attempt": attempt})
+                    raise
             return None
 
         stdin_ev = self.stdin.begin()

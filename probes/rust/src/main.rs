@@ -764,10 +764,26 @@ async fn handle(
         }
         _ => {
             if !shared.handle.is_zero() {
+                // Dropped before it returns (the client gave up on the handler): say so.
+                let guard = Interrupted { job_id, attempt };
                 tokio::time::sleep(shared.handle).await;
+                std::mem::forget(guard);
             }
             Ok(awa::JobResult::Completed)
         }
+    }
+}
+
+/// Emits `interrupted` when a handler taking handle_ms is dropped before it returns.
+/// (A handler that returns forgets it.)
+struct Interrupted {
+    job_id: i64,
+    attempt: i16,
+}
+
+impl Drop for Interrupted {
+    fn drop(&mut self) {
+        emit("interrupted", &[("job_id", json!(self.job_id)), ("attempt", json!(self.attempt))]);
     }
 }
 
