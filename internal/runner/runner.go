@@ -578,7 +578,7 @@ func (r *run) execute(ctx context.Context, i int, c matrix.Cell, env scenario.En
 		out.Detail = fmt.Sprintf("cell did not finish within its %s deadline: %s", r.cfg.Matrix.Timeouts.Cell, out.Detail)
 	}
 	if out.Verdict != matrix.Error && ctx.Err() == nil {
-		r.checkEngine(context.WithoutCancel(ctx), c, tpl.res.Engine, env.URL, &out)
+		r.checkEngine(context.WithoutCancel(ctx), c, tpl, env.URL, &out)
 	}
 	cleanup := context.WithoutCancel(ctx)
 	ok, _ := judge(c.Expect, out)
@@ -596,8 +596,10 @@ func (r *run) execute(ctx context.Context, i int, c matrix.Cell, env scenario.En
 
 // checkEngine re-reads the engine: a cell whose engine state changed underneath it (the
 // engine, the transition state, or the ring authority: the auto-flip hazard of awa.md §3.7)
-// is reported as that, never as a pass.
-func (r *run) checkEngine(ctx context.Context, c matrix.Cell, built oracle.Engine, url string, out *scenario.Outcome) {
+// is reported as that, never as a pass. A cell of a pending template moved the engine itself
+// (the target's migrate and the steps after it): it must end in the engine its cell names,
+// or, when awa refused those steps, where it started.
+func (r *run) checkEngine(ctx context.Context, c matrix.Cell, tpl *template, url string, out *scenario.Outcome) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	o, err := oracle.Open(ctx, url)
@@ -609,6 +611,17 @@ func (r *run) checkEngine(ctx context.Context, c matrix.Cell, built oracle.Engin
 	e, err := o.Engine(ctx)
 	if err != nil {
 		*out = scenario.Outcome{Verdict: matrix.Error, Detail: "engine check: " + err.Error(), Findings: out.Findings}
+		return
+	}
+	built := tpl.res.Engine
+	if len(tpl.def.Pending) > 0 && out.Verdict != matrix.Refused {
+		if err := migrate.CheckEngine(c.Engine, e); err != nil {
+			out.Findings = append(out.Findings, fmt.Sprintf("scenario verdict before the engine check: %s (%s)", out.Verdict, out.Detail))
+			out.Verdict = matrix.EngineChanged
+			out.Detail = fmt.Sprintf("the database started as %s (the pending template) and after the cell's own migrate ended %s, not %s", built, e, c.Engine)
+			return
+		}
+		out.Findings = append(out.Findings, "engine as the cell's migrate left it: "+e.String())
 		return
 	}
 	if e.Name() != built.Name() {

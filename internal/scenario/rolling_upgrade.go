@@ -40,6 +40,12 @@ const (
 	rollIgnored = 40
 )
 
+// rollStartWithin bounds a worker's start: one that neither says ready nor refuses in that
+// time has hung.
+const rollStartWithin = 30 * time.Second
+
+var errStartHung = errors.New("its start hung")
+
 // refusesOlderSchema: from 0.7 an awa worker refuses a schema older than its own (awa.md §1;
 // 0.5.x and 0.6.x workers never check the version).
 var refusesOlderSchema = awaversion.MustParse("0.7.0-alpha.0")
@@ -78,6 +84,8 @@ type rollCase struct {
 	// heldAtKill are the jobs the SIGKILLed worker was running when it died.
 	heldAtKill []int64
 	rescue     rescueWait
+	// hungEarly says the successor started before the migrate neither started nor refused.
+	hungEarly string
 	// idleEarly says how the successor started before the migrate took no part after it and
 	// was replaced ("" when it did take part, or refused to start).
 	idleEarly string
@@ -134,9 +142,14 @@ func rollingUpgrade(ctx context.Context, env Env) (Outcome, error) {
 		}
 		rp.p = p
 		rc.procs = append(rc.procs, rp)
-		if _, err := p.WaitReady(ctx); err != nil {
+		rctx, cancel := context.WithTimeout(ctx, rollStartWithin)
+		defer cancel()
+		if _, err := p.WaitReady(rctx); err != nil {
 			if e := firstError(p.All()); e != nil {
 				return rp, e, nil
+			}
+			if ctx.Err() == nil && rctx.Err() != nil {
+				return rp, nil, fmt.Errorf("%s neither became ready nor refused within %s: %w", name, rollStartWithin, errStartHung)
 			}
 			return rp, nil, fmt.Errorf("%s: %w; stderr: %s", name, err, probes.StderrTail(env.Dir, name, 8))
 		}
@@ -177,15 +190,26 @@ func rollingUpgrade(ctx context.Context, env Env) (Outcome, error) {
 	// 2. Binary-first: the successor before the migrate.
 	ph := phase("binary-first")
 	succ, early, err := start("successor", "successor-early", rollWork(ctx, true), "")
-	if err != nil {
+	switch {
+	case errors.Is(err, errStartHung):
+		// Neither refused nor started: a release that checks the schema hangs instead.
+		rc.hungEarly = err.Error()
+		ph.note = "the successor " + strings.TrimPrefix(err.Error(), "successor-early ")
+		succ.p.Kill()
+		succ.evs, _ = succ.p.Wait(ctx)
+		succ = nil
+	case err != nil:
 		return Outcome{}, err
 	}
 	rc.early = early
-	if early != nil {
+	switch {
+	case rc.hungEarly != "":
+		// said above
+	case early != nil:
 		ph.note = fmt.Sprintf("the successor refused to start on the pending schema: %s: %s", early.Class, early.Message)
 		succ.evs = stopProbe(ctx, succ.p)
 		succ = nil
-	} else {
+	default:
 		ph.note = "the successor started on the pending schema (its release does not check the schema version)"
 	}
 
@@ -198,7 +222,7 @@ func rollingUpgrade(ctx context.Context, env Env) (Outcome, error) {
 		err = perr
 	}
 	if out, stop := migrateOutcome(err); stop {
-		return out, nil
+		return rc.withPhases(out), nil
 	}
 	ph.note = fmt.Sprintf("%s took %s; schema v%d, %s", tpl.Pending[0].Describe(env.Releases[matrix.TargetRelease].Version), time.Duration(built.Steps[len(built.Steps)-1].DurationMS)*time.Millisecond, built.SchemaVersion, built.Engine)
 
@@ -206,7 +230,9 @@ func rollingUpgrade(ctx context.Context, env Env) (Outcome, error) {
 	ph = phase("mixed fleet")
 	if succ == nil {
 		var e *results.ErrorInfo
-		if succ, e, err = start("successor", "successor", rollWork(ctx, true), ""); err != nil {
+		if succ, e, err = start("successor", "successor", rollWork(ctx, true), ""); errors.Is(err, errStartHung) {
+			return rc.withPhases(Outcome{Verdict: matrix.Fail, Detail: "after the target's migrate, the " + err.Error()}), nil
+		} else if err != nil {
 			return Outcome{}, err
 		}
 		if e != nil {
@@ -238,7 +264,9 @@ func rollingUpgrade(ctx context.Context, env Env) (Outcome, error) {
 		succ.evs = stopProbe(ctx, succ.p)
 		ph.note = "the successor started before the migrate took no part after it: replaced by one started now"
 		var e *results.ErrorInfo
-		if succ, e, err = start("successor", "successor", rollWork(ctx, true), ""); err != nil {
+		if succ, e, err = start("successor", "successor", rollWork(ctx, true), ""); errors.Is(err, errStartHung) {
+			return rc.withPhases(Outcome{Verdict: matrix.Fail, Detail: "after the target's migrate, the " + err.Error()}), nil
+		} else if err != nil {
 			return Outcome{}, err
 		}
 		if e != nil {
@@ -293,7 +321,7 @@ func rollingUpgrade(ctx context.Context, env Env) (Outcome, error) {
 			err = perr
 		}
 		if out, stop := migrateOutcome(err); stop {
-			return out, nil
+			return rc.withPhases(out), nil
 		}
 		ph.note = fmt.Sprintf("%d step(s); %s", len(rest), built.Engine)
 	}
@@ -377,6 +405,17 @@ func (rc *rollCase) stuck(what string, err error) (Outcome, error) {
 		}
 	}
 	return Outcome{Verdict: matrix.Fail, Detail: fmt.Sprintf("%s (%s); %s", what, err, rc.phaseText())}, nil
+}
+
+// withPhases adds the phases so far, and what the binary-first phase saw, to an outcome that
+// ends the cell early.
+func (rc *rollCase) withPhases(out Outcome) Outcome {
+	rc.phases[len(rc.phases)-1].end = time.Now()
+	out.Detail += "; " + rc.phaseText()
+	if rc.hungEarly != "" {
+		out.find("the successor started before the migrate %s", strings.TrimPrefix(rc.hungEarly, "successor-early "))
+	}
+	return out
 }
 
 // migrateOutcome is the cell's end when the target's in-cell migrate (or a step after it) did
@@ -470,6 +509,9 @@ func judgeRoll(env Env, rc *rollCase, jobs, inQueue []oracle.Job) Outcome {
 	if n := len(rc.refusedEnqueues); n > 0 {
 		e := rc.refusedEnqueues[0]
 		out.find("the old producer's enqueue failed %d of %d times during the upgrade, first in %s: %s: %s", n, rollJobs, rc.phaseAt(e.At), e.Class, e.Message)
+	}
+	if rc.hungEarly != "" {
+		out.find("the successor started before the migrate %s (a release that checks the schema should refuse with awa's message)", strings.TrimPrefix(rc.hungEarly, "successor-early "))
 	}
 	if rc.idleEarly != "" {
 		out.find("the successor started before the migrate ran no job after it (a binary-first roll needs its new workers restarted after the migrate)%s", rc.idleEarly)
