@@ -568,6 +568,9 @@ func (l *loader) artifacts(n *yaml.Node, m *Matrix) {
 				l.errf(v, "%s: \"via\" applies to cli artifacts only", what)
 			}
 			l.checkSuite(v, &a, what)
+			if a.Kind == KindSuite && !hasVersion {
+				a.Version = m.Target.Awa // a suite tests the release it is checked out at: the target's, unless it says
+			}
 		}
 		m.Artifacts[name] = a
 	}

@@ -49,8 +49,8 @@ type libtestParser struct {
 	pending   string   // text form: a "test x ... " whose result has not come yet
 	slowNames []string // tests warned about before their result
 
-	section     bool   // inside the failures/successes part of a text run
-	sectionName string // the test whose ---- output ---- is being read
+	section     bool    // inside the failures/successes part of a text run
+	sectionName string  // the test whose ---- output ---- is being read
 	listOf      Outcome // the name list being read: Fail after "failures:", Pass after "successes:"
 	sectionBuf  strings.Builder
 }
