@@ -179,7 +179,7 @@ func writeSuitesText(b *strings.Builder, r *results.Results) {
 		if t.Differ == 0 {
 			fmt.Fprintf(b, "  no test's outcome differs between engines (%d tests)\n", len(t.Rows))
 		} else {
-			fmt.Fprintf(b, "  %d tests whose outcome differs between engines:\n", t.Differ)
+			fmt.Fprintf(b, "  %d %s whose outcome differs between engines:\n", t.Differ, plural(t.Differ, "test", "tests"))
 			for _, row := range t.Rows {
 				if !row.Differs {
 					break
@@ -225,7 +225,7 @@ func writeSuitesMarkdown(b *strings.Builder, r *results.Results) {
 			b.WriteString("\n")
 		}
 		if t.Differ > 0 {
-			fmt.Fprintf(b, "**%d tests whose outcome differs between engines:**\n\n", t.Differ)
+			fmt.Fprintf(b, "**%d %s whose outcome differs between engines:**\n\n", t.Differ, plural(t.Differ, "test", "tests"))
 			writeRows(t.Rows[:t.Differ])
 		} else {
 			b.WriteString("No test's outcome differs between engines.\n\n")
