@@ -16,7 +16,7 @@ func suiteResults() *results.Results {
 		}
 		return results.Cell{
 			ID: engine + "." + path + ".suite.suite=awa-it", Engine: engine, SchemaPath: path, Scenario: "suite",
-			Roles: map[string]results.Role{"suite": {Artifact: "awa-it", Kind: "suite", Version: "0.7.0-alpha.1"}},
+			Roles:    map[string]results.Role{"suite": {Artifact: "awa-it", Kind: "suite", Version: "0.7.0-alpha.1"}},
 			Expected: "pass", Actual: "pass", OK: true, Tests: tests,
 			Suite: &results.SuiteRun{Command: "cargo test", Format: "libtest", TestEngine: engine, Counts: counts},
 		}
