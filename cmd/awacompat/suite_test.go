@@ -71,8 +71,8 @@ artifacts:
     kind: suite
     source: ` + py + `
     # a virtualenv in the build's own cache folder, never in the checkout
-    build: python3 -m venv --system-site-packages ` + venv + ` && (` + venv + `/bin/python -c "import pytest" || ` + venv + `/bin/pip install -q pytest)
-    command: ` + venv + `/bin/python -m pytest -q test_engine.py
+    build: 'python3 -m venv --system-site-packages ` + venv + ` && (` + venv + `/bin/python -c "import pytest" || ` + venv + `/bin/pip install -q pytest)'
+    command: '` + venv + `/bin/python -m pytest -q test_engine.py'
     timeout: 5m
 scenarios: [suite]
 expect:
