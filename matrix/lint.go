@@ -33,6 +33,10 @@ func Lint(m *Matrix) []Warning {
 				continue
 			}
 			matched[i]++
+			if len(r.When.Tests) > 0 {
+				first[i]++ // a test rule sets tests' outcomes, not the cell's: which tests it wins is known only when they run
+				continue
+			}
 			if winner < 0 {
 				winner = i
 				first[i]++
@@ -47,6 +51,8 @@ func Lint(m *Matrix) []Warning {
 	var out []Warning
 	for i, r := range m.Expect {
 		switch {
+		case matched[i] == 0 && len(r.When.Tests) > 0:
+			out = append(out, Warning{r.Pos, fmt.Sprintf("expect[%d] matches no suite cell of this matrix", r.Index)})
 		case matched[i] == 0:
 			out = append(out, Warning{r.Pos, fmt.Sprintf("expect[%d] matches no cell of this matrix", r.Index)})
 		case first[i] == 0:

@@ -316,8 +316,8 @@ func (l *loader) matrix(doc *yaml.Node) *Matrix {
 		a, ok := m.Artifacts[p.From]
 		if !ok {
 			l.errf(pathNodes[i], "schema_paths: unknown artifact %q%s", p.From, didYouMean(p.From, m.ArtifactNames()))
-		} else if a.Kind == "cli" {
-			l.errf(pathNodes[i], "schema_paths: %q must name a python or rust artifact (it migrates and then enqueues work), not a cli", p.From)
+		} else if a.Kind == "cli" || a.Kind == KindSuite {
+			l.errf(pathNodes[i], "schema_paths: %q must name a python or rust artifact (it migrates and then enqueues work), not a %s", p.From, a.Kind)
 		}
 	}
 	if fleetsNode != nil {
@@ -326,9 +326,10 @@ func (l *loader) matrix(doc *yaml.Node) *Matrix {
 	if crossNode != nil {
 		l.cross(crossNode, m)
 	}
-	if fleetsNode == nil && crossNode == nil {
+	if fleetsNode == nil && crossNode == nil && needsFleets(m) {
 		l.errf(root, "matrix: give \"fleets\" (role bindings) or \"cross\" (role -> artifact lists)")
 	}
+	l.checkSuiteScenario(root, m)
 	if expectNode != nil {
 		l.rules(expectNode, m)
 	}
@@ -538,7 +539,11 @@ func (l *loader) artifacts(n *yaml.Node, m *Matrix) {
 		a := Artifact{Name: name, pos: l.pos(k)}
 		what := "artifacts." + name
 		hasVersion := false
-		l.fields(v, what, map[string]func(*yaml.Node){
+		handlers := map[string]func(*yaml.Node){}
+		for _, key := range suiteFields {
+			handlers[key] = func(v *yaml.Node) { l.suiteField(key, v, &a, what) }
+		}
+		for key, f := range map[string]func(*yaml.Node){
 			"kind":    func(v *yaml.Node) { a.Kind = l.str(v, what+".kind"); l.checkKind(v, a.Kind, what) },
 			"version": func(v *yaml.Node) { a.Version, hasVersion = l.exactVersion(v, what+".version") },
 			"source":  func(v *yaml.Node) { a.Source = l.str(v, what+".source") },
@@ -548,16 +553,23 @@ func (l *loader) artifacts(n *yaml.Node, m *Matrix) {
 					l.errf(v, "%s.via: %q is not pypi or cargo", what, a.Via)
 				}
 			},
-		})
+		} {
+			handlers[key] = f
+		}
+		l.fields(v, what, handlers)
 		if v.Kind == yaml.MappingNode {
 			if a.Kind == "" {
 				l.errf(v, "%s: missing key \"kind\" (one of %s)", what, strings.Join(Kinds, ", "))
 			}
-			if !hasVersion && !l.hasErrAt(v) {
+			if !hasVersion && a.Kind != KindSuite && !l.hasErrAt(v) {
 				l.errf(v, "%s: missing key \"version\"", what)
 			}
-			if a.Via != "" && a.Kind != "cli" {
+			if a.Via != "" && a.Kind != "cli" && a.Kind != KindSuite {
 				l.errf(v, "%s: \"via\" applies to cli artifacts only", what)
+			}
+			l.checkSuite(v, &a, what)
+			if a.Kind == KindSuite && !hasVersion {
+				a.Version = m.Target.Awa // a suite tests the release it is checked out at: the target's, unless it says
 			}
 		}
 		m.Artifacts[name] = a
@@ -579,6 +591,10 @@ func (l *loader) roleArtifact(n *yaml.Node, m *Matrix, role, name, what string) 
 	a, ok := m.Artifacts[name]
 	if !ok {
 		l.errf(n, "%s: unknown artifact %q%s", what, name, didYouMean(name, m.ArtifactNames()))
+		return
+	}
+	if role == SuiteRole || a.Kind == KindSuite {
+		l.errf(n, "%s: suites are not bound in fleets or cross: each suite artifact runs on every schema path whose scenarios include suite", what)
 		return
 	}
 	if a.Kind == "cli" && !slices.Contains(cliRoles, role) {
@@ -673,13 +689,6 @@ func (l *loader) rules(n *yaml.Node, m *Matrix) {
 			"verdict": func(v *yaml.Node) {
 				verdictNode = v
 				r.Verdict = Verdict(l.str(v, what+".verdict"))
-				if !slices.Contains(Verdicts, r.Verdict) {
-					names := make([]string, len(Verdicts))
-					for i, v := range Verdicts {
-						names[i] = string(v)
-					}
-					l.errf(v, "%s.verdict: unknown verdict %q%s (known: %s)", what, r.Verdict, didYouMean(string(r.Verdict), names), strings.Join(names, ", "))
-				}
 			},
 			"error": func(v *yaml.Node) {
 				r.Error = l.str(v, what+".error")
@@ -702,7 +711,20 @@ func (l *loader) rules(n *yaml.Node, m *Matrix) {
 		}
 		if verdictNode == nil {
 			l.errf(item, "%s: missing key \"verdict\"", what)
+		} else {
+			names := make([]string, len(Verdicts))
+			for i, v := range Verdicts {
+				names[i] = string(v)
+			}
+			kind := "verdict"
+			if len(r.When.Tests) > 0 {
+				names, kind = testRuleVerdicts(), "test outcome"
+			}
+			if !slices.Contains(names, string(r.Verdict)) && !(kind == "verdict" && slices.Contains(testRuleVerdicts(), string(r.Verdict))) {
+				l.errf(verdictNode, "%s.verdict: unknown %s %q%s (known: %s)", what, kind, r.Verdict, didYouMean(string(r.Verdict), names), strings.Join(names, ", "))
+			}
 		}
+		l.testRule(item, &r, what)
 		if strings.TrimSpace(r.Because) == "" {
 			l.errf(item, "%s: missing key \"because\" (cite the awa document, or say what was observed)", what)
 		}
@@ -739,9 +761,19 @@ func (l *loader) match(n *yaml.Node, m *Matrix, what string) Match {
 			for i, p := range mt.SchemaPath {
 				l.checkPathName(pn[i], m, p, what+".schema_path")
 			}
+		case SuiteRole:
+			l.suiteMatch(v, m, &mt, what+".suite")
+		case "test":
+			var tn []*yaml.Node
+			mt.Tests, tn = l.strList(v, what+".test")
+			for i, t := range mt.Tests {
+				if strings.TrimSpace(t) == "" {
+					l.errf(tn[i], "%s.test: an empty pattern matches no test", what)
+				}
+			}
 		default:
 			if !slices.Contains(Roles, k.Value) {
-				keys := append([]string{"engine", "scenario", "schema_path"}, Roles...)
+				keys := append([]string{"engine", "scenario", "schema_path", "test"}, Roles...)
 				l.errf(k, "%s: unknown key %q%s (known: %s)", what, k.Value, didYouMean(k.Value, keys), strings.Join(keys, ", "))
 				continue
 			}
@@ -869,4 +901,41 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// needsFleets is true when a scenario of the matrix binds roles from fleets or cross (the
+// suite scenario's role is bound to each suite artifact instead).
+func needsFleets(m *Matrix) bool {
+	names := slices.Clone(m.Scenarios)
+	for _, p := range m.SchemaPaths {
+		names = append(names, p.Scenarios...)
+	}
+	for _, name := range names {
+		if s, ok := LookupScenario(name); ok && len(s.Roles) > 0 && name != SuiteScenario {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSuiteScenario holds suites and the suite scenario together: a suite that no schema
+// path runs, or a suite scenario with no suite to run, is a mistake.
+func (l *loader) checkSuiteScenario(root *yaml.Node, m *Matrix) {
+	runs := false
+	for _, p := range m.SchemaPaths {
+		runs = runs || slices.Contains(m.PathScenarios(p), SuiteScenario)
+	}
+	var suites []string
+	for _, name := range m.ArtifactNames() {
+		if m.Artifacts[name].Kind == KindSuite {
+			suites = append(suites, name)
+		}
+	}
+	switch {
+	case runs && len(suites) == 0:
+		l.errf(root, "matrix: scenario suite runs the matrix's suite artifacts, and it has none (add one: {kind: suite, source: target, command: cargo test ...})")
+	case !runs && len(suites) > 0:
+		a := m.Artifacts[suites[0]]
+		l.errf(&yaml.Node{Line: a.pos.Line, Column: a.pos.Column}, "artifacts.%s: a suite, but no schema path runs scenario suite (add suite to scenarios)", a.Name)
+	}
 }

@@ -65,7 +65,7 @@ type Postgres struct {
 // Artifact is one runnable awa client.
 type Artifact struct {
 	Name    string
-	Kind    string // python, rust or cli
+	Kind    string // python, rust, cli or suite
 	Version version.Version
 	// Source is empty (the registry), a local checkout or prebuilt file, or TargetSource
 	// until ResolveTargetSource replaces it with the target's checkout.
@@ -74,7 +74,9 @@ type Artifact struct {
 	// own checkout (the release candidate's clients).
 	FromTarget bool
 	Via        string // cli only: pypi (default) or cargo
-	pos        Pos
+	// Suite is what a suite artifact (Kind KindSuite) runs; nil for every other kind.
+	Suite *Suite
+	pos   Pos
 }
 
 // TargetSource is the artifact source that means "the target's own checkout".
@@ -153,6 +155,10 @@ type Match struct {
 	Engines    []string
 	Scenarios  []string
 	SchemaPath []string
+	// Suites (`suite`: suite artifact name globs) and Tests (`test`: test name globs) make a
+	// rule about the tests of suite cells: it sets each matching test's expected outcome.
+	Suites []string
+	Tests  []string
 }
 
 // ArtifactMatch matches an artifact by name, kind and version constraint.
@@ -243,15 +249,18 @@ var RingAuthoritySince = version.MustParse("0.7.0-alpha.1")
 // Roles a fleet can bind. producer2 is a second producer (unique_dedupe: does the first
 // producer's unique job block the second's?); rescuer is the worker that takes over the jobs
 // of a worker killed mid-job (crash_rescue); successor is the release a fleet rolls to
-// (rolling_upgrade).
-var Roles = []string{"producer", "producer2", "worker", "rescuer", "successor", "admin", "migrator"}
+// (rolling_upgrade); suite is the test suite of a suite cell (a kind: suite artifact).
+var Roles = []string{"producer", "producer2", "worker", "rescuer", "successor", "admin", "migrator", SuiteRole}
 
 // cliRoles are the roles an awa CLI artifact can play at all (a scenario narrows them further
 // with Scenario.CLIRoles); the others need a client library.
 var cliRoles = []string{"admin", "migrator"}
 
 // Kinds of artifact.
-var Kinds = []string{"python", "rust", "cli"}
+var Kinds = []string{"python", "rust", "cli", KindSuite}
+
+// KindSuite is an awa test suite run in each suite cell's database (see Suite).
+const KindSuite = "suite"
 
 // Pos is a place in matrix.yaml.
 type Pos struct {

@@ -30,8 +30,12 @@ type Plan struct {
 // Cell is one combination of schema path × engine × scenario × role bindings.
 type Cell struct {
 	// ID is stable across runs and plans of the same matrix.
-	ID         string
-	Engine     Engine
+	ID     string
+	Engine Engine
+	// Template is the engine state of the template the cell clones when it is not Engine:
+	// a suite cell's Engine is its AWA_TEST_ENGINE, and awa's harness sets it on whichever
+	// database the schema path has (see suiteCells). Empty: Engine.
+	Template   Engine
 	SchemaPath SchemaPath
 	Scenario   string
 	// Roles binds each role the scenario uses to an artifact.
@@ -41,17 +45,25 @@ type Cell struct {
 
 // TemplateName is the name of the template the cell clones (see CellTemplate).
 func (c Cell) TemplateName() string {
-	name := c.SchemaPath.Name() + "." + string(c.Engine)
+	name := c.SchemaPath.Name() + "." + string(c.TemplateEngine())
 	if sc, _ := LookupScenario(c.Scenario); sc.MigratesInCell {
 		name += ".pending"
 	}
 	return name
 }
 
+// TemplateEngine is the engine state of the template the cell clones.
+func (c Cell) TemplateEngine() Engine {
+	if c.Template != "" {
+		return c.Template
+	}
+	return c.Engine
+}
+
 // CellTemplate is the template cell c clones: its path's and engine's, or that template's
 // pending form for a scenario that migrates in the cell. from is the upgraded-from artifact.
 func CellTemplate(c Cell, from Artifact) Template {
-	t := NewTemplate(c.SchemaPath, c.Engine, from)
+	t := NewTemplate(c.SchemaPath, c.TemplateEngine(), from)
 	if sc, _ := LookupScenario(c.Scenario); sc.MigratesInCell {
 		t, _ = t.AsPending() // expand made only cells whose template has one
 	}
@@ -184,9 +196,19 @@ func estimateCells(m *Matrix) *big.Int {
 		perBlock[i] = n
 	}
 	total := new(big.Int)
+	suites := int64(0)
+	for _, a := range m.Artifacts {
+		if a.Suite != nil {
+			suites += int64(len(a.Suite.Engines))
+		}
+	}
 	for _, sp := range m.SchemaPaths {
 		engines := big.NewInt(int64(len(m.PathEngines(sp))))
 		for _, sc := range m.PathScenarios(sp) {
+			if sc == SuiteScenario {
+				total.Add(total, big.NewInt(suites))
+				continue
+			}
 			s, _ := LookupScenario(sc)
 			n := big.NewInt(1)
 			if len(s.Roles) > 0 {
@@ -231,6 +253,9 @@ func expand(m *Matrix) []Cell {
 	for _, sp := range m.SchemaPaths {
 		for _, eng := range m.PathEngines(sp) {
 			for _, scName := range m.PathScenarios(sp) {
+				if scName == SuiteScenario {
+					continue // below: a suite cell's engine is the suite's, not the path's
+				}
 				sc, _ := LookupScenario(scName)
 				if sc.UpgradedOnly && sp.From == "" {
 					continue
@@ -255,6 +280,11 @@ func expand(m *Matrix) []Cell {
 					}
 					add(Cell{Engine: eng, SchemaPath: sp, Scenario: scName, Roles: roles})
 				}
+			}
+		}
+		if slices.Contains(m.PathScenarios(sp), SuiteScenario) {
+			for _, c := range suiteCells(m, sp) {
+				add(c)
 			}
 		}
 	}
@@ -339,7 +369,7 @@ func cellID(c Cell) string {
 
 func expectationFor(m *Matrix, c Cell) Expectation {
 	for _, r := range m.Expect {
-		if ruleMatches(r.When, c) {
+		if len(r.When.Tests) == 0 && ruleMatches(r.When, c) {
 			return Expectation{Verdict: r.Verdict, Error: r.Error, errorRE: r.errorRE, Rule: r.Index, Because: r.Because, Basis: r.Basis}
 		}
 	}
@@ -354,6 +384,12 @@ func ruleMatches(w Match, c Cell) bool {
 		return false
 	}
 	if len(w.SchemaPath) > 0 && !slices.ContainsFunc(w.SchemaPath, func(p string) bool { return schemaPathMatches(p, c.SchemaPath) }) {
+		return false
+	}
+	if len(w.Suites) > 0 && !suiteMatches(w.Suites, c) {
+		return false
+	}
+	if len(w.Tests) > 0 && c.Scenario != SuiteScenario {
 		return false
 	}
 	for role, am := range w.Roles {
@@ -581,6 +617,10 @@ func (p *Plan) Print(w io.Writer) error {
 	}
 	b.WriteString("artifacts:\n")
 	for _, a := range p.Artifacts {
+		if a.Suite != nil {
+			b.WriteString(describeSuite(a) + "\n")
+			continue
+		}
 		fmt.Fprintf(&b, "  %s: %s %s", a.Name, a.Kind, a.Version)
 		if a.Source != "" {
 			fmt.Fprintf(&b, " from %s", a.Source)
@@ -599,6 +639,9 @@ func (p *Plan) Print(w io.Writer) error {
 	for _, c := range p.Cells {
 		step++
 		fmt.Fprintf(&b, "%3d. cell %s\n", step, c.ID)
+		if c.Scenario == SuiteScenario {
+			fmt.Fprintf(&b, "     in a clone of %s, AWA_TEST_ENGINE=%s\n", c.TemplateName(), c.Engine)
+		}
 		var roles []string
 		for _, r := range c.RoleNames() {
 			a := c.Roles[r]

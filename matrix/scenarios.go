@@ -112,6 +112,11 @@ var Catalog = []Scenario{
 		MigratesInCell: true,
 	},
 	{
+		Name:  SuiteScenario,
+		Roles: []string{SuiteRole},
+		Doc:   "an awa test suite (a kind: suite artifact) run in the cell's own database with DATABASE_URL and AWA_TEST_ENGINE set for it: one result per test, each held to its expected outcome",
+	},
+	{
 		Name:     "migrate_refusal",
 		Roles:    []string{"migrator"},
 		Ops:      []string{"migrate"},

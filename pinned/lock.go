@@ -26,3 +26,6 @@ func lockFile(path string) func() {
 		f.Close()
 	}
 }
+
+// LockFile is lockFile, for the other caches under the same root (package suite).
+func LockFile(path string) func() { return lockFile(path) }

@@ -210,6 +210,10 @@ func checkoutPackage(source, dist string) (string, error) {
 	return "", fmt.Errorf("%s: no pyproject.toml in %s/ or the directory itself", source, sub)
 }
 
+// CheckoutRevision is checkoutRevision, for the other builds from a checkout (the test suites
+// of package suite).
+func CheckoutRevision(dir string) (string, error) { return checkoutRevision(dir) }
+
 // checkoutRevision keys a build from a local awa checkout: the commit plus a hash of every
 // uncommitted change in the whole checkout (tracked edits and untracked files), so an edited
 // checkout is rebuilt and an unchanged one reused. The whole checkout counts, not only the

@@ -17,6 +17,7 @@ import (
 	"github.com/awacompat/awacompat/internal/report"
 	"github.com/awacompat/awacompat/internal/results"
 	"github.com/awacompat/awacompat/internal/runner"
+	"github.com/awacompat/awacompat/internal/suite"
 	"github.com/awacompat/awacompat/matrix"
 	"github.com/awacompat/awacompat/pinned"
 	"github.com/awacompat/awacompat/probes"
@@ -370,6 +371,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	res, err := runner.Run(ctx, runner.Config{
 		Matrix: m, Plan: p, OutDir: o.out, Parallel: o.parallel, KeepFailed: o.keep, AllowUnexpectedPass: o.unexpected == "warn",
 		Provisioner: runner.Postgres{URL: url, Log: log}, Installer: cache, Log: log,
+		Suites: &suite.Cache{Root: cache.Root, Log: log},
 		OnCell: display.Finished,
 		Repro:  repro, Tool: toolVersion,
 		TemplateCache: templateCacheDir(cache, o.rebuild),
@@ -410,7 +412,12 @@ func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitInfra
 	}
 	specs := []pinned.Spec{runner.TargetCLISpec(p)}
+	var suites []matrix.Artifact
 	for _, a := range p.Artifacts {
+		if a.Kind == matrix.KindSuite {
+			suites = append(suites, a)
+			continue
+		}
 		specs = append(specs, runner.SpecOf(a))
 	}
 	for _, rs := range runner.ReleaseSpecs(p) {
@@ -430,6 +437,21 @@ func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			state = "cached"
 		}
 		fmt.Fprintf(stdout, "%s (%s)\n", state, in.Origin)
+	}
+	sc := &suite.Cache{Root: cache.Root, Log: log}
+	for i, a := range suites {
+		fmt.Fprintf(stdout, "[%d/%d] suite %s (%s) ... ", len(specs)+i+1, len(specs)+len(suites), a.Name, a.Suite.Command)
+		b, err := sc.Build(ctx, a)
+		if err != nil {
+			failed++
+			fmt.Fprintf(stdout, "FAILED\n%v\n", err)
+			continue
+		}
+		state := "built"
+		if b.Reused {
+			state = "cached"
+		}
+		fmt.Fprintf(stdout, "%s (%s)\n", state, b.Origin)
 	}
 	if ctx.Err() != nil {
 		return exitInterrupted

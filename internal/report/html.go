@@ -63,6 +63,8 @@ type htmlPage struct {
 	MoreProblems int
 	Picture      template.HTML
 	Cells        []htmlCell
+	// Suites are the engine diffs of the run's test suites (suite.go).
+	Suites []htmlSuite
 }
 
 type htmlFact struct{ Name, Value string }
@@ -112,6 +114,7 @@ func HTML(w io.Writer, r *results.Results, opts HTMLOptions) error {
 		Picture: template.HTML(drawPicture(r, "", false)),
 	}
 	p.Facts = htmlFacts(r)
+	p.Suites = htmlSuites(r)
 	s := r.Summary
 	p.Counts = []htmlCount{
 		{"as expected", classOK, s.OK},

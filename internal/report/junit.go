@@ -105,6 +105,11 @@ func JUnit(w io.Writer, r *results.Results) error {
 		s.Tests++
 		s.Cases = append(s.Cases, tc)
 		totalMS += c.DurationMS
+		cases, failures, skipped := suiteJUnitCases(c)
+		s.Cases = append(s.Cases, cases...)
+		s.Tests += len(cases)
+		s.Failures += failures
+		s.Skipped += skipped
 	}
 	if r.Error != "" {
 		doc.Suites = append(doc.Suites, junitSuite{

@@ -40,6 +40,7 @@ func Markdown(w io.Writer, r *results.Results) error {
 	b.WriteString("### Verdict matrix\n\n")
 	writeGridMarkdown(&b, newGrid(r))
 	b.WriteString("\n")
+	writeSuitesMarkdown(&b, r)
 
 	var diffs, notRun []*results.Cell
 	for i := range r.Cells {

@@ -45,6 +45,17 @@ func printable(r *results.Results) *results.Results {
 			roles[p(name)] = results.Role{Artifact: p(role.Artifact), Kind: p(role.Kind), Version: p(role.Version)}
 		}
 		c.Roles = roles
+		c.Tests = append([]results.Test(nil), c.Tests...)
+		for j := range c.Tests {
+			t := &c.Tests[j]
+			t.Name, t.Outcome, t.Expected, t.Because = p(t.Name), p(t.Outcome), p(t.Expected), p(t.Because)
+			t.Reason, t.OutputTail = p(t.Reason), p(t.OutputTail)
+		}
+		if c.Suite != nil {
+			s := *c.Suite
+			s.Command, s.Template, s.Origin, s.Exit = p(s.Command), p(s.Template), p(s.Origin), p(s.Exit)
+			c.Suite = &s
+		}
 		if c.Error != nil {
 			e := *c.Error
 			e.Class, e.Message, e.Op, e.SQLState = p(e.Class), p(e.Message), p(e.Op), p(e.SQLState)

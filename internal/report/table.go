@@ -55,6 +55,7 @@ func Table(w io.Writer, r *results.Results) error {
 			fmt.Fprintf(&b, "  logs: %s\n  rerun: %s\n", c.Logs, c.Repro)
 		}
 	}
+	writeSuitesText(&b, r)
 	s := r.Summary
 	fmt.Fprintf(&b, "\n%d cells: %d as expected, %d mismatched, %d errors, %d not run", s.Total, s.OK, s.Mismatched, s.Errors, s.Skipped)
 	if s.Unexpected > 0 {

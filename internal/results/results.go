@@ -172,6 +172,52 @@ type Cell struct {
 	KeptDatabase string `json:"kept_database,omitempty"`
 	// Attempts is 2 when an infrastructure error was retried.
 	Attempts int `json:"attempts"`
+	// Suite is how a suite cell ran its suite (suite cells only), and Tests what each of
+	// its tests did.
+	Suite *SuiteRun `json:"suite,omitempty"`
+	Tests []Test    `json:"tests,omitempty"`
+}
+
+// SuiteRun is one run of a test suite in a suite cell.
+type SuiteRun struct {
+	// Command is the suite's command; Format how its output was read.
+	Command string `json:"command"`
+	Format  string `json:"format"`
+	// TestEngine is AWA_TEST_ENGINE; Template the template the cell's database was cloned
+	// from (its engine state may differ: awa's harness sets the engine itself).
+	TestEngine string `json:"test_engine"`
+	Template   string `json:"template"`
+	// Origin is the checkout and revision the suite was built from.
+	Origin string `json:"origin,omitempty"`
+	// Exit says how the runner ended ("exit status 101", "killed at the deadline").
+	Exit string `json:"exit,omitempty"`
+	// Counts tallies the tests' outcomes.
+	Counts map[string]int `json:"counts"`
+	// Mismatched counts the tests whose outcome differs from their expectation.
+	Mismatched int `json:"mismatched"`
+}
+
+// Test is one test of a suite cell.
+type Test struct {
+	Name string `json:"name"`
+	// Outcome is pass, fail, skipped (it skipped itself: awa's [skip] line), ignored (the
+	// suite never runs it) or timeout (no result when the suite's deadline passed).
+	Outcome  string `json:"outcome"`
+	Expected string `json:"expected"`
+	OK       bool   `json:"ok"`
+	// Rule is the expect rule that set Expected (0: the default), with its because.
+	Rule    int    `json:"rule,omitempty"`
+	Because string `json:"because,omitempty"`
+	// DurationMS is how long it ran, when the runner said.
+	DurationMS *int64 `json:"duration_ms,omitempty"`
+	// Reason is the runner's word on a non-pass (the [skip] line, the ignore reason, a
+	// failure message).
+	Reason string `json:"reason,omitempty"`
+	// OutputTail is the end of the test's own output, for a test that failed or differs from
+	// its expectation.
+	OutputTail string `json:"output_tail,omitempty"`
+	// Slow is set when the runner warned that it ran long.
+	Slow bool `json:"slow,omitempty"`
 }
 
 // Summary counts cells.

@@ -22,6 +22,7 @@ import (
 	"github.com/awacompat/awacompat/internal/redact"
 	"github.com/awacompat/awacompat/internal/results"
 	"github.com/awacompat/awacompat/internal/scenario"
+	"github.com/awacompat/awacompat/internal/suite"
 	"github.com/awacompat/awacompat/internal/version"
 	"github.com/awacompat/awacompat/matrix"
 	"github.com/awacompat/awacompat/migrate"
@@ -52,6 +53,8 @@ type Config struct {
 	Provisioner Provisioner
 	// Installer installs artifacts.
 	Installer Installer
+	// Suites builds the matrix's suite artifacts (kind: suite); *suite.Cache is the real one.
+	Suites SuiteBuilder
 	// Log receives progress logs (stderr in the CLI).
 	Log *slog.Logger
 	// OnCell is called once per finished cell (progress display).
@@ -96,6 +99,7 @@ type run struct {
 	srv       Server
 	dbs       *databases
 	installed map[string]*pinned.Installed // by artifact name
+	suites    map[string]*suite.Built      // built suite artifacts, by name
 	failed    map[string]error             // install failures by artifact name
 	templates map[string]*template         // by template name
 	// releases are what template steps run, by matrix.BuildStep.By: the target (its CLI,
@@ -104,6 +108,9 @@ type run struct {
 	releases   map[string]migrate.Release
 	releaseErr map[string]error
 	mu         sync.Mutex
+	// alone is held for reading by every cell and for writing by a suite cell: a suite runs
+	// with nothing beside it (see exclusive).
+	alone sync.RWMutex
 
 	// The two steps that need a real database and awa, as seams: the runner's unit tests
 	// replace them to exercise scheduling, retries, interrupts and bookkeeping.
@@ -140,6 +147,7 @@ func newRun(cfg Config) *run {
 			Target: results.Target{Awa: cfg.Plan.Target.Awa.String(), ExpectedSchemaVersion: cfg.Plan.Target.SchemaVersion},
 		},
 		installed:  map[string]*pinned.Installed{},
+		suites:     map[string]*suite.Built{},
 		failed:     map[string]error{},
 		templates:  map[string]*template{},
 		releases:   map[string]migrate.Release{},
@@ -247,14 +255,13 @@ func (r *run) installAll(ctx context.Context) error {
 	r.res.Target.Origin, r.res.Target.Checksum = tgt.Origin, tgt.Checksum
 	r.releases[matrix.TargetRelease] = migrate.Release{Name: matrix.TargetRelease, Version: t.Awa, CLI: r.cli(tgt.AwaBin, t.Awa)}
 
-	type job struct {
-		name string // artifact name, or the release record's name
-		spec pinned.Spec
-		done func(*pinned.Installed, error)
-	}
 	var jobs []job
 	for _, a := range r.cfg.Plan.Artifacts {
-		jobs = append(jobs, job{a.Name, SpecOf(a), func(in *pinned.Installed, err error) {
+		if a.Kind == matrix.KindSuite {
+			jobs = append(jobs, r.suiteJob(a))
+			continue
+		}
+		jobs = append(jobs, job{name: a.Name, spec: SpecOf(a), done: func(in *pinned.Installed, err error) {
 			if err != nil {
 				r.failed[a.Name] = err
 			} else {
@@ -263,7 +270,7 @@ func (r *run) installAll(ctx context.Context) error {
 		}})
 	}
 	for _, rs := range ReleaseSpecs(r.cfg.Plan) {
-		jobs = append(jobs, job{rs.Record, rs.Spec, func(in *pinned.Installed, err error) {
+		jobs = append(jobs, job{name: rs.Record, spec: rs.Spec, done: func(in *pinned.Installed, err error) {
 			if err != nil {
 				r.releaseErr[rs.Release] = fmt.Errorf("%s: %w", rs.Record, err)
 				return
@@ -287,7 +294,13 @@ func (r *run) installAll(ctx context.Context) error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			start := time.Now()
-			in, err := r.cfg.Installer.Install(ctx, j.spec)
+			var in *pinned.Installed
+			var err error
+			if j.install != nil {
+				in, err = j.install(ctx)
+			} else {
+				in, err = r.cfg.Installer.Install(ctx, j.spec)
+			}
 			rec := results.Artifact{Name: j.name, Kind: string(j.spec.Kind), Version: j.spec.Version.String(), InstallMS: time.Since(start).Milliseconds()}
 			if err != nil {
 				rec.Error = redact.Printable(err.Error())
@@ -400,6 +413,7 @@ func (r *run) runCells(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			defer r.exclusive(c)()
 			rec := r.runCellWithRetry(ctx, i, c)
 			r.mu.Lock()
 			r.res.Cells = append(r.res.Cells, rec)
@@ -523,6 +537,9 @@ func (r *run) outcome(ctx context.Context, i int, c matrix.Cell, dir string, rec
 		if err, bad := r.failed[a.Name]; bad {
 			return scenario.Outcome{Verdict: matrix.Error, Detail: fmt.Sprintf("artifact %s (%s %s) did not install: %v", a.Name, a.Kind, a.Version, err)}
 		}
+		if a.Kind == matrix.KindSuite {
+			continue
+		}
 		in := r.installed[a.Name]
 		env.Probes[role] = scenario.Probe{Argv: in.Probe, AwaBin: in.AwaBin, Kind: a.Kind, Version: a.Version.String()}
 	}
@@ -565,19 +582,30 @@ func hollow(c matrix.Cell, out scenario.Outcome) scenario.Outcome {
 
 // execute clones the template, runs the scenario, checks the engine, and drops the clone.
 func (r *run) execute(ctx context.Context, i int, c matrix.Cell, env scenario.Env, tpl *template, rec *results.Cell) scenario.Outcome {
-	cctx, cancel := context.WithTimeout(ctx, r.cfg.Matrix.Timeouts.Cell)
+	timeout := r.cfg.Matrix.Timeouts.Cell
+	if c.Scenario == matrix.SuiteScenario {
+		timeout = c.Roles[matrix.SuiteRole].Suite.Timeout + suiteMargin
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	db, err := r.dbs.create(cctx, fmt.Sprintf("c%d_%d", i+1, time.Now().UnixNano()%1e6), tpl.db)
 	if err != nil {
 		return scenario.Outcome{Verdict: matrix.Error, Detail: err.Error()}
 	}
 	env.URL = r.srv.URL(db)
-	out := scenario.Run(cctx, c.Scenario, env)
+	var out scenario.Outcome
+	if c.Scenario == matrix.SuiteScenario {
+		out = r.runSuite(cctx, c, env, rec)
+	} else {
+		out = scenario.Run(cctx, c.Scenario, env)
+	}
 	if ctx.Err() == nil && (out.Verdict == matrix.Timeout || (cctx.Err() != nil && out.Verdict == matrix.Error)) {
 		out.Verdict = matrix.Timeout
-		out.Detail = fmt.Sprintf("cell did not finish within its %s deadline: %s", r.cfg.Matrix.Timeouts.Cell, out.Detail)
+		out.Detail = fmt.Sprintf("cell did not finish within its %s deadline: %s", timeout, out.Detail)
 	}
-	if out.Verdict != matrix.Error && ctx.Err() == nil {
+	// A suite's harness sets the engine itself (awa-testing's reset_runtime_backend), and its
+	// tests may pin another: the engine a suite cell ends in is no finding about awa.
+	if out.Verdict != matrix.Error && ctx.Err() == nil && c.Scenario != matrix.SuiteScenario {
 		r.checkEngine(context.WithoutCancel(ctx), c, tpl, env.URL, &out)
 	}
 	cleanup := context.WithoutCancel(ctx)
