@@ -40,7 +40,7 @@ const conformanceVersion = "0.6.9"
 // cell). cli are those that also run with the awa CLI in their CLIRoles.
 func conformanceScenarios() (all, cli []matrix.Scenario) {
 	for _, s := range matrix.Catalog {
-		if len(s.Roles) == 0 || (s.UpgradedOnly && !s.MigratesInCell) {
+		if len(s.Roles) == 0 || (s.UpgradedOnly && !s.MigratesInCell) || s.Name == matrix.SuiteScenario {
 			continue
 		}
 		all = append(all, s)
