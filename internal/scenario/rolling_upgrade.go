@@ -65,6 +65,9 @@ type rollProc struct {
 	evs                  []probes.Event
 	// killed: SIGKILLed on purpose; its handler calls that did not end are the rescue's to redo.
 	killed bool
+	// stopped: asked to stop gracefully (its client's shutdown ran): a job it was running
+	// then may run again (awa's shutdown cancels in-flight handlers: at-least-once).
+	stopped bool
 	// exitErr is how the process ended (nil: status 0).
 	exitErr error
 }
@@ -261,6 +264,7 @@ func rollingUpgrade(ctx context.Context, env Env) (Outcome, error) {
 			return Outcome{Verdict: matrix.Fail, Detail: fmt.Sprintf("%s: it does not take its share of the old release's jobs%s; %s", idle, rc.idleEarly, rc.phaseText())}, nil
 		}
 		rc.idleEarly = "; before it, " + idle + ", and was replaced"
+		succ.stopped = true
 		succ.evs = stopProbe(ctx, succ.p)
 		ph.note = "the successor started before the migrate took no part after it: replaced by one started now"
 		var e *results.ErrorInfo
@@ -301,6 +305,7 @@ func rollingUpgrade(ctx context.Context, env Env) (Outcome, error) {
 		return Outcome{}, err
 	}
 	slices.Sort(rc.heldAtKill)
+	old[0].stopped = true
 	old[0].p.Stop()
 	wctx, cancel := context.WithTimeout(ctx, stopWait)
 	old[0].evs, old[0].exitErr = old[0].p.Wait(wctx)
@@ -458,7 +463,13 @@ func judgeRoll(env Env, rc *rollCase, jobs, inQueue []oracle.Job) Outcome {
 		}
 	}
 	var lost, dup, wrongEnd []int64
+	again := 0 // jobs run again after a run on a worker stopped gracefully
 	for _, id := range slices.Sorted(maps.Keys(rc.sent)) {
+		if rows := stored[id]; len(rows) > 0 && slices.ContainsFunc(runs[id], func(r run) bool {
+			return r.ev.Attempt < rows[0].Attempt && r.proc.stopped && !r.proc.killed && !r.interrupted
+		}) {
+			again++
+		}
 		rows := stored[id]
 		switch {
 		case len(rows) == 0:
@@ -523,11 +534,18 @@ func judgeRoll(env Env, rc *rollCase, jobs, inQueue []oracle.Job) Outcome {
 	}
 	if len(dup) == 0 && len(lost) == 0 && len(wrongEnd) == 0 && len(out.Findings) == 0 && rc.rescue.end == rescued {
 		out.Verdict = matrix.Pass
-		again := ""
+		var rerun []string
 		if interrupted > 0 {
-			again = fmt.Sprintf(" (%d in-flight %s interrupted at a graceful stop (awa's shutdown signals in-flight handlers to cancel) ran again, at-least-once)", interrupted, plural(interrupted, "run", "runs"))
+			rerun = append(rerun, fmt.Sprintf("%d in-flight %s interrupted at a graceful stop ran again", interrupted, plural(interrupted, "run", "runs")))
 		}
-		out.Detail = fmt.Sprintf("%d accepted enqueues, %d completed once each, args intact, none lost or duplicated%s; %s", len(rc.sent), len(rc.sent), again, rc.phaseText())
+		if again > 0 {
+			rerun = append(rerun, fmt.Sprintf("%d %s a gracefully stopped worker had run ran again, its completion lost", again, plural(again, "job", "jobs")))
+		}
+		note := ""
+		if len(rerun) > 0 {
+			note = " (at-least-once, awa's shutdown cancels in-flight handlers: " + strings.Join(rerun, "; ") + ")"
+		}
+		out.Detail = fmt.Sprintf("%d accepted enqueues, %d completed, args intact, none lost, none run twice by workers that kept running%s; %s", len(rc.sent), len(rc.sent), note, rc.phaseText())
 		return out
 	}
 	out.Verdict = matrix.Fail
@@ -536,10 +554,11 @@ func judgeRoll(env Env, rc *rollCase, jobs, inQueue []oracle.Job) Outcome {
 }
 
 // runFinding checks the handler calls of a job against its row: each attempt up to the
-// row's ran exactly once; an attempt before the last ran on the SIGKILLed worker, or was
-// interrupted (its call never returned, so awa's rescue gave the job a next attempt); the
-// last attempt is the run that completed it. Anything else is a job that ran twice. "" when
-// the runs are right.
+// row's ran exactly once; an attempt before the last ran on the SIGKILLed worker, was
+// interrupted, or ran on a worker that was then stopped gracefully (its completion did not
+// land, so awa's rescue gave the job a next attempt: at-least-once); the last attempt is the
+// run that completed it. Anything else (two runs of one attempt, a job run again after a
+// worker that kept running ran it) is a job that ran twice. "" when the runs are right.
 func runFinding(id int64, j oracle.Job, rs []run) string {
 	byAttempt := map[int][]run{}
 	for _, r := range rs {
@@ -551,7 +570,7 @@ func runFinding(id int64, j oracle.Job, rs []run) string {
 			return fmt.Sprintf("job %d ran %d times at attempt %d: %s", id, len(at), a, runsText(at))
 		case a > j.Attempt:
 			return fmt.Sprintf("job %d ran at attempt %d, after the attempt %d its row ended with: %s", id, a, j.Attempt, runsText(rs))
-		case a < j.Attempt && !at[0].proc.killed && !at[0].interrupted:
+		case a < j.Attempt && !at[0].proc.killed && !at[0].interrupted && !at[0].proc.stopped:
 			return fmt.Sprintf("job %d ran again after %s (a live worker) ran attempt %d: %s", id, at[0].proc.name, a, runsText(rs))
 		}
 	}

@@ -15,7 +15,7 @@ import (
 // killed; the successor completed 4.
 func rollFixture() (Env, *rollCase, []oracle.Job) {
 	env := Env{Engine: "canonical"}
-	a := &rollProc{name: "worker-a", role: "worker", artifact: "python 0.6.0"}
+	a := &rollProc{name: "worker-a", role: "worker", artifact: "python 0.6.0", stopped: true}
 	b := &rollProc{name: "worker-b", role: "worker", artifact: "python 0.6.0", killed: true}
 	s := &rollProc{name: "successor", role: "successor", artifact: "rust 0.6.9"}
 	handled := func(id int64, attempt int) probes.Event {
@@ -57,12 +57,13 @@ func TestJudgeRoll(t *testing.T) {
 			rc.procs[0].evs = append(rc.procs[0].evs, probes.Event{Event: probes.EventHandled, JobID: &id, Attempt: 1, Args: mustJSON(rc.sent[4]), Result: probes.ResultCompleted})
 			return jobs, jobs
 		}, "job 4 ran 2 times at attempt 1"},
-		{"a job rescued from a live worker and run again", func(rc *rollCase, jobs []oracle.Job) ([]oracle.Job, []oracle.Job) {
-			id := int64(1)
-			rc.procs[2].evs = append(rc.procs[2].evs, probes.Event{Event: probes.EventHandled, JobID: &id, Attempt: 2, Args: mustJSON(rc.sent[1]), Result: probes.ResultCompleted})
-			jobs[0].Attempt = 2
+		{"a job rescued from a worker that kept running and run again", func(rc *rollCase, jobs []oracle.Job) ([]oracle.Job, []oracle.Job) {
+			id := int64(4)
+			rc.procs[0].evs = append(rc.procs[0].evs, probes.Event{Event: probes.EventHandled, JobID: &id, Attempt: 2, Args: mustJSON(rc.sent[4]), Result: probes.ResultCompleted})
+			rc.procs[0].stopped = false
+			jobs[3].Attempt = 2
 			return jobs, jobs
-		}, "job 1 ran again after worker-a (a live worker) ran attempt 1"},
+		}, "job 4 ran again after successor (a live worker) ran attempt 1"},
 		{"a job never completed", func(rc *rollCase, jobs []oracle.Job) ([]oracle.Job, []oracle.Job) {
 			jobs[3].State = oracle.JobStateAvailable
 			rc.rescue.end = stalled
@@ -109,6 +110,19 @@ func TestJudgeRollInterruptedRun(t *testing.T) {
 	jobs[0].Attempt = 2
 	out := judgeRoll(env, rc, jobs, jobs)
 	if out.Verdict != matrix.Pass || !strings.Contains(out.Detail, "1 in-flight run interrupted") {
+		t.Fatalf("verdict %s: %s %v", out.Verdict, out.Detail, out.Findings)
+	}
+}
+
+// A job the gracefully stopped worker ran, whose completion did not land, may run again
+// (at-least-once); the detail counts it.
+func TestJudgeRollRerunAfterGracefulStop(t *testing.T) {
+	env, rc, jobs := rollFixture()
+	id := int64(1)
+	rc.procs[2].evs = append(rc.procs[2].evs, probes.Event{Event: probes.EventHandled, JobID: &id, Attempt: 2, Args: mustJSON(rc.sent[1]), Result: probes.ResultCompleted})
+	jobs[0].Attempt = 2
+	out := judgeRoll(env, rc, jobs, jobs)
+	if out.Verdict != matrix.Pass || !strings.Contains(out.Detail, "1 job a gracefully stopped worker had run ran again") {
 		t.Fatalf("verdict %s: %s %v", out.Verdict, out.Detail, out.Findings)
 	}
 }
