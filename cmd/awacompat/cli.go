@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/awacompat/awacompat/internal/pgbin"
 	"github.com/awacompat/awacompat/internal/progress"
 	"github.com/awacompat/awacompat/internal/report"
 	"github.com/awacompat/awacompat/internal/results"
@@ -356,11 +357,31 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "awacompat:", err)
 		return exitInfra
 	}
-	display := progress.New(stderr, len(p.Cells), tty && !o.verbose)
 	url := m.Postgres.URL
 	if o.pgURL != "" {
+		if len(m.Postgres.Versions) > 0 || m.Postgres.Image != "" {
+			fmt.Fprintf(stderr, "awacompat: --pg-url: %s starts its own servers (postgres.versions or postgres.image); an existing server has one major\n", m.File)
+			return exitUsage
+		}
 		url = o.pgURL
 	}
+	engine, containersErr, err := containerSetup(ctx, m, p, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "awacompat:", err)
+		return exitInfra
+	}
+	var containers runner.ContainerArtifacts
+	var servers runner.ContainerServers
+	if engine != nil {
+		containers, servers = engine, containerServers{engine}
+		// Whatever the run left (it ended, failed or was interrupted) goes.
+		defer func() {
+			if err := engine.Close(context.WithoutCancel(ctx)); err != nil {
+				log.Warn("cleanup: removing containers", "err", err)
+			}
+		}()
+	}
+	display := progress.New(stderr, len(p.Cells), tty && !o.verbose)
 	repro := func(id string) string {
 		cmd := "awacompat run " + m.File + " --only id=" + id
 		if o.pgURL != "" {
@@ -370,7 +391,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	res, err := runner.Run(ctx, runner.Config{
 		Matrix: m, Plan: p, OutDir: o.out, Parallel: o.parallel, KeepFailed: o.keep, AllowUnexpectedPass: o.unexpected == "warn",
-		Provisioner: runner.Postgres{URL: url, Log: log}, Installer: cache, Log: log,
+		Provisioner: runner.Postgres{URL: url, Image: m.Postgres.Image, Bin: pgbin.Config{Cache: cache.Root, Log: log}, Containers: servers, Log: log},
+		Installer:   cache, Log: log, Containers: containers, ContainersErr: containersErr, ProbesDir: cache.ProbesDir,
 		Suites: &suite.Cache{Root: cache.Root, Log: log},
 		OnCell: display.Finished,
 		Repro:  repro, Tool: toolVersion,
@@ -414,6 +436,9 @@ func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	specs := []pinned.Spec{runner.TargetCLISpec(p)}
 	var suites []matrix.Artifact
 	for _, a := range p.Artifacts {
+		if a.Kind == "container" {
+			continue // an image: its awa version is checked when a run starts
+		}
 		if a.Kind == matrix.KindSuite {
 			suites = append(suites, a)
 			continue
