@@ -19,6 +19,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,7 @@ import (
 	"time"
 
 	"github.com/awacompat/awacompat/internal/proc"
+	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 )
@@ -187,4 +189,41 @@ func readAll(ctx context.Context, c testcontainers.Container) string {
 	defer rc.Close()
 	b, _ := io.ReadAll(io.LimitReader(rc, 1<<20))
 	return string(b)
+}
+
+// BuildImage builds tag from a build context (a tar stream holding a Dockerfile) with the
+// engine's classic builder, and returns the builder's error when the build failed.
+func (e *Engine) BuildImage(ctx context.Context, tag string, buildContext io.Reader) error {
+	resp, err := e.cli.ImageBuild(ctx, buildContext, client.ImageBuildOptions{
+		Tags: []string{tag}, Remove: true, ForceRemove: true, Version: build.BuilderV1,
+		Labels: map[string]string{"awacompat.built": "test image"},
+	})
+	if err != nil {
+		return fmt.Errorf("build %s: %w", tag, err)
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	var last string
+	for {
+		var msg struct {
+			Stream string `json:"stream"`
+			Error  string `json:"error"`
+		}
+		if err := dec.Decode(&msg); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return fmt.Errorf("build %s: %w", tag, err)
+		}
+		if msg.Error != "" {
+			return fmt.Errorf("build %s: %s", tag, oneLine(msg.Error))
+		}
+		if s := strings.TrimSpace(msg.Stream); s != "" {
+			last = s
+		}
+	}
+	if !e.HasImage(ctx, tag) {
+		return fmt.Errorf("build %s: no image after the build (%s)", tag, last)
+	}
+	return nil
 }

@@ -47,4 +47,3 @@ func TestDiscover(t *testing.T) {
 	}
 	t.Logf("discovered %s (major %d)", bin, v)
 }
-

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -140,7 +142,28 @@ type embedded struct {
 func (e *embedded) URL(db string) string        { return e.srv.URL(db) }
 func (e *embedded) Mode() string                { return "embedded" }
 func (e *embedded) Alive(context.Context) error { return e.srv.Alive() }
-func (e *embedded) BinDir() string              { return e.srv.BinDir() }
+
+// BinDir is the server's own folder when it has pg_dump (an installed package), else the
+// installed tools when they are as new as the server (pg_dump reads older servers), else ""
+// (a portable build has no pg_dump: its templates are built, never restored).
+func (e *embedded) BinDir() string {
+	if hasDumpTools(e.srv.BinDir()) {
+		return e.srv.BinDir()
+	}
+	if dir, v, err := pgserver.Discover(); err == nil && v >= e.srv.Version() && hasDumpTools(dir) {
+		return dir
+	}
+	return ""
+}
+
+func hasDumpTools(dir string) bool {
+	for _, tool := range []string{"pg_dump", "pg_restore"} {
+		if _, err := os.Stat(filepath.Join(dir, tool)); err != nil {
+			return false
+		}
+	}
+	return true
+}
 func (e *embedded) Close(ctx context.Context) error {
 	var err error
 	e.once.Do(func() { err = e.srv.Stop(ctx) })
@@ -239,7 +262,7 @@ func (r *run) provision(ctx context.Context) error {
 			rec.Version, sv.version = v, v
 		}
 		rec.StartMS = time.Since(start).Milliseconds()
-		r.cfg.Log.Info("postgres ready", "major", major, "version", rec.Version, "origin", rec.Origin, "took", time.Since(start).Round(time.Millisecond))
+		r.cfg.Log.Info("server ready", "major", major, "version", rec.Version, "origin", rec.Origin, "took", time.Since(start).Round(time.Millisecond))
 		if major == 0 {
 			r.res.Postgres = rec
 			continue
