@@ -33,6 +33,7 @@ import (
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 )
 
 // Labels awacompat puts on its containers.
@@ -64,8 +65,10 @@ func Connect(ctx context.Context, log *slog.Logger) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	// Ryuk comes from a registry, and cleanup is ours (see the package comment).
+	// Ryuk comes from a registry, and cleanup is ours (see the package comment). The
+	// library's own log goes nowhere: awacompat logs what matters itself.
 	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	tclog.SetDefault(tclog.NewNoopLogger())
 	pctx, cancel := context.WithTimeout(ctx, PingTimeout)
 	defer cancel()
 	cli, err := testcontainers.NewDockerClientWithOpts(pctx)

@@ -6,11 +6,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"time"
 
 	"github.com/awacompat/awacompat/internal/proc"
 	"github.com/jackc/pgx/v5"
+	mcontainer "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 )
@@ -43,7 +46,11 @@ func (e *Engine) StartPostgres(ctx context.Context, image string) (*Postgres, er
 		ContainerRequest: testcontainers.ContainerRequest{
 			Image:        image,
 			Env:          map[string]string{"POSTGRES_PASSWORD": p.password},
-			ExposedPorts: []string{"127.0.0.1::5432/tcp"},
+			ExposedPorts: []string{"5432/tcp"},
+			// Reachable from this machine only.
+			HostConfigModifier: func(hc *mcontainer.HostConfig) {
+				hc.PortBindings = network.PortMap{network.MustParsePort("5432/tcp"): {{HostIP: netip.MustParseAddr("127.0.0.1")}}}
+			},
 			Labels:       e.labels(""),
 			// Durability off, as for the embedded server: the databases are throwaway.
 			Cmd: []string{"postgres", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200"},

@@ -230,7 +230,13 @@ func Postgres(ctx context.Context, e *container.Engine, binDir string) (string, 
 	if err := r.copy(root, "/pg", func(p string) bool { return strings.HasSuffix(p, ".a") || strings.HasSuffix(p, ".json") }); err != nil {
 		return "", err
 	}
-	if err := r.libs(ctx, []string{filepath.Join(binDir, "postgres"), filepath.Join(binDir, "initdb")}, root); err != nil {
+	// initdb runs `postgres -V` and its bootstrap through popen, that is /bin/sh.
+	sh, err := filepath.EvalSymlinks("/bin/sh")
+	if err != nil {
+		return "", err
+	}
+	r.add(file{path: "/bin/sh", src: sh, mode: 0o755})
+	if err := r.libs(ctx, []string{filepath.Join(binDir, "postgres"), filepath.Join(binDir, "initdb"), sh}, root); err != nil {
 		return "", err
 	}
 	tmp, err := os.MkdirTemp("", "pginit-*")
