@@ -51,7 +51,7 @@ func (e *Engine) StartPostgres(ctx context.Context, image string) (*Postgres, er
 			HostConfigModifier: func(hc *mcontainer.HostConfig) {
 				hc.PortBindings = network.PortMap{network.MustParsePort("5432/tcp"): {{HostIP: netip.MustParseAddr("127.0.0.1")}}}
 			},
-			Labels:       e.labels(""),
+			Labels: e.labels(""),
 			// Durability off, as for the embedded server: the databases are throwaway.
 			Cmd: []string{"postgres", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200"},
 		},
