@@ -158,7 +158,7 @@ fleets:
 `, pg, py, pyVersion, cli)
 }
 
-// ours lists the containers whose owner label names pid, and every volume and network.
+// dockerState lists the containers whose owner label names pid, and every volume and network.
 func dockerState(t *testing.T, pid int) (containers []string, volumes, networks string) {
 	t.Helper()
 	out, err := exec.Command("docker", "ps", "-a", "--filter", "label="+container.LabelOwner, "--format", `{{.ID}} {{.Label "awacompat.owner"}}`).Output()
@@ -251,6 +251,7 @@ func TestRunContainersInterrupted(t *testing.T) {
 	}
 	e := containerEngine(t)
 	pg, py, cli := testImages(t, e)
+	_, vols, nets := dockerState(t, os.Getpid())
 	bin := filepath.Join(t.TempDir(), "awacompat")
 	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, b)
@@ -271,6 +272,18 @@ func TestRunContainersInterrupted(t *testing.T) {
 		close(rest)
 	}()
 	waitForSecondCell(t, out)
+	// Interrupt while one of its probe containers runs: there is something to clean up.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if running, _, _ := dockerState(t, cmd.Process.Pid); len(running) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no probe container of the run within 60s; log:\n%s", log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-rest:
@@ -282,7 +295,8 @@ func TestRunContainersInterrupted(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
 		t.Errorf("exit %d, want %d; log:\n%s", code, exitInterrupted, log.String())
 	}
-	if left, _, _ := dockerState(t, cmd.Process.Pid); len(left) > 0 {
-		t.Errorf("containers left behind after SIGINT: %v\n%s", left, log.String())
+	left, vols2, nets2 := dockerState(t, cmd.Process.Pid)
+	if len(left) > 0 || vols2 != vols || nets2 != nets {
+		t.Errorf("left behind after SIGINT: containers %v, volumes %q (before %q), networks %q (before %q)\n%s", left, vols2, vols, nets2, nets, log.String())
 	}
 }

@@ -82,7 +82,7 @@ func (e *Engine) Version(ctx context.Context, image, client string) (string, err
 // labelled so the cell's end removes it. --rm removes it when the probe exits; RemoveCell
 // removes it when the probe was killed.
 func (e *Engine) ProbeArgv(image, probesDir, cellDir, cell string) []string {
-	argv := e.runArgv(cell, "AWACOMPAT_DATABASE_URL", "PYTHONUNBUFFERED", "NO_COLOR")
+	argv := e.RunArgv(cell, "AWACOMPAT_DATABASE_URL", "PYTHONUNBUFFERED", "NO_COLOR")
 	cellDir, _ = filepath.Abs(cellDir)
 	argv = append(argv, "-v", probesDir+":"+ProbeMount+":ro", "-v", cellDir+":"+cellDir+":ro",
 		"--entrypoint", "python3", image, ProbeMount+"/python/awaprobe.py")
@@ -92,11 +92,14 @@ func (e *Engine) ProbeArgv(image, probesDir, cellDir, cell string) []string {
 // CLIArgv is the prefix that runs the awa CLI of image for one cell: the CLI's arguments follow
 // it. DATABASE_URL comes from the environment, by name.
 func (e *Engine) CLIArgv(image, cell string) []string {
-	argv := e.runArgv(cell, "DATABASE_URL", "NO_COLOR", "RUST_LOG")
+	argv := e.RunArgv(cell, "DATABASE_URL", "NO_COLOR", "RUST_LOG")
 	return append(argv, "--entrypoint", "awa", image)
 }
 
-func (e *Engine) runArgv(cell string, env ...string) []string {
+// RunArgv starts `docker run --rm -i` on the host network for a cell, labelled with the
+// owner, the run and the cell, passing the named environment variables through; the image and
+// its arguments follow.
+func (e *Engine) RunArgv(cell string, env ...string) []string {
 	docker := e.docker
 	if docker == "" {
 		docker = "docker"

@@ -2,6 +2,7 @@ package container_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
@@ -9,9 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/awacompat/awacompat/internal/container"
 	"github.com/awacompat/awacompat/internal/pgbin"
+	"github.com/awacompat/awacompat/internal/proc"
 	"github.com/awacompat/awacompat/internal/testimages"
 	"github.com/jackc/pgx/v5"
 )
@@ -116,5 +119,93 @@ func TestMissingImage(t *testing.T) {
 	}
 	if cs, _ := leftovers(t, container.LabelRun+"="+e.Run()); cs != "" {
 		t.Errorf("left behind: %s", cs)
+	}
+}
+
+// TestRemoveCellKillsOrphans: a probe container whose docker CLI was SIGKILLed (a deadline, or
+// Ctrl-C) keeps running when its program does not end with its stdin (here a server); the
+// cell's cleanup removes it.
+func TestRemoveCellKillsOrphans(t *testing.T) {
+	e := engine(t)
+	ctx := t.Context()
+	bin, err := pgbin.Find(ctx, 17, pgbin.Config{Cache: cacheRoot(), SkipInstalled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	image, err := testimages.Postgres(ctx, e, bin.BinDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv := append(e.RunArgv("cell-1", "POSTGRES_PASSWORD"), image, "postgres", "-p", "5499")
+	cmd := proc.Command(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), "POSTGRES_PASSWORD=x")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	label := container.LabelCell + "=" + e.Run() + "/cell-1"
+	running := func() string {
+		out, _ := exec.Command("docker", "ps", "-q", "--filter", "label="+label).Output()
+		return strings.TrimSpace(string(out))
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for running() == "" {
+		if time.Now().After(deadline) {
+			proc.KillGroup(cmd)
+			t.Fatal("the container did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	proc.KillGroup(cmd)
+	cmd.Wait()
+	// The CLI is gone; the container is not.
+	if running() == "" {
+		t.Fatal("the container ended with its CLI: nothing to prove")
+	}
+	if err := e.RemoveCell(context.Background(), "cell-1"); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := leftovers(t, label); c != "" {
+		t.Errorf("left behind: %s", c)
+	}
+}
+
+// TestSweepDeadOwners: a container left by an awacompat that was SIGKILLed (its owner gone)
+// is removed by the next Connect; one whose owner lives is left alone.
+func TestSweepDeadOwners(t *testing.T) {
+	e := engine(t)
+	ctx := t.Context()
+	bin, err := pgbin.Find(ctx, 17, pgbin.Config{Cache: cacheRoot(), SkipInstalled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	image, err := testimages.Postgres(ctx, e, bin.BinDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	self, _ := proc.Self()
+	start := func(owner string) string {
+		out, err := exec.Command("docker", "run", "-d", "--label", container.LabelOwner+"="+owner,
+			"-e", "POSTGRES_PASSWORD=x", image, "postgres", "-p", "5498").Output()
+		if err != nil {
+			t.Fatalf("docker run: %v", err)
+		}
+		id := strings.TrimSpace(string(out))
+		t.Cleanup(func() { exec.Command("docker", "rm", "-f", id).Run() })
+		return id[:12]
+	}
+	dead := start(fmt.Sprintf("awacompat owner host=%s pid=%d start=1", host, self.PID))
+	live := start(self.String())
+	e2, err := container.Connect(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close(context.Background())
+	out, _ := exec.Command("docker", "ps", "-aq").Output()
+	if strings.Contains(string(out), dead) {
+		t.Errorf("the dead owner's container %s is still there", dead)
+	}
+	if !strings.Contains(string(out), live) {
+		t.Errorf("the live owner's container %s was removed", live)
 	}
 }
