@@ -242,7 +242,7 @@ func fetch(ctx context.Context, cfg Config, b Build, dir string) error {
 	if err := unpackJar(jar, n, tmp); err != nil {
 		return fmt.Errorf("unpack: %w", err)
 	}
-	raw, _ := json.Marshal(marker{Version: b.Version, SHA256: b.SHA256})
+	raw, _ := json.Marshal(marker(b))
 	if err := os.WriteFile(filepath.Join(tmp, markerName), raw, 0o644); err != nil {
 		return err
 	}
