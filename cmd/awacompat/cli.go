@@ -341,6 +341,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code != exitOK || len(p.Cells) == 0 {
 		return code
 	}
+	if o.pgURL != "" && (len(m.Postgres.Versions) > 0 || m.Postgres.Image != "") {
+		fmt.Fprintf(stderr, "awacompat: --pg-url: %s starts its own servers (postgres.versions or postgres.image); an existing server has one major\n", m.File)
+		return exitUsage
+	}
 	// On a terminal, a live status line replaces the info logs (-v brings them back); in CI
 	// logs, every finished cell gets one plain line.
 	tty := progress.IsTerminal(stderr)
@@ -359,10 +363,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	url := m.Postgres.URL
 	if o.pgURL != "" {
-		if len(m.Postgres.Versions) > 0 || m.Postgres.Image != "" {
-			fmt.Fprintf(stderr, "awacompat: --pg-url: %s starts its own servers (postgres.versions or postgres.image); an existing server has one major\n", m.File)
-			return exitUsage
-		}
 		url = o.pgURL
 	}
 	engine, containersErr, err := containerSetup(ctx, m, p, log)
@@ -421,7 +421,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var cacheDir string
-	_, p, _, code := planCommand("fetch", args, stderr, func(fs *flag.FlagSet) {
+	m, p, _, code := planCommand("fetch", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&cacheDir, "cache", "", "artifact cache `DIR`")
 	}, func() error { return checkDirFlag("--cache", cacheDir) })
 	if code != exitOK || len(p.Cells) == 0 {
@@ -432,6 +432,22 @@ func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		fmt.Fprintln(stderr, "awacompat:", err)
 		return exitInfra
+	}
+	failed := 0
+	// The server binaries of every major the plan runs on (the installed package's, or the
+	// portable build, downloaded and verified).
+	for _, major := range p.Majors {
+		if major == 0 || m.Postgres.Image != "" {
+			continue
+		}
+		fmt.Fprintf(stdout, "PostgreSQL %d ... ", major)
+		b, err := pgbin.Find(ctx, major, pgbin.Config{Cache: cache.Root, Log: log})
+		if err != nil {
+			failed++
+			fmt.Fprintf(stdout, "FAILED\n%v\n", err)
+			continue
+		}
+		fmt.Fprintf(stdout, "ready (%s)\n", b.Origin)
 	}
 	specs := []pinned.Spec{runner.TargetCLISpec(p)}
 	var suites []matrix.Artifact
@@ -448,7 +464,6 @@ func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	for _, rs := range runner.ReleaseSpecs(p) {
 		specs = append(specs, rs.Spec)
 	}
-	failed := 0
 	for i, s := range specs {
 		fmt.Fprintf(stdout, "[%d/%d] %s ... ", i+1, len(specs), s)
 		in, err := cache.Install(ctx, s)
