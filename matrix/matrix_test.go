@@ -599,3 +599,39 @@ expect:
 		t.Errorf("plan does not name the servers:\n%s", b.String())
 	}
 }
+
+// A container artifact plays any role but one a scenario SIGKILLs as a process (killing its
+// docker CLI would not crash the probe in the container); a cli image only the CLI's roles.
+func TestContainerRoles(t *testing.T) {
+	m, err := Parse("m.yaml", []byte(`version: 1
+target: {awa: "0.6.9"}
+artifacts:
+  py: {kind: python, version: "0.6.9"}
+  img: {kind: container, image: "acme/w:1", client: python, version: "0.6.9"}
+  cli-img: {kind: container, image: "acme/awa:1", client: cli, version: "0.6.9"}
+scenarios: [lifecycle, crash_rescue, cancel]
+cross:
+  - {producer: [py], worker: [img, py], rescuer: [img, py], admin: [cli-img]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPlan(m, Options{Only: []string{"engine=canonical"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range p.Cells {
+		ids = append(ids, c.ID)
+	}
+	want := []string{
+		"canonical.fresh.lifecycle.producer=py.worker=img",
+		"canonical.fresh.lifecycle.producer=py.worker=py",
+		"canonical.fresh.crash_rescue.worker=py.rescuer=img",
+		"canonical.fresh.crash_rescue.worker=py.rescuer=py",
+		"canonical.fresh.cancel.producer=py.admin=cli-img",
+	}
+	if strings.Join(ids, "\n") != strings.Join(want, "\n") {
+		t.Errorf("cells:\n%s\nwant:\n%s", strings.Join(ids, "\n"), strings.Join(want, "\n"))
+	}
+}

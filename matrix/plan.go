@@ -343,6 +343,9 @@ func project(f Fleet, sc Scenario, m *Matrix) (map[string]Artifact, bool) {
 		if a.CLIOnly() && !slices.Contains(sc.CLIRoles, r) {
 			return nil, false
 		}
+		if a.Kind == "container" && slices.Contains(sc.KilledRoles, r) {
+			return nil, false
+		}
 		out[r] = a
 	}
 	return out, true
