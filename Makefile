@@ -8,7 +8,7 @@ STATICCHECK_VERSION ?= v0.8.2
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-setup: ## install a PostgreSQL server, python3-venv and chromium if missing (Debian)
+setup: ## install a PostgreSQL server, python3-venv, chromium and docker.io if missing, start dockerd (Debian)
 	@bash scripts/setup.sh
 
 build: ## build ./awacompat

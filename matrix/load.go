@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/awacompat/awacompat/internal/pgbin"
 	"github.com/awacompat/awacompat/internal/version"
 	"go.yaml.in/yaml/v3"
 )
@@ -316,7 +317,7 @@ func (l *loader) matrix(doc *yaml.Node) *Matrix {
 		a, ok := m.Artifacts[p.From]
 		if !ok {
 			l.errf(pathNodes[i], "schema_paths: unknown artifact %q%s", p.From, didYouMean(p.From, m.ArtifactNames()))
-		} else if a.Kind == "cli" || a.Kind == KindSuite {
+		} else if a.Kind == "cli" || a.Kind == KindSuite || a.Kind == "container" {
 			l.errf(pathNodes[i], "schema_paths: %q must name a python or rust artifact (it migrates and then enqueues work), not a %s", p.From, a.Kind)
 		}
 	}
@@ -488,9 +489,68 @@ func (l *loader) hasErrAt(n *yaml.Node) bool {
 }
 
 func (l *loader) postgres(n *yaml.Node, m *Matrix) {
+	var versionsNode, imageNode *yaml.Node
 	l.fields(n, "postgres", map[string]func(*yaml.Node){
 		"url": func(v *yaml.Node) { m.Postgres.URL = l.str(v, "postgres.url") },
+		"versions": func(v *yaml.Node) {
+			versionsNode = v
+			m.Postgres.Versions = l.majors(v, "postgres.versions")
+		},
+		"image": func(v *yaml.Node) {
+			imageNode = v
+			m.Postgres.Image = l.str(v, "postgres.image")
+			if m.Postgres.Image == "" && v.Kind == yaml.ScalarNode {
+				l.errf(v, "postgres.image: empty; name an image like postgres:17")
+			}
+		},
 	})
+	switch {
+	case m.Postgres.URL != "" && versionsNode != nil:
+		l.errf(versionsNode, "postgres: url and versions exclude each other: an existing server has one major; drop versions, or drop url for one embedded server per major")
+	case m.Postgres.URL != "" && imageNode != nil:
+		l.errf(imageNode, "postgres: url and image exclude each other: use an existing server, or start one from an image")
+	case imageNode != nil && len(m.Postgres.Versions) > 1 && !strings.Contains(m.Postgres.Image, MajorPlaceholder):
+		l.errf(imageNode, "postgres.image: %q is one server for %d majors; write the major as %s (postgres:%s) to start one per version", clipValue(m.Postgres.Image), len(m.Postgres.Versions), MajorPlaceholder, MajorPlaceholder)
+	case imageNode != nil && len(m.Postgres.Versions) == 0 && strings.Contains(m.Postgres.Image, MajorPlaceholder):
+		l.errf(imageNode, "postgres.image: %q names %s, but postgres.versions lists no major", clipValue(m.Postgres.Image), MajorPlaceholder)
+	}
+}
+
+// majors reads a list of PostgreSQL majors (postgres.versions, when.pg): integers, each one
+// awacompat can run (pgbin.CheckMajor says why not: below awa's floor, or unknown).
+func (l *loader) majors(n *yaml.Node, what string) []int {
+	n = resolve(n)
+	items := []*yaml.Node{n}
+	switch n.Kind {
+	case yaml.SequenceNode:
+		items = n.Content
+		if len(items) == 0 {
+			l.errf(n, "%s: empty; list PostgreSQL majors like [14, 17], or leave the key out", what)
+		}
+	case yaml.ScalarNode:
+	default:
+		l.errf(n, "%s: expected a list of PostgreSQL majors like [14, 17], got %s", what, kindName(n))
+		return nil
+	}
+	var out []int
+	for _, item := range items {
+		item = resolve(item)
+		v, err := strconv.Atoi(item.Value)
+		if item.Kind != yaml.ScalarNode || err != nil {
+			l.errf(item, "%s: %s is not a PostgreSQL major like 17 (a major only: 17, not 17.2)", what, kindName(item))
+			continue
+		}
+		if err := pgbin.CheckMajor(v); err != nil {
+			l.errf(item, "%s: %v", what, err)
+			continue
+		}
+		if slices.Contains(out, v) {
+			l.errf(item, "%s: %d given twice", what, v)
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // Timeout bounds: a cell needs time to start probes and judge, an inert window shorter than
@@ -547,6 +607,13 @@ func (l *loader) artifacts(n *yaml.Node, m *Matrix) {
 			"kind":    func(v *yaml.Node) { a.Kind = l.str(v, what+".kind"); l.checkKind(v, a.Kind, what) },
 			"version": func(v *yaml.Node) { a.Version, hasVersion = l.exactVersion(v, what+".version") },
 			"source":  func(v *yaml.Node) { a.Source = l.str(v, what+".source") },
+			"image":   func(v *yaml.Node) { a.Image = l.str(v, what+".image") },
+			"client": func(v *yaml.Node) {
+				a.Client = l.str(v, what+".client")
+				if a.Client != "python" && a.Client != "cli" {
+					l.errf(v, "%s.client: %q is not python (awa-pg, run by the image's python3) or cli (the awa CLI)", what, clipValue(a.Client))
+				}
+			},
 			"via": func(v *yaml.Node) {
 				a.Via = l.str(v, what+".via")
 				if a.Via != "pypi" && a.Via != "cargo" {
@@ -570,6 +637,19 @@ func (l *loader) artifacts(n *yaml.Node, m *Matrix) {
 			l.checkSuite(v, &a, what)
 			if a.Kind == KindSuite && !hasVersion {
 				a.Version = m.Target.Awa // a suite tests the release it is checked out at: the target's, unless it says
+			}
+			if a.Kind == "container" {
+				if a.Image == "" {
+					l.errf(v, "%s: missing key \"image\" (the image that holds awa, e.g. myorg/worker:1.2)", what)
+				}
+				if a.Client == "" {
+					l.errf(v, "%s: missing key \"client\" (python: awa-pg in the image; cli: the awa CLI)", what)
+				}
+				if a.Source != "" || a.Via != "" {
+					l.errf(v, "%s: a container artifact is its image; \"source\" and \"via\" do not apply", what)
+				}
+			} else if a.Image != "" || a.Client != "" {
+				l.errf(v, "%s: \"image\" and \"client\" apply to kind container only", what)
 			}
 		}
 		m.Artifacts[name] = a
@@ -597,7 +677,7 @@ func (l *loader) roleArtifact(n *yaml.Node, m *Matrix, role, name, what string) 
 		l.errf(n, "%s: suites are not bound in fleets or cross: each suite artifact runs on every schema path whose scenarios include suite", what)
 		return
 	}
-	if a.Kind == "cli" && !slices.Contains(cliRoles, role) {
+	if a.CLIOnly() && !slices.Contains(cliRoles, role) {
 		l.errf(n, "%s: a cli artifact cannot be a %s (use a python or rust artifact)", what, role)
 	}
 }
@@ -755,6 +835,14 @@ func (l *loader) match(n *yaml.Node, m *Matrix, what string) Match {
 			for i, s := range mt.Scenarios {
 				l.checkScenario(sn[i], s, what+".scenario")
 			}
+		case "pg":
+			mt.Postgres = l.majors(v, what+".pg")
+			for _, pg := range mt.Postgres {
+				if !slices.Contains(m.Postgres.Versions, pg) {
+					l.errf(v, "%s.pg: %d is not in postgres.versions (%s)", what, pg, strings.Trim(fmt.Sprint(m.Postgres.Versions), "[]"))
+					break
+				}
+			}
 		case "schema_path":
 			var pn []*yaml.Node
 			mt.SchemaPath, pn = l.strList(v, what+".schema_path")
@@ -773,7 +861,7 @@ func (l *loader) match(n *yaml.Node, m *Matrix, what string) Match {
 			}
 		default:
 			if !slices.Contains(Roles, k.Value) {
-				keys := append([]string{"engine", "scenario", "schema_path", "test"}, Roles...)
+				keys := append([]string{"engine", "pg", "scenario", "schema_path", "test"}, Roles...)
 				l.errf(k, "%s: unknown key %q%s (known: %s)", what, k.Value, didYouMean(k.Value, keys), strings.Join(keys, ", "))
 				continue
 			}

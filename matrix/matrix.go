@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,9 +58,42 @@ type Target struct {
 	SchemaVersion int
 }
 
-// Postgres selects the server. An empty URL means the embedded local server.
+// Postgres selects the server. The zero value is one embedded local server from the
+// installed package.
 type Postgres struct {
+	// URL of an existing server (exclusive with Versions and Image).
 	URL string
+	// Versions are PostgreSQL majors, each its own server: a cell runs on each, and its ID and
+	// template carry the major ("pg17."). Empty: one server, and IDs without a major.
+	Versions []int
+	// Image starts the server in a container of this image instead of an embedded one. With
+	// Versions it holds "{major}" (postgres:{major}), replaced by each major.
+	Image string
+}
+
+// Majors are the servers a matrix runs on: its Versions, or one server named 0 (the
+// installed package, an image or a URL, whatever its major).
+func (p Postgres) Majors() []int {
+	if len(p.Versions) == 0 {
+		return []int{0}
+	}
+	return p.Versions
+}
+
+// ImageFor is the image of major's server ("" for an embedded one).
+func (p Postgres) ImageFor(major int) string {
+	return strings.ReplaceAll(p.Image, MajorPlaceholder, strconv.Itoa(major))
+}
+
+// MajorPlaceholder in postgres.image is replaced by each major of postgres.versions.
+const MajorPlaceholder = "{major}"
+
+// PGPrefix is how a major starts a cell ID or template name: "pg17.".
+func PGPrefix(major int) string {
+	if major == 0 {
+		return ""
+	}
+	return "pg" + strconv.Itoa(major) + "."
 }
 
 // Artifact is one runnable awa client.
@@ -76,7 +110,17 @@ type Artifact struct {
 	Via        string // cli only: pypi (default) or cargo
 	// Suite is what a suite artifact (Kind KindSuite) runs; nil for every other kind.
 	Suite *Suite
-	pos   Pos
+	// Image (kind container) is the image that holds awa, and Client what it holds: python
+	// (awa-pg, the probe run by the image's python3) or cli (the awa CLI).
+	Image  string
+	Client string
+	pos    Pos
+}
+
+// CLIOnly is true for an artifact that is the awa CLI (a cli artifact, or a container image
+// holding the CLI): it plays only the roles a scenario lets the CLI play.
+func (a Artifact) CLIOnly() bool {
+	return a.Kind == "cli" || (a.Kind == "container" && a.Client == "cli")
 }
 
 // TargetSource is the artifact source that means "the target's own checkout".
@@ -159,6 +203,8 @@ type Match struct {
 	// rule about the tests of suite cells: it sets each matching test's expected outcome.
 	Suites []string
 	Tests  []string
+	// Postgres lists PostgreSQL majors (postgres.versions) the rule is for.
+	Postgres []int
 }
 
 // ArtifactMatch matches an artifact by name, kind and version constraint.
@@ -257,7 +303,7 @@ var Roles = []string{"producer", "producer2", "worker", "rescuer", "successor", 
 var cliRoles = []string{"admin", "migrator"}
 
 // Kinds of artifact.
-var Kinds = []string{"python", "rust", "cli", KindSuite}
+var Kinds = []string{"python", "rust", "cli", "container", KindSuite}
 
 // KindSuite is an awa test suite run in each suite cell's database (see Suite).
 const KindSuite = "suite"

@@ -208,6 +208,19 @@ cross: {producer: [py], worker: [py]}
 		{"empty file", "", "m.yaml:1:1: empty file"},
 		{"comments only", "# nothing yet\n", "m.yaml:1:1: empty file"},
 		{"one engine only", base + "engines: [canonical]\n", "contract operations would run under one engine only (lifecycle under queue_storage)"},
+		{"major below awa's floor", base + "postgres: {versions: [13, 17]}\n", "m.yaml:7:23: postgres.versions: PostgreSQL 13 is below awa's floor of 14 (awa's migrations use INT8MULTIRANGE and range_agg, new in PostgreSQL 14"},
+		{"unknown major", base + "postgres: {versions: [17, 19]}\n", "m.yaml:7:27: postgres.versions: unknown PostgreSQL major 19: awacompat knows 14, 15, 16, 17, 18"},
+		{"minor version as a major", base + "postgres: {versions: [\"17.2\"]}\n", "m.yaml:7:23: postgres.versions: \"17.2\" is not a PostgreSQL major like 17"},
+		{"major given twice", base + "postgres: {versions: [17, 17]}\n", "m.yaml:7:27: postgres.versions: 17 given twice"},
+		{"empty versions", base + "postgres: {versions: []}\n", "m.yaml:7:22: postgres.versions: empty"},
+		{"url and versions", base + "postgres: {url: \"postgres://h/db\", versions: [17]}\n", "postgres: url and versions exclude each other"},
+		{"one image for several majors", base + "postgres: {versions: [14, 17], image: \"postgres:17\"}\n", "postgres.image: \"postgres:17\" is one server for 2 majors; write the major as {major}"},
+		{"placeholder without versions", base + "postgres: {image: \"postgres:{major}\"}\n", "postgres.image: \"postgres:{major}\" names {major}, but postgres.versions lists no major"},
+		{"when.pg not a version of the matrix", base + "postgres: {versions: [17]}\nexpect:\n  - when: {pg: 16}\n    verdict: pass\n    because: x\n", "m.yaml:9:16: expect[1].when.pg: 16 is not in postgres.versions (17)"},
+		{"container without image", strings.Replace(base, `py: {kind: python, version: "0.5.7"}`, `py: {kind: container, client: python, version: "0.5.7"}`, 1), "m.yaml:4:7: artifacts.py: missing key \"image\""},
+		{"container with a bad client", strings.Replace(base, `py: {kind: python, version: "0.5.7"}`, `py: {kind: container, image: x, client: ruby, version: "0.5.7"}`, 1), "artifacts.py.client: \"ruby\" is not python"},
+		{"cli container as a worker", strings.Replace(base, `py: {kind: python, version: "0.5.7"}`, `py: {kind: container, image: x, client: cli, version: "0.5.7"}`, 1), "a cli artifact cannot be a producer"},
+		{"image on a python artifact", strings.Replace(base, `version: "0.5.7"}`, `version: "0.5.7", image: x}`, 1), "\"image\" and \"client\" apply to kind container only"},
 		{"one engine excused", base + "engines: [canonical]\nexclusions:\n  - {scenario: lifecycle, engine: queue_storage, because: test}\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -527,4 +540,98 @@ cross:
 		return
 	}
 	t.Fatalf("no pending template for the queue_storage path: %v", p.Templates)
+}
+
+// TestPostgresVersions: postgres.versions multiplies the cells, each ID and template carries
+// its major, --only pg=N selects one, and when.pg narrows a rule to a major.
+func TestPostgresVersions(t *testing.T) {
+	m, err := Parse("m.yaml", []byte(`version: 1
+target: {awa: "0.6.9"}
+postgres: {versions: [14, 17]}
+artifacts:
+  py: {kind: python, version: "0.6.9"}
+scenarios: [lifecycle]
+fleets: [{producer: py, worker: py}]
+expect:
+  - when: {pg: 14, engine: queue_storage}
+    verdict: inert
+    because: test
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPlan(m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids, tpls []string
+	for _, c := range p.Cells {
+		ids = append(ids, c.ID+" "+string(c.Expect.Verdict))
+	}
+	for _, tp := range p.Templates {
+		tpls = append(tpls, tp.Name())
+	}
+	want := []string{
+		"pg14.canonical.fresh.lifecycle.producer=py.worker=py pass",
+		"pg14.queue_storage.fresh.lifecycle.producer=py.worker=py inert",
+		"pg17.canonical.fresh.lifecycle.producer=py.worker=py pass",
+		"pg17.queue_storage.fresh.lifecycle.producer=py.worker=py pass",
+	}
+	if strings.Join(ids, "\n") != strings.Join(want, "\n") {
+		t.Errorf("cells:\n%s\nwant:\n%s", strings.Join(ids, "\n"), strings.Join(want, "\n"))
+	}
+	if got := strings.Join(tpls, " "); got != "pg14.fresh.canonical pg14.fresh.queue_storage pg17.fresh.canonical pg17.fresh.queue_storage" {
+		t.Errorf("templates: %s", got)
+	}
+	if fmt.Sprint(p.Majors) != "[14 17]" {
+		t.Errorf("majors %v", p.Majors)
+	}
+	p, err = NewPlan(m, Options{Only: []string{"pg=17"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Cells) != 2 || p.Cells[0].Postgres != 17 || fmt.Sprint(p.Majors) != "[17]" {
+		t.Errorf("--only pg=17: %d cells, majors %v", len(p.Cells), p.Majors)
+	}
+	var b strings.Builder
+	p.Print(&b)
+	if !strings.Contains(b.String(), "postgres: PostgreSQL 14, 17 (one server each)\n") {
+		t.Errorf("plan does not name the servers:\n%s", b.String())
+	}
+}
+
+// A container artifact plays any role but one a scenario SIGKILLs as a process (killing its
+// docker CLI would not crash the probe in the container); a cli image only the CLI's roles.
+func TestContainerRoles(t *testing.T) {
+	m, err := Parse("m.yaml", []byte(`version: 1
+target: {awa: "0.6.9"}
+artifacts:
+  py: {kind: python, version: "0.6.9"}
+  img: {kind: container, image: "acme/w:1", client: python, version: "0.6.9"}
+  cli-img: {kind: container, image: "acme/awa:1", client: cli, version: "0.6.9"}
+scenarios: [lifecycle, crash_rescue, cancel]
+cross:
+  - {producer: [py], worker: [img, py], rescuer: [img, py], admin: [cli-img]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPlan(m, Options{Only: []string{"engine=canonical"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range p.Cells {
+		ids = append(ids, c.ID)
+	}
+	want := []string{
+		"canonical.fresh.lifecycle.producer=py.worker=img",
+		"canonical.fresh.lifecycle.producer=py.worker=py",
+		"canonical.fresh.crash_rescue.worker=py.rescuer=img",
+		"canonical.fresh.crash_rescue.worker=py.rescuer=py",
+		"canonical.fresh.cancel.producer=py.admin=cli-img",
+	}
+	if strings.Join(ids, "\n") != strings.Join(want, "\n") {
+		t.Errorf("cells:\n%s\nwant:\n%s", strings.Join(ids, "\n"), strings.Join(want, "\n"))
+	}
 }

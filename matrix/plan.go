@@ -16,7 +16,10 @@ import (
 
 // Plan is what a run will do: the templates to build and the cells to run in them.
 type Plan struct {
-	Target    Target
+	Target Target
+	// Postgres is the matrix's server choice; Majors lists the majors the selected cells run on.
+	Postgres  Postgres
+	Majors    []int
 	Templates []Template
 	Cells     []Cell
 	// Artifacts the selected cells (and templates) need, sorted by name.
@@ -30,8 +33,10 @@ type Plan struct {
 // Cell is one combination of schema path × engine × scenario × role bindings.
 type Cell struct {
 	// ID is stable across runs and plans of the same matrix.
-	ID     string
-	Engine Engine
+	ID string
+	// Postgres is the PostgreSQL major the cell runs on (0: the run's one server).
+	Postgres int
+	Engine   Engine
 	// Template is the engine state of the template the cell clones when it is not Engine:
 	// a suite cell's Engine is its AWA_TEST_ENGINE, and awa's harness sets it on whichever
 	// database the schema path has (see suiteCells). Empty: Engine.
@@ -45,7 +50,7 @@ type Cell struct {
 
 // TemplateName is the name of the template the cell clones (see CellTemplate).
 func (c Cell) TemplateName() string {
-	name := c.SchemaPath.Name() + "." + string(c.TemplateEngine())
+	name := PGPrefix(c.Postgres) + c.SchemaPath.Name() + "." + string(c.TemplateEngine())
 	if sc, _ := LookupScenario(c.Scenario); sc.MigratesInCell {
 		name += ".pending"
 	}
@@ -64,6 +69,7 @@ func (c Cell) TemplateEngine() Engine {
 // pending form for a scenario that migrates in the cell. from is the upgraded-from artifact.
 func CellTemplate(c Cell, from Artifact) Template {
 	t := NewTemplate(c.SchemaPath, c.TemplateEngine(), from)
+	t.Postgres = c.Postgres
 	if sc, _ := LookupScenario(c.Scenario); sc.MigratesInCell {
 		t, _ = t.AsPending() // expand made only cells whose template has one
 	}
@@ -142,7 +148,7 @@ func NewPlan(m *Matrix, opts Options) (*Plan, error) {
 		return nil, err
 	}
 	all := expand(m)
-	p := &Plan{Target: m.Target, Shard: opts.Shard, Total: len(all)}
+	p := &Plan{Target: m.Target, Postgres: m.Postgres, Shard: opts.Shard, Total: len(all)}
 	for _, c := range all {
 		if len(only) > 0 && !anyMatch(only, c) {
 			continue
@@ -162,6 +168,9 @@ func NewPlan(m *Matrix, opts Options) (*Plan, error) {
 		if name := c.TemplateName(); !seenT[name] {
 			seenT[name] = true
 			p.Templates = append(p.Templates, CellTemplate(c, m.Artifacts[c.SchemaPath.From]))
+		}
+		if !slices.Contains(p.Majors, c.Postgres) {
+			p.Majors = append(p.Majors, c.Postgres)
 		}
 		for _, a := range c.Roles {
 			seenA[a.Name] = true
@@ -222,7 +231,7 @@ func estimateCells(m *Matrix) *big.Int {
 			total.Add(total, n.Mul(n, engines))
 		}
 	}
-	return total
+	return total.Mul(total, big.NewInt(int64(len(m.Postgres.Majors())))) // one server per major
 }
 
 // expand produces every cell of the matrix in a stable order.
@@ -250,41 +259,44 @@ func expand(m *Matrix) []Cell {
 			cells = append(cells, c)
 		}
 	}
-	for _, sp := range m.SchemaPaths {
-		for _, eng := range m.PathEngines(sp) {
-			for _, scName := range m.PathScenarios(sp) {
-				if scName == SuiteScenario {
-					continue // below: a suite cell's engine is the suite's, not the path's
-				}
-				sc, _ := LookupScenario(scName)
-				if sc.UpgradedOnly && sp.From == "" {
-					continue
-				}
-				if _, ok := NewTemplate(sp, eng, m.Artifacts[sp.From]).AsPending(); sc.MigratesInCell && !ok {
-					continue
-				}
-				if len(sc.Roles) == 0 || templateHas(NewTemplate(sp, eng, m.Artifacts[sp.From]), sc.DoneByStep) {
-					add(Cell{Engine: eng, SchemaPath: sp, Scenario: scName, Roles: map[string]Artifact{}})
-					continue
-				}
-				for _, f := range fleets {
-					if len(f.scenarios) > 0 && !slices.Contains(f.scenarios, scName) {
+	for _, pg := range m.Postgres.Majors() {
+		for _, sp := range m.SchemaPaths {
+			for _, eng := range m.PathEngines(sp) {
+				for _, scName := range m.PathScenarios(sp) {
+					if scName == SuiteScenario {
+						continue // below: a suite cell's engine is the suite's, not the path's
+					}
+					sc, _ := LookupScenario(scName)
+					if sc.UpgradedOnly && sp.From == "" {
 						continue
 					}
-					if len(f.paths) > 0 && !slices.ContainsFunc(f.paths, func(p string) bool { return schemaPathMatches(p, sp) }) {
+					if _, ok := NewTemplate(sp, eng, m.Artifacts[sp.From]).AsPending(); sc.MigratesInCell && !ok {
 						continue
 					}
-					roles, ok := project(f.Fleet, sc, m)
-					if !ok {
+					if len(sc.Roles) == 0 || templateHas(NewTemplate(sp, eng, m.Artifacts[sp.From]), sc.DoneByStep) {
+						add(Cell{Postgres: pg, Engine: eng, SchemaPath: sp, Scenario: scName, Roles: map[string]Artifact{}})
 						continue
 					}
-					add(Cell{Engine: eng, SchemaPath: sp, Scenario: scName, Roles: roles})
+					for _, f := range fleets {
+						if len(f.scenarios) > 0 && !slices.Contains(f.scenarios, scName) {
+							continue
+						}
+						if len(f.paths) > 0 && !slices.ContainsFunc(f.paths, func(p string) bool { return schemaPathMatches(p, sp) }) {
+							continue
+						}
+						roles, ok := project(f.Fleet, sc, m)
+						if !ok {
+							continue
+						}
+						add(Cell{Postgres: pg, Engine: eng, SchemaPath: sp, Scenario: scName, Roles: roles})
+					}
 				}
 			}
-		}
-		if slices.Contains(m.PathScenarios(sp), SuiteScenario) {
-			for _, c := range suiteCells(m, sp) {
-				add(c)
+			if slices.Contains(m.PathScenarios(sp), SuiteScenario) {
+				for _, c := range suiteCells(m, sp) {
+					c.Postgres = pg
+					add(c)
+				}
 			}
 		}
 	}
@@ -328,7 +340,10 @@ func project(f Fleet, sc Scenario, m *Matrix) (map[string]Artifact, bool) {
 			return nil, false
 		}
 		a := m.Artifacts[name]
-		if a.Kind == "cli" && !slices.Contains(sc.CLIRoles, r) {
+		if a.CLIOnly() && !slices.Contains(sc.CLIRoles, r) {
+			return nil, false
+		}
+		if a.Kind == "container" && slices.Contains(sc.KilledRoles, r) {
 			return nil, false
 		}
 		out[r] = a
@@ -364,7 +379,7 @@ func cellID(c Cell) string {
 			parts = append(parts, r+"="+a.Name)
 		}
 	}
-	return strings.Join(parts, ".")
+	return PGPrefix(c.Postgres) + strings.Join(parts, ".")
 }
 
 func expectationFor(m *Matrix, c Cell) Expectation {
@@ -381,6 +396,9 @@ func ruleMatches(w Match, c Cell) bool {
 		return false
 	}
 	if len(w.Scenarios) > 0 && !slices.Contains(w.Scenarios, c.Scenario) {
+		return false
+	}
+	if len(w.Postgres) > 0 && !slices.Contains(w.Postgres, c.Postgres) {
 		return false
 	}
 	if len(w.SchemaPath) > 0 && !slices.ContainsFunc(w.SchemaPath, func(p string) bool { return schemaPathMatches(p, c.SchemaPath) }) {
@@ -467,14 +485,14 @@ func parseShard(s string) (i, n int, err error) {
 }
 
 // Selector is one --only/--skip expression: comma-separated key=value terms, all of which
-// must hold. Keys: id, engine, scenario, schema_path, kind, version, artifact, and any role
+// must hold. Keys: id, pg (the PostgreSQL major of postgres.versions), engine, scenario, schema_path, kind, version, artifact, and any role
 // (producer, worker, admin, migrator; its value matches the bound artifact's name or version).
 // Values may use shell globs (*, ?).
 type Selector []term
 
 type term struct{ key, value string }
 
-var selectorKeys = append([]string{"id", "engine", "scenario", "schema_path", "kind", "version", "artifact"}, Roles...)
+var selectorKeys = append([]string{"id", "pg", "engine", "scenario", "schema_path", "kind", "version", "artifact"}, Roles...)
 
 // ParseSelector parses one expression.
 func ParseSelector(expr string) (Selector, error) {
@@ -566,6 +584,8 @@ func (t term) matches(c Cell) bool {
 	switch t.key {
 	case "id":
 		return glob(t.value, c.ID)
+	case "pg":
+		return c.Postgres != 0 && glob(t.value, strconv.Itoa(c.Postgres))
 	case "engine":
 		return glob(t.value, string(c.Engine)) || glob(t.value, c.Engine.Base())
 	case "scenario":
@@ -610,6 +630,9 @@ func (p *Plan) Print(w io.Writer) error {
 		fmt.Fprintf(&b, " (asserting schema version %d)", p.Target.SchemaVersion)
 	}
 	b.WriteString("\n")
+	if pg := p.Postgres.describe(); pg != "" {
+		b.WriteString("postgres: " + pg + "\n")
+	}
 	if p.Shard != "" {
 		fmt.Fprintf(&b, "shard %s: %d of %d cells\n", p.Shard, len(p.Cells), p.Total)
 	} else if len(p.Cells) != p.Total {
@@ -627,6 +650,9 @@ func (p *Plan) Print(w io.Writer) error {
 		}
 		if a.Via != "" {
 			fmt.Fprintf(&b, " via %s", a.Via)
+		}
+		if a.Image != "" {
+			fmt.Fprintf(&b, " in image %s (%s)", a.Image, a.Client)
 		}
 		b.WriteString("\n")
 	}
@@ -664,4 +690,20 @@ func (p *Plan) Print(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// describe says which servers a matrix runs on, for the plan ("" for the default).
+func (p Postgres) describe() string {
+	var parts []string
+	if len(p.Versions) > 0 {
+		var vs []string
+		for _, v := range p.Versions {
+			vs = append(vs, strconv.Itoa(v))
+		}
+		parts = append(parts, "PostgreSQL "+strings.Join(vs, ", ")+" (one server each)")
+	}
+	if p.Image != "" {
+		parts = append(parts, "in containers of image "+p.Image)
+	}
+	return strings.Join(parts, " ")
 }

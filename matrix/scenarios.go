@@ -24,6 +24,10 @@ type Scenario struct {
 	// migrate (its pending template, see Template.Pending) and run the target's migrate and
 	// the steps after it themselves, under their own traffic.
 	MigratesInCell bool
+	// KilledRoles are SIGKILLed as processes mid-scenario (a crash); an artifact of kind
+	// container does not play them: killing its docker CLI does not kill the probe in the
+	// container, so the crash would not happen.
+	KilledRoles []string
 }
 
 // Catalog lists every scenario the runner implements, in a stable order.
@@ -92,16 +96,18 @@ var Catalog = []Scenario{
 		Doc:   "the handler asks for a retry on attempt 1 and completes attempt 2; the job ends completed at attempt 2",
 	},
 	{
-		Name:  "crash_rescue",
-		Roles: []string{"worker", "rescuer"},
-		Ops:   []string{"enqueue", "claim", "rescue", "complete"},
-		Doc:   "the worker enqueues 100 jobs, holds every one running and is SIGKILLed mid-job; the rescuer, started after, becomes maintenance leader and rescues them through awa's stale-heartbeat rescue (staleness and rescue interval set through its SDK), completing each exactly once at attempt 2",
+		Name:        "crash_rescue",
+		Roles:       []string{"worker", "rescuer"},
+		Ops:         []string{"enqueue", "claim", "rescue", "complete"},
+		KilledRoles: []string{"worker"},
+		Doc:         "the worker enqueues 100 jobs, holds every one running and is SIGKILLed mid-job; the rescuer, started after, becomes maintenance leader and rescues them through awa's stale-heartbeat rescue (staleness and rescue interval set through its SDK), completing each exactly once at attempt 2",
 	},
 	{
-		Name:  "crash_rescue_unique",
-		Roles: []string{"worker", "rescuer"},
-		Ops:   []string{"enqueue", "unique", "claim", "rescue", "complete"},
-		Doc:   "awa #388: as crash_rescue with 20 jobs plus a unique job whose unique_states exclude running; while the worker holds it the rescuer enqueues a newer duplicate; after the kill rescue must not wedge: the plain jobs complete at attempt 2, the older unique job ends cancelled (the claim holder wins, CHANGELOG 0.6.1) and the duplicate completes",
+		Name:        "crash_rescue_unique",
+		Roles:       []string{"worker", "rescuer"},
+		Ops:         []string{"enqueue", "unique", "claim", "rescue", "complete"},
+		KilledRoles: []string{"worker"},
+		Doc:         "awa #388: as crash_rescue with 20 jobs plus a unique job whose unique_states exclude running; while the worker holds it the rescuer enqueues a newer duplicate; after the kill rescue must not wedge: the plain jobs complete at attempt 2, the older unique job ends cancelled (the claim holder wins, CHANGELOG 0.6.1) and the duplicate completes",
 	},
 	{
 		Name:           "rolling_upgrade",
@@ -110,6 +116,7 @@ var Catalog = []Scenario{
 		Doc:            "a rolling upgrade under bounded load (ADR-041's orderings): the old producer enqueues at a fixed rate while two old workers run; the successor, started before the target's migrate, must refuse; the target's migrate runs in the cell during traffic; the successor joins; one old worker stops gracefully (a normal interpreter exit), one is SIGKILLed mid-job and its jobs are rescued; every accepted enqueue completes once, args intact",
 		UpgradedOnly:   true,
 		MigratesInCell: true,
+		KilledRoles:    []string{"worker"},
 	},
 	{
 		Name:  SuiteScenario,

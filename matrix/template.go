@@ -11,6 +11,8 @@ import (
 // Template is one migrated database per (schema path, engine) that cells clone. Steps say how
 // it is built, in order; package migrate carries them out with awa's official commands.
 type Template struct {
+	// Postgres is the PostgreSQL major whose server holds it (0: the run's one server).
+	Postgres   int
 	SchemaPath SchemaPath
 	Engine     Engine
 	Steps      []BuildStep
@@ -19,9 +21,10 @@ type Template struct {
 	Pending []BuildStep
 }
 
-// Name is "<schema path>.<engine>", with ".pending" for a pending template (AsPending).
+// Name is "[pg<major>.]<schema path>.<engine>", with ".pending" for a pending template
+// (AsPending).
 func (t Template) Name() string {
-	name := t.SchemaPath.Name() + "." + string(t.Engine)
+	name := PGPrefix(t.Postgres) + t.SchemaPath.Name() + "." + string(t.Engine)
 	if len(t.Pending) > 0 {
 		name += ".pending"
 	}
@@ -38,7 +41,7 @@ func (t Template) AsPending() (Template, bool) {
 	if i < 0 || slices.ContainsFunc(t.Steps[i:], func(s BuildStep) bool { return s.Op == OpStagedTransition }) {
 		return Template{}, false
 	}
-	return Template{SchemaPath: t.SchemaPath, Engine: t.Engine, Steps: t.Steps[:i:i], Pending: t.Steps[i:]}, true
+	return Template{Postgres: t.Postgres, SchemaPath: t.SchemaPath, Engine: t.Engine, Steps: t.Steps[:i:i], Pending: t.Steps[i:]}, true
 }
 
 // BuildOp is one kind of template step.

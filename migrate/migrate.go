@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,9 @@ import (
 type CLI struct {
 	// Bin is the awa executable.
 	Bin string
+	// Prefix, when set, goes between Bin and awa's arguments: Bin is then what runs awa (the
+	// docker CLI running an image's awa: Prefix is "run ... IMAGE").
+	Prefix []string
 	// Version is its release, for messages.
 	Version string
 	// LogPath receives every command's output (appended).
@@ -110,7 +114,7 @@ func (c CLI) shown(url string, args []string) string {
 func (c CLI) exec(ctx context.Context, url string, args []string) (string, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, cliDeadline)
 	defer cancel()
-	cmd := proc.Command(ctx, c.Bin, args...)
+	cmd := proc.Command(ctx, c.Bin, append(slices.Clone(c.Prefix), args...)...)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+url, "NO_COLOR=1", "RUST_LOG=warn")
 	var stdout, stderr strings.Builder
 	cmd.Stdout = &stdout

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/awacompat/awacompat/internal/pgbin"
 	"github.com/awacompat/awacompat/internal/progress"
 	"github.com/awacompat/awacompat/internal/report"
 	"github.com/awacompat/awacompat/internal/results"
@@ -340,6 +341,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code != exitOK || len(p.Cells) == 0 {
 		return code
 	}
+	if o.pgURL != "" && (len(m.Postgres.Versions) > 0 || m.Postgres.Image != "") {
+		fmt.Fprintf(stderr, "awacompat: --pg-url: %s starts its own servers (postgres.versions or postgres.image); an existing server has one major\n", m.File)
+		return exitUsage
+	}
 	// On a terminal, a live status line replaces the info logs (-v brings them back); in CI
 	// logs, every finished cell gets one plain line.
 	tty := progress.IsTerminal(stderr)
@@ -356,11 +361,27 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "awacompat:", err)
 		return exitInfra
 	}
-	display := progress.New(stderr, len(p.Cells), tty && !o.verbose)
 	url := m.Postgres.URL
 	if o.pgURL != "" {
 		url = o.pgURL
 	}
+	engine, containersErr, err := containerSetup(ctx, m, p, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "awacompat:", err)
+		return exitInfra
+	}
+	var containers runner.ContainerArtifacts
+	var servers runner.ContainerServers
+	if engine != nil {
+		containers, servers = engine, containerServers{engine}
+		// Whatever the run left (it ended, failed or was interrupted) goes.
+		defer func() {
+			if err := engine.Close(context.WithoutCancel(ctx)); err != nil {
+				log.Warn("cleanup: removing containers", "err", err)
+			}
+		}()
+	}
+	display := progress.New(stderr, len(p.Cells), tty && !o.verbose)
 	repro := func(id string) string {
 		cmd := "awacompat run " + m.File + " --only id=" + id
 		if o.pgURL != "" {
@@ -370,7 +391,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	res, err := runner.Run(ctx, runner.Config{
 		Matrix: m, Plan: p, OutDir: o.out, Parallel: o.parallel, KeepFailed: o.keep, AllowUnexpectedPass: o.unexpected == "warn",
-		Provisioner: runner.Postgres{URL: url, Log: log}, Installer: cache, Log: log,
+		Provisioner: runner.Postgres{URL: url, Image: m.Postgres.Image, Bin: pgbin.Config{Cache: cache.Root, Log: log}, Containers: servers, Log: log},
+		Installer:   cache, Log: log, Containers: containers, ContainersErr: containersErr, ProbesDir: cache.ProbesDir,
 		Suites: &suite.Cache{Root: cache.Root, Log: log},
 		OnCell: display.Finished,
 		Repro:  repro, Tool: toolVersion,
@@ -399,7 +421,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var cacheDir string
-	_, p, _, code := planCommand("fetch", args, stderr, func(fs *flag.FlagSet) {
+	m, p, _, code := planCommand("fetch", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&cacheDir, "cache", "", "artifact cache `DIR`")
 	}, func() error { return checkDirFlag("--cache", cacheDir) })
 	if code != exitOK || len(p.Cells) == 0 {
@@ -411,9 +433,28 @@ func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "awacompat:", err)
 		return exitInfra
 	}
+	failed := 0
+	// The server binaries of every major the plan runs on (the installed package's, or the
+	// portable build, downloaded and verified).
+	for _, major := range p.Majors {
+		if major == 0 || m.Postgres.Image != "" {
+			continue
+		}
+		fmt.Fprintf(stdout, "PostgreSQL %d ... ", major)
+		b, err := pgbin.Find(ctx, major, pgbin.Config{Cache: cache.Root, Log: log})
+		if err != nil {
+			failed++
+			fmt.Fprintf(stdout, "FAILED\n%v\n", err)
+			continue
+		}
+		fmt.Fprintf(stdout, "ready (%s)\n", b.Origin)
+	}
 	specs := []pinned.Spec{runner.TargetCLISpec(p)}
 	var suites []matrix.Artifact
 	for _, a := range p.Artifacts {
+		if a.Kind == "container" {
+			continue // an image: its awa version is checked when a run starts
+		}
 		if a.Kind == matrix.KindSuite {
 			suites = append(suites, a)
 			continue
@@ -423,7 +464,6 @@ func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	for _, rs := range runner.ReleaseSpecs(p) {
 		specs = append(specs, rs.Spec)
 	}
-	failed := 0
 	for i, s := range specs {
 		fmt.Fprintf(stdout, "[%d/%d] %s ... ", i+1, len(specs), s)
 		in, err := cache.Install(ctx, s)

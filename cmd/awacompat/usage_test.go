@@ -42,6 +42,9 @@ func TestUsageErrorsBeforeSideEffects(t *testing.T) {
 		{"no such matrix", []string{"run", filepath.Join(tmp, "missing.yaml"), "--out", out}, "no such file"},
 		{"a directory as the matrix", []string{"plan", tmp}, "not a regular file"},
 		{"a matrix that plans no cell", []string{"run", noCells, "--out", out, "--allow-empty"}, "the matrix plans no cells"},
+		{"--pg-url with postgres.versions", []string{"run", "../../matrices/pg-versions.yaml", "--out", out, "--pg-url", "postgres://u:hunter2@h/db"}, "--pg-url: ../../matrices/pg-versions.yaml starts its own servers"},
+		{"a major below the floor", []string{"plan", "testdata/pg13.yaml"}, "testdata/pg13.yaml:3:27: postgres.versions: PostgreSQL 13 is below awa's floor of 14"},
+		{"an unknown major", []string{"run", "testdata/pg19.yaml", "--out", out}, "testdata/pg19.yaml:3:27: postgres.versions: unknown PostgreSQL major 19"},
 		{"a shadowed rule with --strict", []string{"run", shadowed, "--out", out, "--strict"}, "expect[2] never applies: every cell it matches is claimed by an earlier rule (expect[1])"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

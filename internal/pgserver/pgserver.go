@@ -40,6 +40,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/awacompat/awacompat/internal/pgbin"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -65,8 +66,14 @@ const (
 
 // Config says how to start a server. The zero value works.
 type Config struct {
-	// BinDir holds initdb and postgres. Default: Discover().
+	// BinDir holds initdb and postgres. Default: Major's binaries (pgbin.Find), or
+	// Discover()'s when Major is 0.
 	BinDir string
+	// Major asks for a PostgreSQL major version (0: whichever Discover finds).
+	Major int
+	// Bin configures finding and fetching Major's binaries (its Cache is where a portable
+	// build is downloaded to).
+	Bin pgbin.Config
 	// DataParent is where the temporary directory (data, socket, log) is created.
 	// Default: /dev/shm when it exists and has at least 1 GiB free, else os.TempDir().
 	// When running as root it must be traversable by User.
@@ -89,6 +96,7 @@ type Config struct {
 type Server struct {
 	version int
 	binDir  string
+	origin  string // where the binaries came from
 	port    int
 	dir     string // the temporary directory; everything below it is ours
 	dataDir string
@@ -127,6 +135,9 @@ func (s *Server) SocketDir() string { return s.sockDir }
 // Version is the server's major version, e.g. 15.
 func (s *Server) Version() int { return s.version }
 
+// Origin says where the server's binaries came from ("installed DIR", or the portable build).
+func (s *Server) Origin() string { return s.origin }
+
 // LogPath is the file receiving initdb's and the server's output. It is deleted by Stop.
 func (s *Server) LogPath() string { return s.logPath }
 
@@ -138,7 +149,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
 	began := time.Now()
-	cfg, version, acct, err := resolve(cfg)
+	cfg, version, origin, acct, err := resolve(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
@@ -156,6 +167,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{
 		version: version,
 		binDir:  cfg.BinDir,
+		origin:  origin,
 		dir:     dir,
 		dataDir: filepath.Join(dir, dataName),
 		sockDir: filepath.Join(dir, sockName),
@@ -173,8 +185,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// resolve fills in cfg's defaults and checks the binaries and the user.
-func resolve(cfg Config) (Config, int, account, error) {
+// resolve fills in cfg's defaults, finds the binaries and checks them and the user.
+func resolve(ctx context.Context, cfg Config) (Config, int, string, account, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -185,27 +197,41 @@ func resolve(cfg Config) (Config, int, account, error) {
 		cfg.pickPort = freePort
 	}
 	var version int
+	var origin string
 	var err error
-	if cfg.BinDir == "" {
+	switch {
+	case cfg.BinDir != "":
+		version, err = pgbin.ProbeBinDir(cfg.BinDir)
+		origin = cfg.BinDir
+		if err == nil && cfg.Major != 0 && version != cfg.Major {
+			err = fmt.Errorf("bin dir %s holds PostgreSQL %d, not %d", cfg.BinDir, version, cfg.Major)
+		}
+	case cfg.Major != 0:
+		if cfg.Bin.Log == nil {
+			cfg.Bin.Log = cfg.Log
+		}
+		var b pgbin.Binaries
+		b, err = pgbin.Find(ctx, cfg.Major, cfg.Bin)
+		cfg.BinDir, version, origin = b.BinDir, b.Major, b.Origin
+	default:
 		cfg.BinDir, version, err = Discover()
-	} else {
-		version, err = probeBinDir(cfg.BinDir)
+		origin = "installed " + cfg.BinDir
 	}
 	if err != nil {
-		return cfg, 0, account{}, err
+		return cfg, 0, "", account{}, err
 	}
 	if cfg.DataParent == "" {
 		cfg.DataParent = defaultDataParent()
 	}
 	if cfg.DataParent, err = filepath.Abs(cfg.DataParent); err != nil {
-		return cfg, 0, account{}, fmt.Errorf("data parent: %w", err)
+		return cfg, 0, "", account{}, fmt.Errorf("data parent: %w", err)
 	}
 	acct, err := lookupAccount(cfg.User)
 	if err != nil {
-		return cfg, 0, account{}, err
+		return cfg, 0, "", account{}, err
 	}
 	cfg.User = acct.name
-	return cfg, version, acct, nil
+	return cfg, version, origin, acct, nil
 }
 
 // defaultDataParent prefers RAM-backed /dev/shm when it has room.
@@ -291,6 +317,17 @@ func (s *Server) start(ctx context.Context, cfg Config, acct account) error {
 		}
 	}
 	env := childEnv(acct)
+	if acct.cred != nil && !reachable(cfg.BinDir, acct.cred) {
+		// A build in root's cache (under a 0700 home) is out of the server user's reach: it
+		// runs from a copy in the server's own folder, which Stop removes with the rest.
+		t := time.Now()
+		bin, err := copyInstall(cfg.BinDir, filepath.Join(s.dir, "pgbin"))
+		if err != nil {
+			return fmt.Errorf("copy the server binaries where user %q can run them: %w", acct.name, err)
+		}
+		cfg.BinDir = bin
+		s.log.Debug("binaries copied for the server user", "from", s.binDir, "took", time.Since(t).Round(time.Millisecond))
+	}
 
 	// initdb.
 	t0 := time.Now()

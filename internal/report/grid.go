@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/awacompat/awacompat/internal/results"
@@ -121,7 +122,7 @@ func newGrid(r *results.Results) *grid {
 	cols := map[colKey]bool{}
 	paths := map[string]bool{}
 	for _, c := range r.Cells {
-		cols[colKey{c.Engine, c.SchemaPath, c.Scenario}] = true
+		cols[colKey{engineLabel(&c), c.SchemaPath, c.Scenario}] = true
 		paths[c.SchemaPath] = true
 		for _, role := range reached(&c) {
 			a := c.Roles[role]
@@ -134,7 +135,7 @@ func newGrid(r *results.Results) *grid {
 	g := &grid{}
 	colKeys := mapKeys(cols)
 	slices.SortFunc(colKeys, func(a, b colKey) int {
-		return cmp.Or(compareKnown(engineOrder, a.Engine, b.Engine), compareKnown(pathOrder, a.SchemaPath, b.SchemaPath), cmp.Compare(a.Scenario, b.Scenario))
+		return cmp.Or(compareEngines(a.Engine, b.Engine), compareKnown(pathOrder, a.SchemaPath, b.SchemaPath), cmp.Compare(a.Scenario, b.Scenario))
 	})
 	colIndex := map[colKey]int{}
 	for i, k := range colKeys {
@@ -154,7 +155,7 @@ func newGrid(r *results.Results) *grid {
 	}
 	for i := range r.Cells {
 		c := &r.Cells[i]
-		col := colIndex[colKey{c.Engine, c.SchemaPath, c.Scenario}]
+		col := colIndex[colKey{engineLabel(c), c.SchemaPath, c.Scenario}]
 		if len(c.Roles) == 0 {
 			g.Rows[rowIndex[targetRow(r)]].Cells[col].add(c, "")
 		}
@@ -267,6 +268,32 @@ var (
 	kindOrder   = []string{"target", "python", "rust", "cli"}
 	roleOrder   = []string{"producer", "worker", "admin", "migrator"}
 )
+
+// engineLabel is a cell's engine column: the engine, after the PostgreSQL major on a run
+// over several ("pg17 canonical").
+func engineLabel(c *results.Cell) string {
+	if c.Postgres == 0 {
+		return c.Engine
+	}
+	return fmt.Sprintf("pg%d %s", c.Postgres, c.Engine)
+}
+
+// compareEngines orders engine columns by PostgreSQL major (numerically), then engine.
+func compareEngines(a, b string) int {
+	split := func(s string) (int, string) {
+		if rest, ok := strings.CutPrefix(s, "pg"); ok {
+			if n, e, ok := strings.Cut(rest, " "); ok {
+				if major, err := strconv.Atoi(n); err == nil {
+					return major, e
+				}
+			}
+		}
+		return 0, s
+	}
+	ma, ea := split(a)
+	mb, eb := split(b)
+	return cmp.Or(cmp.Compare(ma, mb), compareKnown(engineOrder, ea, eb))
+}
 
 // compareKnown orders values of a known list first, in its order, then the rest by name.
 func compareKnown(known []string, a, b string) int {

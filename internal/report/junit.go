@@ -79,14 +79,15 @@ func JUnit(w io.Writer, r *results.Results) error {
 	var totalMS int64
 	for i := range r.Cells {
 		c := &r.Cells[i]
-		si, ok := index[c.Engine]
+		suite := junitSuiteName(c)
+		si, ok := index[suite]
 		if !ok {
 			si = len(doc.Suites)
-			index[c.Engine] = si
-			doc.Suites = append(doc.Suites, junitSuite{Name: c.Engine, Timestamp: timestamp, Properties: props})
+			index[suite] = si
+			doc.Suites = append(doc.Suites, junitSuite{Name: suite, Timestamp: timestamp, Properties: props})
 		}
 		s := &doc.Suites[si]
-		tc := junitCase{Name: c.ID, Classname: "awacompat." + c.Engine, Time: seconds(c.DurationMS)}
+		tc := junitCase{Name: c.ID, Classname: "awacompat." + suite, Time: seconds(c.DurationMS)}
 		if out := junitOut(c); out != "" {
 			tc.SystemOut = &junitText{xmlSafe(out)}
 		}
@@ -122,7 +123,7 @@ func JUnit(w io.Writer, r *results.Results) error {
 		s := &doc.Suites[i]
 		var ms int64
 		for _, c := range r.Cells {
-			if c.Engine == s.Name && s.Name != "run" {
+			if junitSuiteName(&c) == s.Name && s.Name != "run" {
 				ms += c.DurationMS
 			}
 		}
@@ -249,4 +250,13 @@ func xmlSafe(s string) string {
 		}
 		return '\uFFFD'
 	}, s)
+}
+
+// junitSuiteName is a cell's suite: its engine, after its PostgreSQL major on a run over
+// several ("pg17.canonical").
+func junitSuiteName(c *results.Cell) string {
+	if c.Postgres == 0 {
+		return c.Engine
+	}
+	return fmt.Sprintf("pg%d.%s", c.Postgres, c.Engine)
 }

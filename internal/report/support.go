@@ -65,6 +65,13 @@ func writeGridMarkdown(b *strings.Builder, g *grid) {
 
 // postgresPhrase is " on PostgreSQL 17.2 (url)", or "".
 func postgresPhrase(r *results.Results) string {
+	if len(r.Servers) > 0 {
+		var vs []string
+		for _, s := range r.Servers {
+			vs = append(vs, s.Version)
+		}
+		return fmt.Sprintf(" on PostgreSQL %s (%s, one server each)", strings.Join(vs, ", "), r.Servers[0].Mode)
+	}
 	if r.Postgres.Version == "" {
 		return ""
 	}

@@ -28,9 +28,12 @@ type Results struct {
 	// Interrupted is true when the run was cancelled (Ctrl-C, deadline) before every cell ran.
 	Interrupted bool `json:"interrupted"`
 	// Shards lists the shards merged into this record ("" for an unsharded run).
-	Shards    []string   `json:"shards"`
-	Target    Target     `json:"target"`
-	Postgres  Postgres   `json:"postgres"`
+	Shards   []string `json:"shards"`
+	Target   Target   `json:"target"`
+	Postgres Postgres `json:"postgres"`
+	// Servers lists every server of a run on several PostgreSQL majors (postgres.versions),
+	// by major; absent for a run on one server (Postgres).
+	Servers   []Postgres `json:"servers,omitempty"`
 	Artifacts []Artifact `json:"artifacts"`
 	Templates []Template `json:"templates"`
 	Cells     []Cell     `json:"cells"`
@@ -70,6 +73,13 @@ type Postgres struct {
 	Mode    string `json:"mode"` // embedded, url, container
 	URL     string `json:"url"`
 	Version string `json:"version"`
+	// Major is the postgres.versions entry the server is for (0: a run on one server).
+	Major int `json:"major,omitempty"`
+	// Origin says where the server came from: the installed package's folder, the portable
+	// build (Maven coordinates and checksum), or the container image.
+	Origin string `json:"origin,omitempty"`
+	// StartMS is how long the server took to be ready, including a first download.
+	StartMS int64 `json:"start_ms,omitempty"`
 }
 
 // Artifact is one installed (or failed) artifact.
@@ -86,7 +96,9 @@ type Artifact struct {
 
 // Template is one migrated template database.
 type Template struct {
-	Name          string `json:"name"`
+	Name string `json:"name"`
+	// Postgres is the PostgreSQL major whose server holds it (absent: the run's one server).
+	Postgres      int    `json:"postgres,omitempty"`
 	SchemaPath    string `json:"schema_path"`
 	Engine        string `json:"engine"`
 	SchemaVersion int    `json:"schema_version"`
@@ -132,7 +144,9 @@ type ErrorInfo struct {
 
 // Cell is one cell's outcome.
 type Cell struct {
-	ID         string          `json:"id"`
+	ID string `json:"id"`
+	// Postgres is the PostgreSQL major the cell ran on (absent: the run's one server).
+	Postgres   int             `json:"postgres,omitempty"`
 	Engine     string          `json:"engine"`
 	SchemaPath string          `json:"schema_path"`
 	Scenario   string          `json:"scenario"`

@@ -66,6 +66,24 @@ type Config struct {
 	// TemplateCache is the folder that keeps built templates across runs ("" builds every
 	// template every run).
 	TemplateCache string
+	// Containers runs artifacts of kind container (nil: the matrix has none, or no engine
+	// answered, which then fails their cells with the reason in ContainersErr).
+	Containers    ContainerArtifacts
+	ContainersErr error
+	// ProbesDir holds the probe sources (a Python image runs probes/python from it).
+	ProbesDir string
+}
+
+// ContainerArtifacts runs images that hold awa; internal/container implements it.
+type ContainerArtifacts interface {
+	// Version reads the awa release an image holds (client "python" or "cli").
+	Version(ctx context.Context, image, client string) (string, error)
+	// ProbeArgv runs the Python probe in image for a cell (the spec path is appended).
+	ProbeArgv(image, probesDir, cellDir, cell string) []string
+	// CLIArgv runs the image's awa for a cell (awa's arguments are appended).
+	CLIArgv(image, cell string) []string
+	// RemoveCell removes whatever containers the cell left (killed probes).
+	RemoveCell(ctx context.Context, cell string) error
 }
 
 // InfraError is a failure of the harness or its infrastructure (server, target install,
@@ -94,10 +112,10 @@ func (c *Config) defaults() {
 }
 
 type run struct {
-	cfg       Config
-	res       *results.Results
-	srv       Server
-	dbs       *databases
+	cfg Config
+	res *results.Results
+	// servers by PostgreSQL major (0: the run's one server).
+	servers   map[int]*server
 	installed map[string]*pinned.Installed // by artifact name
 	suites    map[string]*suite.Built      // built suite artifacts, by name
 	failed    map[string]error             // install failures by artifact name
@@ -146,6 +164,7 @@ func newRun(cfg Config) *run {
 			StartedAt: time.Now().UTC(), Shards: []string{cfg.Plan.Shard},
 			Target: results.Target{Awa: cfg.Plan.Target.Awa.String(), ExpectedSchemaVersion: cfg.Plan.Target.SchemaVersion},
 		},
+		servers:    map[int]*server{},
 		installed:  map[string]*pinned.Installed{},
 		suites:     map[string]*suite.Built{},
 		failed:     map[string]error{},
@@ -179,35 +198,28 @@ func (r *run) run(ctx context.Context) (res *results.Results, err error) {
 		res = r.res
 	}()
 
-	cfg.Log.Info("provisioning postgres", "mode", modeOf(cfg))
 	phase := time.Now()
-	srv, perr := cfg.Provisioner.Provision(ctx)
-	r.res.Phases.Server = time.Since(phase).Milliseconds()
-	if perr != nil {
-		return nil, &InfraError{perr}
-	}
-	r.srv = srv
-	r.dbs = newDatabases(srv)
-	if srv.Mode() == "url" {
-		dropped, err := r.dbs.sweepAbandoned(ctx)
-		if err != nil {
-			cfg.Log.Warn("sweeping abandoned databases", "err", err)
-		}
-		for _, name := range dropped {
-			cfg.Log.Info("dropped the database of a run that died without cleaning up", "database", name)
-		}
-	}
 	defer func() {
-		if derr := r.dbs.dropAll(cleanup); derr != nil {
-			cfg.Log.Warn("cleanup: dropping databases", "err", derr)
-		}
-		if cerr := srv.Close(cleanup); cerr != nil {
-			cfg.Log.Warn("cleanup: stopping postgres", "err", cerr)
+		for _, major := range r.cfg.Plan.Majors {
+			sv := r.servers[major]
+			if sv == nil {
+				continue
+			}
+			if derr := sv.dbs.dropAll(cleanup); derr != nil {
+				cfg.Log.Warn("cleanup: dropping databases", "err", derr)
+			}
+			if cerr := sv.srv.Close(cleanup); cerr != nil {
+				cfg.Log.Warn("cleanup: stopping postgres", "err", cerr)
+			}
 		}
 	}()
-	r.res.Postgres = results.Postgres{Mode: srv.Mode(), URL: redact.URL(srv.URL(adminDB(srv)))}
-	if v, err := serverVersion(ctx, srv); err == nil {
-		r.res.Postgres.Version = v
+	perr := r.provision(ctx)
+	r.res.Phases.Server = time.Since(phase).Milliseconds()
+	if perr != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &InfraError{perr}
 	}
 
 	phase = time.Now()
@@ -228,17 +240,12 @@ func (r *run) run(ctx context.Context) (res *results.Results, err error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	if err := srv.Alive(ctx); err != nil {
-		return nil, &InfraError{err}
+	for _, major := range r.cfg.Plan.Majors {
+		if err := r.server(major).srv.Alive(ctx); err != nil {
+			return nil, &InfraError{err}
+		}
 	}
 	return nil, nil
-}
-
-func modeOf(cfg Config) string {
-	if p, ok := cfg.Provisioner.(Postgres); ok && p.URL == "" {
-		return "embedded"
-	}
-	return "url"
 }
 
 // installAll installs the target CLI (a failure is fatal: nothing can run), every artifact
@@ -261,7 +268,11 @@ func (r *run) installAll(ctx context.Context) error {
 			jobs = append(jobs, r.suiteJob(a))
 			continue
 		}
-		jobs = append(jobs, job{name: a.Name, spec: SpecOf(a), done: func(in *pinned.Installed, err error) {
+		var install func(context.Context) (*pinned.Installed, error)
+		if a.Kind == string(containerKind) {
+			install = func(ctx context.Context) (*pinned.Installed, error) { return r.checkImage(ctx, a.Name) }
+		}
+		jobs = append(jobs, job{name: a.Name, spec: SpecOf(a), install: install, done: func(in *pinned.Installed, err error) {
 			if err != nil {
 				r.failed[a.Name] = err
 			} else {
@@ -385,6 +396,38 @@ func checkoutOnly(src string) string {
 	return ""
 }
 
+// containerKind is matrix kind container: an image, checked rather than installed.
+const containerKind pinned.Kind = "container"
+
+// checkImage reads the awa release a container artifact's image holds and holds it to the
+// matrix's version, like an installed artifact's.
+func (r *run) checkImage(ctx context.Context, name string) (*pinned.Installed, error) {
+	a := r.cfg.Matrix.Artifacts[name]
+	if r.cfg.Containers == nil {
+		why := "no container engine"
+		if r.cfg.ContainersErr != nil {
+			why = r.cfg.ContainersErr.Error()
+		}
+		return nil, fmt.Errorf("image %s: %s", a.Image, why)
+	}
+	got, err := r.cfg.Containers.Version(ctx, a.Image, a.Client)
+	if err != nil {
+		return nil, err
+	}
+	what := "awa-pg"
+	if a.Client == "cli" {
+		what = "the awa CLI"
+	}
+	v, err := version.Parse(got)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %s reports version %q: %v", a.Image, what, got, err)
+	}
+	if version.Compare(v, a.Version) != 0 {
+		return nil, fmt.Errorf("image %s holds %s %s, but the matrix says %s is %s", a.Image, what, v, name, a.Version)
+	}
+	return &pinned.Installed{Origin: "image " + a.Image}, nil
+}
+
 // SpecOf is what to install for a matrix artifact.
 func SpecOf(a matrix.Artifact) pinned.Spec {
 	return pinned.Spec{Kind: pinned.Kind(a.Kind), Version: a.Version, Source: a.Source, Via: a.Via}
@@ -404,7 +447,7 @@ func (r *run) runCells(ctx context.Context) {
 		}
 		// A dead server fails every cell after it: stop here (the rest are recorded as not
 		// run, and Run reports the server).
-		if err := r.srv.Alive(ctx); err != nil {
+		if err := r.server(c.Postgres).srv.Alive(ctx); err != nil {
 			<-sem
 			r.cfg.Log.Error("postgres is gone; no further cell starts", "err", err)
 			break
@@ -501,7 +544,7 @@ func judge(e matrix.Expectation, out scenario.Outcome) (ok bool, unexpected stri
 // (identity, roles, expectation). `awacompat plan --format json` prints the same fields.
 func CellRecord(c matrix.Cell) results.Cell {
 	rec := results.Cell{
-		ID: c.ID, Engine: string(c.Engine), SchemaPath: c.SchemaPath.Name(), Scenario: c.Scenario,
+		ID: c.ID, Postgres: c.Postgres, Engine: string(c.Engine), SchemaPath: c.SchemaPath.Name(), Scenario: c.Scenario,
 		Roles:    map[string]results.Role{},
 		Expected: string(c.Expect.Verdict), ExpectedError: c.Expect.Error,
 		Rule: c.Expect.Rule, Because: c.Expect.Because, Basis: c.Expect.Basis,
@@ -541,6 +584,10 @@ func (r *run) outcome(ctx context.Context, i int, c matrix.Cell, dir string, rec
 			continue
 		}
 		in := r.installed[a.Name]
+		if a.Kind == string(containerKind) {
+			env.Probes[role] = r.containerProbe(a, dir, c.ID)
+			continue
+		}
 		env.Probes[role] = scenario.Probe{Argv: in.Probe, AwaBin: in.AwaBin, Kind: a.Kind, Version: a.Version.String()}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -588,16 +635,23 @@ func (r *run) execute(ctx context.Context, i int, c matrix.Cell, env scenario.En
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	db, err := r.dbs.create(cctx, fmt.Sprintf("c%d_%d", i+1, time.Now().UnixNano()%1e6), tpl.db)
+	sv := r.server(c.Postgres)
+	db, err := sv.dbs.create(cctx, fmt.Sprintf("c%d_%d", i+1, time.Now().UnixNano()%1e6), tpl.db)
 	if err != nil {
 		return scenario.Outcome{Verdict: matrix.Error, Detail: err.Error()}
 	}
-	env.URL = r.srv.URL(db)
+	env.URL = sv.srv.URL(db)
 	var out scenario.Outcome
 	if c.Scenario == matrix.SuiteScenario {
 		out = r.runSuite(cctx, c, env, rec)
 	} else {
 		out = scenario.Run(cctx, c.Scenario, env)
+	}
+	if r.cfg.Containers != nil && usesContainers(c) {
+		// A probe killed at a deadline leaves its container: the cell's end removes it.
+		if err := r.cfg.Containers.RemoveCell(context.WithoutCancel(ctx), c.ID); err != nil {
+			r.cfg.Log.Warn("remove the cell's containers", "cell", c.ID, "err", err)
+		}
 	}
 	if ctx.Err() == nil && (out.Verdict == matrix.Timeout || (cctx.Err() != nil && out.Verdict == matrix.Error)) {
 		out.Verdict = matrix.Timeout
@@ -611,12 +665,12 @@ func (r *run) execute(ctx context.Context, i int, c matrix.Cell, env scenario.En
 	cleanup := context.WithoutCancel(ctx)
 	ok, _ := judge(c.Expect, out)
 	if !ok && r.cfg.KeepFailed {
-		if err := r.dbs.keep(cleanup, db, c.ID); err != nil {
+		if err := sv.dbs.keep(cleanup, db, c.ID); err != nil {
 			r.cfg.Log.Warn("keep the failed cell's database", "cell", c.ID, "err", err)
 		}
 		rec.KeptDatabase = redact.URL(env.URL)
 		r.cfg.Log.Info("kept failed cell database", "cell", c.ID, "connect", "psql '"+redact.URL(env.URL)+"'")
-	} else if err := r.dbs.drop(cleanup, db); err != nil {
+	} else if err := sv.dbs.drop(cleanup, db); err != nil {
 		r.cfg.Log.Warn("drop cell database", "cell", c.ID, "err", err)
 	}
 	return out
@@ -700,4 +754,26 @@ func stderrTails(dir string) string {
 		fmt.Fprintf(&b, "--- %s\n%s\n", name, t)
 	}
 	return b.String()
+}
+
+// containerProbe runs a container artifact's image for a cell: the Python probe by the image's
+// interpreter, or the image's awa CLI.
+func (r *run) containerProbe(a matrix.Artifact, dir, cell string) scenario.Probe {
+	p := scenario.Probe{Kind: a.Client, Version: a.Version.String()}
+	if a.Client == "cli" {
+		argv := r.cfg.Containers.CLIArgv(a.Image, cell)
+		p.AwaBin, p.AwaPrefix = argv[0], argv[1:]
+		return p
+	}
+	p.Argv = r.cfg.Containers.ProbeArgv(a.Image, r.cfg.ProbesDir, dir, cell)
+	return p
+}
+
+func usesContainers(c matrix.Cell) bool {
+	for _, a := range c.Roles {
+		if a.Kind == string(containerKind) {
+			return true
+		}
+	}
+	return false
 }

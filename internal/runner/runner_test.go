@@ -33,7 +33,7 @@ func (stubServer) BinDir() string                { return "" }
 
 type stubProvisioner struct{ srv stubServer }
 
-func (p stubProvisioner) Provision(context.Context) (Server, error) { return p.srv, nil }
+func (p stubProvisioner) Provision(context.Context, int) (Server, error) { return p.srv, nil }
 
 // stubInstaller "installs" every spec; the versions listed in fail fail, and install time
 // falls with the version's patch number, so completion order is the reverse of plan order.
@@ -265,7 +265,6 @@ func TestDeadServerStopsTheRun(t *testing.T) {
 	r.cfg.Parallel = 1
 	var mu sync.Mutex
 	done := 0
-	r.srv = nil
 	r.cfg.Provisioner = stubProvisioner{stubServer{alive: func() error {
 		mu.Lock()
 		defer mu.Unlock()

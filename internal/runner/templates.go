@@ -84,7 +84,7 @@ func (r *run) buildTemplates(ctx context.Context) error {
 
 func templateRecord(t matrix.Template, tpl *template, took time.Duration) results.Template {
 	rec := results.Template{
-		Name: t.Name(), SchemaPath: t.SchemaPath.Name(), Engine: string(t.Engine), DurationMS: took.Milliseconds(),
+		Name: t.Name(), Postgres: t.Postgres, SchemaPath: t.SchemaPath.Name(), Engine: string(t.Engine), DurationMS: took.Milliseconds(),
 		SchemaVersion: tpl.res.SchemaVersion, EngineState: tpl.res.Engine.String(), RingAuthority: tpl.res.Engine.Authority,
 		Outcome: "built", Restored: tpl.restored,
 	}
@@ -120,16 +120,17 @@ func (r *run) buildTemplate(ctx context.Context, i int, t matrix.Template) *temp
 		}
 	}
 	name := fmt.Sprintf("tpl%d", i+1)
-	db, err := r.dbs.create(ctx, name, "")
+	sv := r.server(t.Postgres)
+	db, err := sv.dbs.create(ctx, name, "")
 	if err != nil {
 		tpl.err = err
 		return tpl
 	}
 	tpl.db = db
-	cache := r.templateCache()
-	key, cacheable := r.templateKey(t)
+	cache := r.templateCache(sv)
+	key, cacheable := r.templateKey(t, sv)
 	if cacheable && cache != nil {
-		res, err := cache.restore(ctx, key, r.srv.URL(db), t, r.releases[matrix.TargetRelease].CLI)
+		res, err := cache.restore(ctx, key, sv.srv.URL(db), t, r.releases[matrix.TargetRelease].CLI)
 		if err == nil {
 			tpl.res, tpl.restored = res, true
 			return tpl
@@ -137,21 +138,21 @@ func (r *run) buildTemplate(ctx context.Context, i int, t matrix.Template) *temp
 		if !errors.Is(err, os.ErrNotExist) {
 			r.cfg.Log.Warn("template cache entry unusable; building the template", "template", t.Name(), "err", err)
 			// The half-restored database goes; the build starts from an empty one.
-			if derr := r.dbs.drop(context.WithoutCancel(ctx), db); derr != nil {
+			if derr := sv.dbs.drop(context.WithoutCancel(ctx), db); derr != nil {
 				tpl.err = derr
 				return tpl
 			}
-			if tpl.db, err = r.dbs.create(ctx, name+"b", ""); err != nil {
+			if tpl.db, err = sv.dbs.create(ctx, name+"b", ""); err != nil {
 				tpl.err = err
 				return tpl
 			}
 		}
 	}
 	tpl.res, tpl.err = migrate.Build{
-		Template: t, Releases: r.releases, URL: r.srv.URL(tpl.db), Dir: filepath.Join(r.cfg.OutDir, "templates", t.Name()),
+		Template: t, Releases: r.releases, URL: sv.srv.URL(tpl.db), Dir: filepath.Join(r.cfg.OutDir, "templates", t.Name()),
 	}.Run(ctx)
 	if tpl.err == nil && cacheable && cache != nil {
-		if err := cache.save(ctx, key, r.srv.URL(tpl.db), tpl.res); err != nil {
+		if err := cache.save(ctx, key, sv.srv.URL(tpl.db), tpl.res); err != nil {
 			r.cfg.Log.Warn("template cache: could not keep the template", "template", t.Name(), "err", err)
 		}
 	}
@@ -160,20 +161,20 @@ func (r *run) buildTemplate(ctx context.Context, i int, t matrix.Template) *temp
 
 // templateCache is the cache of this run's server, or nil when there is none (no folder, no
 // pg_dump for the server).
-func (r *run) templateCache() *templateCache {
-	if r.cfg.TemplateCache == "" || r.srv == nil || r.srv.BinDir() == "" {
+func (r *run) templateCache(sv *server) *templateCache {
+	if r.cfg.TemplateCache == "" || sv == nil || sv.srv.BinDir() == "" {
 		return nil
 	}
-	return &templateCache{dir: r.cfg.TemplateCache, binDir: r.srv.BinDir()}
+	return &templateCache{dir: r.cfg.TemplateCache, binDir: sv.srv.BinDir()}
 }
 
 // templateKey names what a template is made of: its steps, the exact builds of every release
 // that runs them (origin and checksum), the payload the old release enqueues, and the server
 // release. ok is false when a build has no checksum to name it by.
-func (r *run) templateKey(t matrix.Template) (string, bool) {
+func (r *run) templateKey(t matrix.Template, sv *server) (string, bool) {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00target %s %s\x00", templateFormat, r.res.Postgres.Version, t.Name(), r.res.Target.Origin, r.res.Target.Checksum)
-	if r.res.Target.Checksum == "" || r.res.Postgres.Version == "" {
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00target %s %s\x00", templateFormat, sv.version, t.Name(), r.res.Target.Origin, r.res.Target.Checksum)
+	if r.res.Target.Checksum == "" || sv.version == "" {
 		return "", false
 	}
 	records := map[string]results.Artifact{}

@@ -22,10 +22,12 @@ import (
 type Probe struct {
 	// Argv starts the probe program (python and rust artifacts); the spec path is appended.
 	Argv []string
-	// AwaBin is the awa CLI binary (cli artifacts).
-	AwaBin  string
-	Kind    string // python, rust or cli
-	Version string
+	// AwaBin is the awa CLI binary (cli artifacts), or what runs it (the docker CLI, for an
+	// image that holds awa) with AwaPrefix before awa's arguments.
+	AwaBin    string
+	AwaPrefix []string
+	Kind      string // python, rust or cli (a container artifact: what its image holds)
+	Version   string
 }
 
 // Env is everything a scenario needs for one cell.
