@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
 	"time"
 
+	"github.com/awacompat/awacompat/internal/poll"
 	"github.com/awacompat/awacompat/internal/proc"
 	"github.com/jackc/pgx/v5"
 	mcontainer "github.com/moby/moby/api/types/container"
@@ -81,22 +83,18 @@ func (e *Engine) StartPostgres(ctx context.Context, image string) (*Postgres, er
 }
 
 func (p *Postgres) waitReady(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, postgresReady)
-	defer cancel()
 	var last error
-	for {
+	err := poll.Until(ctx, postgresReady, 200*time.Millisecond, nil, func() (bool, error) {
 		if st, err := p.c.State(ctx); err == nil && !st.Running {
-			return fmt.Errorf("the container exited (code %d) before the server was ready", st.ExitCode)
+			return false, fmt.Errorf("the container exited (code %d) before the server was ready", st.ExitCode)
 		}
-		if last = p.Alive(ctx); last == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("not ready after %s: %v", postgresReady, last)
-		case <-time.After(200 * time.Millisecond):
-		}
+		last = p.Alive(ctx)
+		return last == nil, nil
+	})
+	if errors.Is(err, poll.ErrDeadline) {
+		return fmt.Errorf("not ready after %s: %v", postgresReady, last)
 	}
+	return err
 }
 
 // URL is database db as the superuser over the mapped port.
