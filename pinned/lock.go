@@ -3,6 +3,7 @@ package pinned
 import (
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 )
 
@@ -27,5 +28,31 @@ func lockFile(path string) func() {
 	}
 }
 
-// LockFile is lockFile, for the other caches under the same root (package suite).
-func LockFile(path string) func() { return lockFile(path) }
+// KeyLocks serialises work on one cache key: within this process (a mutex per key), and across
+// processes by an exclusive flock on key+".lock", so separate awacompat processes sharing a
+// cache (CI steps, parallel test binaries) never build the same thing at once: the second
+// waits, then finds the first one's "ok" marker and reuses the result. The zero value is ready.
+type KeyLocks struct {
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+// Lock takes key's locks, waiting for them, and returns their release.
+func (k *KeyLocks) Lock(key string) func() {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*sync.Mutex{}
+	}
+	m, ok := k.locks[key]
+	if !ok {
+		m = &sync.Mutex{}
+		k.locks[key] = m
+	}
+	k.mu.Unlock()
+	m.Lock()
+	unlockFile := lockFile(key + ".lock")
+	return func() {
+		unlockFile()
+		m.Unlock()
+	}
+}

@@ -18,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/awacompat/awacompat/internal/proc"
@@ -106,8 +105,7 @@ type Cache struct {
 	// Log receives progress; nil discards.
 	Log *slog.Logger
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	keys KeyLocks
 }
 
 // DefaultRoot is $AWACOMPAT_CACHE, else $XDG_CACHE_HOME/awacompat, else ~/.cache/awacompat.
@@ -139,29 +137,8 @@ func (c *Cache) log() *slog.Logger {
 	return c.Log
 }
 
-// lock serialises work on one cache key within this process.
-//
-// It also takes an exclusive flock on key+".lock", so separate awacompat processes sharing a
-// cache (CI steps, parallel test binaries) never build the same artifact at once: the second
-// waits, then finds the first one's "ok" marker and reuses the result.
-func (c *Cache) lock(key string) func() {
-	c.mu.Lock()
-	if c.locks == nil {
-		c.locks = map[string]*sync.Mutex{}
-	}
-	m, ok := c.locks[key]
-	if !ok {
-		m = &sync.Mutex{}
-		c.locks[key] = m
-	}
-	c.mu.Unlock()
-	m.Lock()
-	unlockFile := lockFile(key + ".lock")
-	return func() {
-		unlockFile()
-		m.Unlock()
-	}
-}
+// lock serialises work on one cache key (see KeyLocks).
+func (c *Cache) lock(key string) func() { return c.keys.Lock(key) }
 
 // Install returns the artifact, installing it first unless the cache holds it.
 func (c *Cache) Install(ctx context.Context, s Spec) (*Installed, error) {

@@ -26,7 +26,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/awacompat/awacompat/internal/proc"
@@ -45,8 +44,7 @@ type Cache struct {
 	// Log receives progress; nil discards.
 	Log *slog.Logger
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	keys pinned.KeyLocks
 }
 
 // Built is a suite ready to run in cells.
@@ -96,21 +94,6 @@ func (c *Cache) log() *slog.Logger {
 	return c.Log
 }
 
-func (c *Cache) lock(key string) func() {
-	c.mu.Lock()
-	if c.locks == nil {
-		c.locks = map[string]*sync.Mutex{}
-	}
-	m, ok := c.locks[key]
-	if !ok {
-		m = &sync.Mutex{}
-		c.locks[key] = m
-	}
-	c.mu.Unlock()
-	m.Lock()
-	return m.Unlock
-}
-
 // CargoTargetDir is the CARGO_TARGET_DIR every cargo suite build shares, so successive
 // commits of a checkout compile only what changed.
 func (c *Cache) CargoTargetDir() string { return filepath.Join(c.Root, "suite", "cargo-target") }
@@ -146,9 +129,7 @@ func (c *Cache) Build(ctx context.Context, a matrix.Artifact) (*Built, error) {
 	}
 	h := sha256.Sum256([]byte(strings.Join(key, "\x00")))
 	dir := filepath.Join(c.Root, "suite", a.Name+"-"+rev+"-"+hex.EncodeToString(h[:])[:10])
-	defer c.lock(dir)()
-	unlock := pinned.LockFile(dir + ".lock")
-	defer unlock()
+	defer c.keys.Lock(dir)()
 	b := &Built{Artifact: a, Dir: dir, Checkout: checkout, Origin: "path:" + checkout + "@" + rev}
 	if rec, err := os.ReadFile(filepath.Join(dir, "ok")); err == nil {
 		if err := json.Unmarshal(rec, &b.Binaries); err == nil {
