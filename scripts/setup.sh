@@ -51,7 +51,15 @@ if ! docker_answers && [ "$(id -u)" = 0 ]; then
   fi
   if command -v dockerd >/dev/null 2>&1 && ! docker_answers; then
     echo "awacompat setup: starting dockerd (log: /var/log/awacompat-dockerd.log)" >&2
-    nohup dockerd >/var/log/awacompat-dockerd.log 2>&1 </dev/null &
+    # The daemon outlives this script: in its own session, and without the caller's open files
+    # (a lock a caller holds, make's jobserver pipe), which it would otherwise hold forever.
+    (
+      for fd in /proc/self/fd/*; do
+        fd=${fd##*/}
+        [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
+      done
+      exec setsid dockerd >/var/log/awacompat-dockerd.log 2>&1 </dev/null
+    ) &
     for _ in $(seq 1 60); do docker_answers && break; sleep 0.5; done
   fi
 fi

@@ -331,7 +331,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	m, p, _, code := planCommand("run", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&o.out, "out", "awacompat-out", "results `DIR` (results.json and per-cell logs)")
 		fs.StringVar(&o.pgURL, "pg-url", "", "use the existing server at `URL` instead of the embedded one (creates and drops only awacompat_* databases)")
-		fs.IntVar(&o.parallel, "parallel", 0, "cells run at once (default: number of CPUs)")
+		fs.IntVar(&o.parallel, "parallel", 0, "cells run at once, exactly (default: by the CPU they leave free: one per CPU, more while the CPUs are idle, at most 4 per CPU)")
 		fs.BoolVar(&o.keep, "keep-failed", false, "keep the database of every cell that did not match, and print how to connect")
 		fs.StringVar(&o.unexpected, "unexpected-pass", "fail", "how a pass where another verdict was expected counts: `fail` (exit 1) or warn (reported, exit 0)")
 		fs.StringVar(&o.cacheDir, "cache", "", "artifact cache `DIR` (default $XDG_CACHE_HOME/awacompat or ~/.cache/awacompat)")

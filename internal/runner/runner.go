@@ -14,11 +14,15 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/awacompat/awacompat/internal/cpuidle"
 	"github.com/awacompat/awacompat/internal/oracle"
+	"github.com/awacompat/awacompat/internal/poll"
 	"github.com/awacompat/awacompat/internal/redact"
 	"github.com/awacompat/awacompat/internal/results"
 	"github.com/awacompat/awacompat/internal/scenario"
@@ -41,7 +45,8 @@ type Config struct {
 	Plan   *matrix.Plan
 	// OutDir receives results.json and one log folder per cell.
 	OutDir string
-	// Parallel bounds concurrent cells (default: number of CPUs).
+	// Parallel is how many cells run at once, exactly. Zero (the default) admits cells by the
+	// CPU they leave free (see admit): at least one per CPU, at most AdaptiveCap per CPU.
 	Parallel int
 	// KeepFailed keeps the database of every cell that did not match its expectation.
 	KeepFailed bool
@@ -94,9 +99,6 @@ func (e *InfraError) Error() string { return e.Err.Error() }
 func (e *InfraError) Unwrap() error { return e.Err }
 
 func (c *Config) defaults() {
-	if c.Parallel <= 0 {
-		c.Parallel = runtime.NumCPU()
-	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -114,6 +116,8 @@ func (c *Config) defaults() {
 type run struct {
 	cfg Config
 	res *results.Results
+	// idle meters the CPUs for admit (nil where it cannot: cells then start one per CPU).
+	idle interface{ Idle() (float64, error) }
 	// servers by PostgreSQL major (0: the run's one server).
 	servers   map[int]*server
 	installed map[string]*pinned.Installed // by artifact name
@@ -173,6 +177,9 @@ func newRun(cfg Config) *run {
 		releaseErr: map[string]error{},
 	}
 	r.build, r.exec = r.buildTemplate, r.execute
+	if m, err := cpuidle.New(); err == nil {
+		r.idle = m
+	}
 	return r
 }
 
@@ -433,14 +440,40 @@ func SpecOf(a matrix.Artifact) pinned.Spec {
 	return pinned.Spec{Kind: pinned.Kind(a.Kind), Version: a.Version, Source: a.Source, Via: a.Via}
 }
 
-// runCells runs the cells with bounded parallelism.
+// AdaptiveCap bounds the cells running at once per CPU when Config.Parallel is zero.
+const AdaptiveCap = 4
+
+// admitIdle is the CPU a new cell needs to find free, once every CPU has a cell: a cell spends
+// most of its time waiting on awa, so more run at once while the CPUs have room, and none
+// starts while they are busy (a loaded machine makes awa's timing, not awa, the verdict).
+const admitIdle = 0.35
+
+// admitEvery is admit's window: it bounds how fast cells beyond one per CPU start (ten a
+// second), so that a new cell's start-up shows in the next reading before the one after.
+const admitEvery = 100 * time.Millisecond
+
+// runCells runs the cells, longest first (matrix.Scenario.Typical: the run's end is never
+// held by a long cell started last), as many at once as Config.Parallel says or admit allows.
 func (r *run) runCells(ctx context.Context) {
-	sem := make(chan struct{}, r.cfg.Parallel)
+	limit := r.cfg.Parallel
+	switch {
+	case limit > 0:
+	case r.idle != nil:
+		limit = AdaptiveCap * runtime.NumCPU()
+	default:
+		limit = runtime.NumCPU()
+	}
+	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
-	for i, c := range r.cfg.Plan.Cells {
+	var running atomic.Int32
+	for _, i := range longestFirst(r.cfg.Plan.Cells) {
+		c := r.cfg.Plan.Cells[i]
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
+		}
+		if ctx.Err() == nil {
+			r.admit(ctx, &running)
 		}
 		if ctx.Err() != nil {
 			break
@@ -453,9 +486,11 @@ func (r *run) runCells(ctx context.Context) {
 			break
 		}
 		wg.Add(1)
+		running.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			defer running.Add(-1)
 			defer r.exclusive(c)()
 			rec := r.runCellWithRetry(ctx, i, c)
 			r.mu.Lock()
@@ -467,6 +502,41 @@ func (r *run) runCells(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+}
+
+// admit waits, when cells are admitted by CPU (Config.Parallel zero), until fewer cells than
+// CPUs run, or the CPUs were at least admitIdle idle over the last admitEvery.
+func (r *run) admit(ctx context.Context, running *atomic.Int32) {
+	if r.cfg.Parallel > 0 || r.idle == nil {
+		return
+	}
+	first := true
+	_ = poll.Until(ctx, time.Hour, admitEvery, nil, func() (bool, error) {
+		if int(running.Load()) < runtime.NumCPU() {
+			return true, nil
+		}
+		idle, err := r.idle.Idle()
+		if first { // the window starts now
+			first = false
+			return false, nil
+		}
+		return err != nil || idle >= admitIdle, nil
+	})
+}
+
+// longestFirst is the order to start the cells in: by their scenario's typical time, longest
+// first, in plan order among equals.
+func longestFirst(cells []matrix.Cell) []int {
+	typical := func(c matrix.Cell) time.Duration {
+		s, _ := matrix.LookupScenario(c.Scenario)
+		return s.Typical
+	}
+	order := make([]int, len(cells))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return typical(cells[order[a]]) > typical(cells[order[b]]) })
+	return order
 }
 
 // runCellWithRetry retries a cell once when its infrastructure failed; an error is never

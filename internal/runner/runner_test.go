@@ -10,6 +10,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/awacompat/awacompat/internal/poll"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -341,5 +344,65 @@ func TestHollowCellIsAnError(t *testing.T) {
 	c := res.Cells[0]
 	if c.Actual != "error" || !strings.Contains(c.Detail, "hollow cell: it names a3 (python 0.6.3) as worker, but that artifact never ran") {
 		t.Errorf("%s: %s", c.Actual, c.Detail)
+	}
+}
+
+// The cells start longest scenario first, in plan order among cells of equal length.
+func TestLongestFirst(t *testing.T) {
+	cells := []matrix.Cell{{Scenario: "cancel"}, {Scenario: "crash_rescue"}, {Scenario: "lifecycle"}, {Scenario: "rolling_upgrade"}, {Scenario: "unique_dedupe"}}
+	got := longestFirst(cells)
+	var names []string
+	for _, i := range got {
+		names = append(names, cells[i].Scenario)
+	}
+	want := []string{"rolling_upgrade", "crash_rescue", "lifecycle", "cancel", "unique_dedupe"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("order %v, want %v", names, want)
+	}
+}
+
+// fixedIdle is a CPU meter that always reads the same idle fraction.
+type fixedIdle float64
+
+func (f fixedIdle) Idle() (float64, error) { return float64(f), nil }
+
+// Without --parallel, cells beyond one per CPU start only while the CPUs are idle enough:
+// a busy machine keeps one cell per CPU, an idle one runs up to AdaptiveCap per CPU.
+func TestAdaptiveParallelismFollowsIdleCPU(t *testing.T) {
+	for _, tc := range []struct {
+		idle fixedIdle
+		want int
+	}{{0.05, runtime.NumCPU()}, {0.9, AdaptiveCap * runtime.NumCPU()}} {
+		r, p := newStubRun(t, nil, nil)
+		r.cfg.Parallel, r.idle = 0, tc.idle
+		if len(p.Cells) < tc.want {
+			t.Fatalf("the stub plan has %d cells, fewer than the %d this test needs", len(p.Cells), tc.want)
+		}
+		var mu sync.Mutex
+		active, peak, started := 0, 0, 0
+		r.exec = func(ctx context.Context, i int, c matrix.Cell, env scenario.Env, tpl *template, rec *results.Cell) scenario.Outcome {
+			mu.Lock()
+			active++
+			started++
+			peak = max(peak, active)
+			mu.Unlock()
+			// Hold every cell until the run has started as many as it may (or two seconds
+			// have passed: a runner that starts fewer shows it as a lower peak).
+			_ = poll.Until(ctx, 2*time.Second, 10*time.Millisecond, nil, func() (bool, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				return started >= tc.want+1, nil
+			})
+			mu.Lock()
+			active--
+			mu.Unlock()
+			return scenario.Outcome{Verdict: matrix.Pass, Ran: c.RoleNames()}
+		}
+		if _, err := r.run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if peak != tc.want {
+			t.Errorf("CPUs %.0f%% idle: peak concurrency %d, want %d", float64(tc.idle)*100, peak, tc.want)
+		}
 	}
 }
