@@ -397,6 +397,9 @@ func judgeCrash(env Env, cc *crashCase, jobs []oracle.Job) Outcome {
 		want oracle.JobState
 	}
 	wrong := map[wrongEnd][]int64{}
+	// redelivered are the held jobs the rescuer ran again after a run of its own that
+	// reported completed (see lostCompletion).
+	var redelivered []int64
 	for _, ref := range slices.Sorted(maps.Keys(cc.ids)) {
 		id := cc.ids[ref]
 		rows := stored[id]
@@ -419,6 +422,9 @@ func judgeCrash(env Env, cc *crashCase, jobs []oracle.Job) Outcome {
 		switch {
 		case ref == "unique":
 			wantState, wantAttempt, wantRuns = oracle.JobStateCancelled, -1, 0
+		case held && lostCompletion(doneBy[id], j):
+			wantAttempt, wantRuns = 1+len(doneBy[id]), len(doneBy[id])
+			redelivered = append(redelivered, id)
 		case held:
 			wantAttempt = 2
 		}
@@ -451,6 +457,11 @@ func judgeCrash(env Env, cc *crashCase, jobs []oracle.Job) Outcome {
 		}
 		out.Detail = fmt.Sprintf("%s led maintenance %s after the kill and rescued every held job (heartbeat staleness %s, sweeps every %s): each completed once at attempt 2 by the rescuer, args intact, none lost or duplicated, the control job at attempt 1%s; in %s",
 			who, since(cc.killedAt, cc.leaderAt), rescueStaleness, rescueSweep, unique, env.Engine)
+		if len(redelivered) > 0 {
+			out.Detail = strings.Replace(out.Detail, "each completed once at attempt 2", fmt.Sprintf(
+				"each completed at attempt 2 (%s %s ran again, at-least-once: the rescuer's handler completed the attempt-2 run, its completion did not land and awa rescued the job again; findings #28)",
+				plural(len(redelivered), "job", "jobs"), idRanges(redelivered)), 1)
+		}
 	case cc.rescue == rescueOutOfTime:
 		out.Verdict = matrix.Timeout
 		out.Detail = fmt.Sprintf("%s: the cell's time ran out; jobs: %s", who, stateCounts(jobs))
@@ -469,6 +480,25 @@ func judgeCrash(env Env, cc *crashCase, jobs []oracle.Job) Outcome {
 		out.Detail = fmt.Sprintf("%s: %s; jobs: %s", who, rescueEndText(cc, len(cc.held)), stateCounts(jobs))
 	}
 	return out
+}
+
+// lostCompletion is whether the rescuer's runs of a held job are a re-delivery, not a
+// duplicate: more than one run, at attempts 2, 3, ... in turn, every run before the last
+// reporting completed, and the row completed at the last run's attempt. awa's canonical
+// completion (a FOR UPDATE CTE joined back on ctid) updates nothing when the job's own
+// heartbeat commits between the statement's snapshot and its lock, so the completed run's
+// completion is dropped, the job stays running, and the stale-heartbeat rescue hands it out
+// again: at-least-once, as awa promises (findings #28).
+func lostCompletion(runs []probes.Event, row oracle.Job) bool {
+	if len(runs) < 2 || row.State != oracle.JobStateCompleted || row.Attempt != 1+len(runs) {
+		return false
+	}
+	for i, r := range runs {
+		if r.Attempt != 2+i || (i < len(runs)-1 && r.Result != probes.ResultCompleted) {
+			return false
+		}
+	}
+	return true
 }
 
 func untouchedControl(rows []oracle.Job) bool {

@@ -61,6 +61,11 @@ func TestJudgeCrash(t *testing.T) {
 			cc.rescuer = append(cc.rescuer, cc.rescuer[1])
 			return jobs
 		}, matrix.Fail, "the rescuer ran job 1 (h1) 2 times, want 1"},
+		{"a job run again at attempt 3 while its row says attempt 2", func(cc *crashCase, jobs []oracle.Job) []oracle.Job {
+			id := int64(1)
+			cc.rescuer = append(cc.rescuer, probes.Event{Event: probes.EventHandled, JobID: &id, Attempt: 3, Result: probes.ResultCompleted})
+			return jobs
+		}, matrix.Fail, "the rescuer ran job 1 (h1) 2 times, want 1"},
 		{"a held job completed at attempt 1 (never rescued, re-run in place)", func(cc *crashCase, jobs []oracle.Job) []oracle.Job {
 			for i := range jobs {
 				if jobs[i].ID == 2 {
@@ -130,6 +135,24 @@ func TestJudgeCrash(t *testing.T) {
 				t.Fatalf("findings lack %q: %v", c.finding, out.Findings)
 			}
 		})
+	}
+}
+
+// A held job the rescuer completed at attempt 2 and ran again at attempt 3, the row completed
+// at attempt 3, is a re-delivery after a lost completion (findings #28): at-least-once, a pass
+// that says so.
+func TestJudgeCrashLostCompletion(t *testing.T) {
+	env, cc, jobs := crashFixture()
+	id := int64(1)
+	cc.rescuer = append(cc.rescuer, probes.Event{Event: probes.EventHandled, JobID: &id, Attempt: 3, Result: probes.ResultCompleted})
+	for i := range jobs {
+		if jobs[i].ID == 1 {
+			jobs[i].Attempt = 3
+		}
+	}
+	out := judgeCrash(env, cc, jobs)
+	if out.Verdict != matrix.Pass || !strings.Contains(out.Detail, "job 1 ran again, at-least-once") {
+		t.Fatalf("verdict %s, want pass naming the re-delivery: %s %v", out.Verdict, out.Detail, out.Findings)
 	}
 }
 
