@@ -20,10 +20,10 @@ const rescueQueue = "awacompat_rescue"
 
 // The rescuer's maintenance timing, set through its SDK's public knobs (awa's defaults: 30 s
 // heartbeats, 90 s staleness, 30 s rescue sweeps, 10 s elections). Its own heartbeat stays
-// far inside the staleness (awa: "at least 3x the heartbeat interval"; here 24x), so a loaded
-// machine does not make it rescue its own jobs: at 6x (1.5 s) a 0.5.7 rescuer on a busy
-// machine once re-ran 3 of 100 jobs it had just completed, and at 12x (3 s) once more in a
-// CI run of the whole shipped matrix (docs/findings.md #28). Sweeps are 500 ms, not 250: awa pauses a maintenance branch that overruns 1.5x its tick three times
+// far inside the staleness (awa: "at least 3x the heartbeat interval"; here 24x). The few jobs
+// a 0.5.x rescuer ran twice, once blamed on a short staleness, were completions awa dropped
+// (docs/findings.md #28; judged as re-deliveries). Sweeps are 500 ms, not 250: awa pauses a
+// maintenance branch that overruns 1.5x its tick three times
 // running (for up to 120 ticks), and on a loaded machine a 0.6.9 rescue sweep took 382 ms.
 const (
 	rescueHeartbeat = 250 * time.Millisecond
@@ -32,8 +32,10 @@ const (
 	rescueElection  = 250 * time.Millisecond
 	// rescueSweeps is how many sweeps past the staleness a rescuer that leads gets before a
 	// rescue that has not come (and no job that moved) ends the wait: the evidence that it
-	// will not come.
-	rescueSweeps = 8
+	// will not come. 20 (10 s): with 8 (4 s), a queue-storage rescue that came late on a
+	// loaded machine, with no pause announced, was once called a stall; a passing cell never
+	// waits for the window, only a stalled one does.
+	rescueSweeps = 20
 )
 
 // uniqueStatesWithoutRunning is awa's default unique_states (scheduled, available, running,
