@@ -86,7 +86,9 @@ type rollCase struct {
 	successorVersion string
 	// heldAtKill are the jobs the SIGKILLed worker was running when it died.
 	heldAtKill []int64
-	rescue     rescueWait
+	// killedAt is when worker-b was SIGKILLed.
+	killedAt time.Time
+	rescue   rescueWait
 	// hungEarly says the successor started before the migrate neither started nor refused.
 	hungEarly string
 	// idleEarly says how the successor started before the migrate took no part after it and
@@ -299,7 +301,7 @@ func rollingUpgrade(ctx context.Context, env Env) (Outcome, error) {
 		return Outcome{}, err
 	}
 	old[1].p.Kill()
-	old[1].killed = true
+	old[1].killed, rc.killedAt = true, time.Now()
 	old[1].evs, old[1].exitErr = old[1].p.Wait(ctx)
 	if rc.heldAtKill, err = running(); err != nil {
 		return Outcome{}, err
@@ -549,7 +551,7 @@ func judgeRoll(env Env, rc *rollCase, jobs, inQueue []oracle.Job) Outcome {
 		return out
 	}
 	out.Verdict = matrix.Fail
-	out.Detail = fmt.Sprintf("%d accepted enqueues: %d lost, %d duplicated, %d not completed (%s); %s", len(rc.sent), len(lost), len(dup), len(wrongEnd), rescueEndText(&crashCase{rescue: rc.rescue.end, leaderAt: rc.rescue.leaderAt}, len(rc.heldAtKill)), rc.phaseText())
+	out.Detail = fmt.Sprintf("%d accepted enqueues: %d lost, %d duplicated, %d not completed (%s); %s", len(rc.sent), len(lost), len(dup), len(wrongEnd), rescueEndText(&crashCase{rescue: rc.rescue.end, killedAt: rc.killedAt, leaderAt: rc.rescue.leaderAt}, len(rc.heldAtKill)), rc.phaseText())
 	return out
 }
 
