@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/awacompat/awacompat/internal/pgbin"
@@ -279,8 +280,23 @@ func newLogger(stderr io.Writer, level slog.Level) *slog.Logger {
 // runOptions are run's flags besides the selection.
 type runOptions struct {
 	out, pgURL, cacheDir, unexpected string
-	parallel                         int
+	parallel                         string
 	keep, verbose, rebuild           bool
+}
+
+// parallelism is --parallel as runner.Config.Parallel: 0 (the default), N, or runner.AutoParallel.
+func (o runOptions) parallelism() (int, error) {
+	switch o.parallel {
+	case "":
+		return 0, nil
+	case "auto":
+		return runner.AutoParallel, nil
+	}
+	n, err := strconv.Atoi(o.parallel)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("--parallel %q: want a positive number or auto", o.parallel)
+	}
+	return n, nil
 }
 
 // Validate checks the flags before anything is created: a usage error leaves no cache, output
@@ -289,8 +305,8 @@ func (o runOptions) Validate() error {
 	if o.unexpected != "fail" && o.unexpected != "warn" {
 		return fmt.Errorf("--unexpected-pass %q: want fail or warn", o.unexpected)
 	}
-	if o.parallel < 0 {
-		return fmt.Errorf("--parallel must be positive")
+	if _, err := o.parallelism(); err != nil {
+		return err
 	}
 	if err := checkDirFlag("--out", o.out); err != nil {
 		return err
@@ -331,7 +347,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	m, p, _, code := planCommand("run", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&o.out, "out", "awacompat-out", "results `DIR` (results.json and per-cell logs)")
 		fs.StringVar(&o.pgURL, "pg-url", "", "use the existing server at `URL` instead of the embedded one (creates and drops only awacompat_* databases)")
-		fs.IntVar(&o.parallel, "parallel", 0, "cells run at once, exactly (default: by the CPU they leave free: one per CPU, more while the CPUs are idle, at most 4 per CPU)")
+		fs.StringVar(&o.parallel, "parallel", "", "`N` cells run at once (default: the number of CPUs), or auto: admitted by the CPU they leave free (one per CPU, more while the CPUs are idle, at most 4 per CPU)")
 		fs.BoolVar(&o.keep, "keep-failed", false, "keep the database of every cell that did not match, and print how to connect")
 		fs.StringVar(&o.unexpected, "unexpected-pass", "fail", "how a pass where another verdict was expected counts: `fail` (exit 1) or warn (reported, exit 0)")
 		fs.StringVar(&o.cacheDir, "cache", "", "artifact cache `DIR` (default $XDG_CACHE_HOME/awacompat or ~/.cache/awacompat)")
@@ -389,8 +405,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return cmd
 	}
+	par, _ := o.parallelism() // Validate checked it
 	res, err := runner.Run(ctx, runner.Config{
-		Matrix: m, Plan: p, OutDir: o.out, Parallel: o.parallel, KeepFailed: o.keep, AllowUnexpectedPass: o.unexpected == "warn",
+		Matrix: m, Plan: p, OutDir: o.out, Parallel: par, KeepFailed: o.keep, AllowUnexpectedPass: o.unexpected == "warn",
 		Provisioner: runner.Postgres{URL: url, Image: m.Postgres.Image, Bin: pgbin.Config{Cache: cache.Root, Log: log}, Containers: servers, Log: log},
 		Installer:   cache, Log: log, Containers: containers, ContainersErr: containersErr, ProbesDir: cache.ProbesDir,
 		Suites: &suite.Cache{Root: cache.Root, Log: log},

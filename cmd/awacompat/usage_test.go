@@ -35,7 +35,7 @@ func TestUsageErrorsBeforeSideEffects(t *testing.T) {
 		{"fetch --cache is a file", []string{"fetch", "../../matrix.yaml", "--cache", file}, "--cache " + file + ": not a directory"},
 		{"keyword DSN", []string{"run", "../../matrix.yaml", "--out", out, "--pg-url", "host=localhost password=hunter2"}, "--pg-url: want a URL like postgres://USER@HOST:PORT/DB"},
 		{"bad --unexpected-pass", []string{"run", "../../matrix.yaml", "--out", out, "--unexpected-pass", "maybe"}, "--unexpected-pass \"maybe\""},
-		{"negative --parallel", []string{"run", "../../matrix.yaml", "--out", out, "--parallel", "-1"}, "--parallel must be positive"},
+		{"negative --parallel", []string{"run", "../../matrix.yaml", "--out", out, "--parallel", "-1"}, `--parallel "-1": want a positive number or auto`},
 		{"selection of zero cells", []string{"run", "../../matrix.yaml", "--out", out, "--only", "scenario=lifecycle,engine=queue_storage,worker=cli-*"}, "matches none of the " + strconv.Itoa(shippedCells(t)) + " cells"},
 		{"typo in a selector", []string{"run", "../../matrix.yaml", "--out", out, "--only", "scenario=lifecyle"}, "unknown scenario \"lifecyle\" (did you mean \"lifecycle\"?)"},
 		{"empty shard", []string{"fetch", "testdata/bad-artifact.yaml", "--only", "id=nothing-*"}, "matches none of the 4 cells"},

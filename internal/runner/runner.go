@@ -45,8 +45,9 @@ type Config struct {
 	Plan   *matrix.Plan
 	// OutDir receives results.json and one log folder per cell.
 	OutDir string
-	// Parallel is how many cells run at once, exactly. Zero (the default) admits cells by the
-	// CPU they leave free (see admit): at least one per CPU, at most AdaptiveCap per CPU.
+	// Parallel is how many cells run at once, exactly; zero means one per CPU. AutoParallel
+	// admits cells by the CPU they leave free (see admit): at least one per CPU, at most
+	// AdaptiveCap per CPU.
 	Parallel int
 	// KeepFailed keeps the database of every cell that did not match its expectation.
 	KeepFailed bool
@@ -440,7 +441,10 @@ func SpecOf(a matrix.Artifact) pinned.Spec {
 	return pinned.Spec{Kind: pinned.Kind(a.Kind), Version: a.Version, Source: a.Source, Via: a.Via}
 }
 
-// AdaptiveCap bounds the cells running at once per CPU when Config.Parallel is zero.
+// AutoParallel (Config.Parallel) admits cells by idle CPU.
+const AutoParallel = -1
+
+// AdaptiveCap bounds the cells running at once per CPU under AutoParallel.
 const AdaptiveCap = 4
 
 // admitIdle is the CPU a new cell needs to find free, once every CPU has a cell: a cell spends
@@ -453,12 +457,13 @@ const admitIdle = 0.35
 const admitEvery = 100 * time.Millisecond
 
 // runCells runs the cells, longest first (matrix.Scenario.Typical: the run's end is never
-// held by a long cell started last), as many at once as Config.Parallel says or admit allows.
+// held by a long cell started last), as many at once as Config.Parallel says or, under
+// AutoParallel, admit allows.
 func (r *run) runCells(ctx context.Context) {
 	limit := r.cfg.Parallel
 	switch {
 	case limit > 0:
-	case r.idle != nil:
+	case limit == AutoParallel && r.idle != nil:
 		limit = AdaptiveCap * runtime.NumCPU()
 	default:
 		limit = runtime.NumCPU()
@@ -504,10 +509,10 @@ func (r *run) runCells(ctx context.Context) {
 	wg.Wait()
 }
 
-// admit waits, when cells are admitted by CPU (Config.Parallel zero), until fewer cells than
-// CPUs run, or the CPUs were at least admitIdle idle over the last admitEvery.
+// admit waits, when cells are admitted by CPU (AutoParallel), until fewer cells than CPUs
+// run, or the CPUs were at least admitIdle idle over the last admitEvery.
 func (r *run) admit(ctx context.Context, running *atomic.Int32) {
-	if r.cfg.Parallel > 0 || r.idle == nil {
+	if r.cfg.Parallel != AutoParallel || r.idle == nil {
 		return
 	}
 	first := true

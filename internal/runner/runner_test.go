@@ -366,7 +366,7 @@ type fixedIdle float64
 
 func (f fixedIdle) Idle() (float64, error) { return float64(f), nil }
 
-// Without --parallel, cells beyond one per CPU start only while the CPUs are idle enough:
+// Under --parallel auto, cells beyond one per CPU start only while the CPUs are idle enough:
 // a busy machine keeps one cell per CPU, an idle one runs up to AdaptiveCap per CPU.
 func TestAdaptiveParallelismFollowsIdleCPU(t *testing.T) {
 	for _, tc := range []struct {
@@ -374,7 +374,7 @@ func TestAdaptiveParallelismFollowsIdleCPU(t *testing.T) {
 		want int
 	}{{0.05, runtime.NumCPU()}, {0.9, AdaptiveCap * runtime.NumCPU()}} {
 		r, p := newStubRun(t, nil, nil)
-		r.cfg.Parallel, r.idle = 0, tc.idle
+		r.cfg.Parallel, r.idle = AutoParallel, tc.idle
 		if len(p.Cells) < tc.want {
 			t.Fatalf("the stub plan has %d cells, fewer than the %d this test needs", len(p.Cells), tc.want)
 		}
