@@ -30,6 +30,9 @@ type Job struct {
 	// Location is "canonical" (awa.jobs_hot / awa.scheduled_jobs) or "queue_storage" (the
 	// append-only substrate, seen through the awa.jobs view).
 	Location string `json:"location"`
+	// Receipt is true for a queue-storage job held running through an open claim receipt
+	// (no lease row: see receiptRunningSQL).
+	Receipt bool `json:"receipt,omitempty"`
 }
 
 // JobState is awa's job_state enum.
@@ -367,6 +370,9 @@ func (o *Oracle) jobsWhere(ctx context.Context, cond string, params ...any) ([]J
 		running, err := pgx.CollectRows(rows, scan("queue_storage"))
 		if err != nil {
 			return fmt.Errorf("receipt-backed claims: %w", err)
+		}
+		for i := range running {
+			running[i].Receipt = true
 		}
 		out = append(out, running...)
 		return nil

@@ -509,6 +509,9 @@ func judgeRoll(env Env, rc *rollCase, jobs, inQueue []oracle.Job) Outcome {
 			rows = append(rows, stored[id][0])
 		}
 		out.find("%d accepted %s not completed: %s", len(wrongEnd), plural(len(wrongEnd), "job is", "jobs are"), stateCounts(rows))
+		for _, id := range wrongEnd[:min(len(wrongEnd), 5)] {
+			out.find("job %d: %s", id, rc.stuckText(stored[id][0], runs[id]))
+		}
 	}
 	var unaccepted []int64
 	for _, j := range inQueue {
@@ -588,6 +591,20 @@ type run struct {
 	ev   probes.Event
 	// interrupted: the handler was stopped before it returned (the probe said so).
 	interrupted bool
+}
+
+// stuckText is the evidence on a job that did not complete: its row, who ran it, and whether
+// the killed worker held it at the kill (docs/findings.md #41).
+func (rc *rollCase) stuckText(j oracle.Job, rs []run) string {
+	via := ""
+	if j.Receipt {
+		via = " through an open claim receipt (no lease)"
+	}
+	held := "not held by the killed worker at the kill"
+	if slices.Contains(rc.heldAtKill, j.ID) {
+		held = "held by the killed worker at the kill"
+	}
+	return fmt.Sprintf("%s/attempt %d%s, %s; handler runs: %s", j.State, j.Attempt, via, held, runsText(rs))
 }
 
 func runsText(rs []run) string {

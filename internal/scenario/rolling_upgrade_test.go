@@ -69,6 +69,12 @@ func TestJudgeRoll(t *testing.T) {
 			rc.rescue.end = stalled
 			return jobs, jobs
 		}, "1 accepted job is not completed"},
+		{"a job the killed worker held left running through a claim receipt (findings #41)", func(rc *rollCase, jobs []oracle.Job) ([]oracle.Job, []oracle.Job) {
+			jobs[3].State, jobs[3].Receipt = oracle.JobStateRunning, true
+			rc.heldAtKill = []int64{4}
+			rc.rescue.end = stalled
+			return jobs, jobs
+		}, "job 4: running/attempt 1 through an open claim receipt (no lease), held by the killed worker at the kill; handler runs:"},
 		{"a row the producer was told failed", func(rc *rollCase, jobs []oracle.Job) ([]oracle.Job, []oracle.Job) {
 			return jobs, append(jobs, oracle.Job{ID: 9, Kind: probes.JobKind, State: oracle.JobStateCompleted})
 		}, "1 job is in the queue without an accepted enqueue: 9"},
