@@ -2,6 +2,7 @@ package cpuidle
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,15 +28,18 @@ func TestIdleFallsUnderLoad(t *testing.T) {
 		t.Skip("no /proc/stat:", err)
 	}
 	var stop atomic.Bool
+	var spinning sync.WaitGroup
 	for range runtime.NumCPU() {
+		spinning.Add(1)
 		go func() {
+			spinning.Done()
 			for !stop.Load() {
 			}
 		}()
 	}
-	time.Sleep(500 * time.Millisecond)
+	spinning.Wait()
 	m.Idle()
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // the window the meter reads, not a wait for an event
 	busy, err := m.Idle()
 	stop.Store(true)
 	if err != nil {

@@ -17,7 +17,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/awacompat/awacompat/internal/cpuidle"
@@ -468,9 +467,9 @@ func (r *run) runCells(ctx context.Context) {
 	default:
 		limit = runtime.NumCPU()
 	}
+	// sem holds a slot for every cell running, and one for the cell being admitted.
 	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
-	var running atomic.Int32
 	for _, i := range longestFirst(r.cfg.Plan.Cells) {
 		c := r.cfg.Plan.Cells[i]
 		select {
@@ -478,7 +477,7 @@ func (r *run) runCells(ctx context.Context) {
 		case <-ctx.Done():
 		}
 		if ctx.Err() == nil {
-			r.admit(ctx, &running)
+			r.admit(ctx, func() int { return len(sem) - 1 })
 		}
 		if ctx.Err() != nil {
 			break
@@ -491,11 +490,9 @@ func (r *run) runCells(ctx context.Context) {
 			break
 		}
 		wg.Add(1)
-		running.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			defer running.Add(-1)
 			defer r.exclusive(c)()
 			rec := r.runCellWithRetry(ctx, i, c)
 			r.mu.Lock()
@@ -511,13 +508,13 @@ func (r *run) runCells(ctx context.Context) {
 
 // admit waits, when cells are admitted by CPU (AutoParallel), until fewer cells than CPUs
 // run, or the CPUs were at least admitIdle idle over the last admitEvery.
-func (r *run) admit(ctx context.Context, running *atomic.Int32) {
+func (r *run) admit(ctx context.Context, running func() int) {
 	if r.cfg.Parallel != AutoParallel || r.idle == nil {
 		return
 	}
 	first := true
 	_ = poll.Until(ctx, time.Hour, admitEvery, nil, func() (bool, error) {
-		if int(running.Load()) < runtime.NumCPU() {
+		if running() < runtime.NumCPU() {
 			return true, nil
 		}
 		idle, err := r.idle.Idle()
@@ -532,15 +529,14 @@ func (r *run) admit(ctx context.Context, running *atomic.Int32) {
 // longestFirst is the order to start the cells in: by their scenario's typical time, longest
 // first, in plan order among equals.
 func longestFirst(cells []matrix.Cell) []int {
-	typical := func(c matrix.Cell) time.Duration {
-		s, _ := matrix.LookupScenario(c.Scenario)
-		return s.Typical
-	}
 	order := make([]int, len(cells))
-	for i := range order {
+	typical := make([]time.Duration, len(cells))
+	for i, c := range cells {
 		order[i] = i
+		s, _ := matrix.LookupScenario(c.Scenario)
+		typical[i] = s.Typical
 	}
-	sort.SliceStable(order, func(a, b int) bool { return typical(cells[order[a]]) > typical(cells[order[b]]) })
+	sort.SliceStable(order, func(a, b int) bool { return typical[order[a]] > typical[order[b]] })
 	return order
 }
 

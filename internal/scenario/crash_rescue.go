@@ -457,13 +457,13 @@ func judgeCrash(env Env, cc *crashCase, jobs []oracle.Job) Outcome {
 		if cc.plan.unique {
 			unique = "; the older unique job ended cancelled, its newer duplicate completed"
 		}
-		out.Detail = fmt.Sprintf("%s led maintenance %s after the kill and rescued every held job (heartbeat staleness %s, sweeps every %s): each completed once at attempt 2 by the rescuer, args intact, none lost or duplicated, the control job at attempt 1%s; in %s",
-			who, since(cc.killedAt, cc.leaderAt), rescueStaleness, rescueSweep, unique, env.Engine)
+		completed := "each completed once at attempt 2"
 		if len(redelivered) > 0 {
-			out.Detail = strings.Replace(out.Detail, "each completed once at attempt 2", fmt.Sprintf(
-				"each completed at attempt 2 (%s %s ran again, at-least-once: the rescuer's handler completed the attempt-2 run, its completion did not land and awa rescued the job again; findings #28)",
-				plural(len(redelivered), "job", "jobs"), idRanges(redelivered)), 1)
+			completed = fmt.Sprintf("each completed at attempt 2 (%s %s ran again, at-least-once: the rescuer's handler completed the attempt-2 run, its completion did not land and awa rescued the job again; findings #28)",
+				plural(len(redelivered), "job", "jobs"), idRanges(redelivered))
 		}
+		out.Detail = fmt.Sprintf("%s led maintenance %s after the kill and rescued every held job (heartbeat staleness %s, sweeps every %s): %s by the rescuer, args intact, none lost or duplicated, the control job at attempt 1%s; in %s",
+			who, since(cc.killedAt, cc.leaderAt), rescueStaleness, rescueSweep, completed, unique, env.Engine)
 	case cc.rescue == rescueOutOfTime:
 		out.Verdict = matrix.Timeout
 		out.Detail = fmt.Sprintf("%s: the cell's time ran out; jobs: %s", who, stateCounts(jobs))
