@@ -22,20 +22,19 @@ const rescueQueue = "awacompat_rescue"
 // heartbeats, 90 s staleness, 30 s rescue sweeps, 10 s elections). Its own heartbeat stays
 // far inside the staleness (awa: "at least 3x the heartbeat interval"; here 24x). The few jobs
 // a 0.5.x rescuer ran twice, once blamed on a short staleness, were completions awa dropped
-// (docs/findings.md #28; judged as re-deliveries). Sweeps are 500 ms, not 250: awa pauses a
-// maintenance branch that overruns 1.5x its tick three times
-// running (for up to 120 ticks), and on a loaded machine a 0.6.9 rescue sweep took 382 ms.
+// (docs/findings.md #28; judged as re-deliveries). Sweeps are 2 s: awa 0.6.x pauses a
+// maintenance branch whose body overruns 1.5x its tick three times running, for 120 ticks
+// (BRANCH_COOLDOWN_TICKS), and a 0.6.9 queue-storage rescue sweep took up to 1.65 s with two
+// cells per CPU (findings #41); at 500 ms that pause silenced the rescue for a minute.
 const (
 	rescueHeartbeat = 250 * time.Millisecond
 	rescueStaleness = 6 * time.Second
-	rescueSweep     = 500 * time.Millisecond
+	rescueSweep     = 2 * time.Second
 	rescueElection  = 250 * time.Millisecond
 	// rescueSweeps is how many sweeps past the staleness a rescuer that leads gets before a
 	// rescue that has not come (and no job that moved) ends the wait: the evidence that it
-	// will not come. 20 (10 s): with 8 (4 s), a queue-storage rescue that came late on a
-	// loaded machine, with no pause announced, was once called a stall; a passing cell never
-	// waits for the window, only a stalled one does.
-	rescueSweeps = 20
+	// will not come. A passing cell never waits for the window, only a stalled one does.
+	rescueSweeps = 5
 )
 
 // uniqueStatesWithoutRunning is awa's default unique_states (scheduled, available, running,
@@ -260,8 +259,10 @@ const (
 // awaitRescue reads jobs ids until done holds for them, or the evidence says the rescue will
 // not come: the rescuer has led maintenance (its own health check) for the staleness plus
 // rescueSweeps sweeps with no job moving, or never led in that long after it was ready.
-// When awa says its rescue sweep backed off (it overran its tick on a loaded machine and
-// pauses for some ticks), the quiet it announced does not count towards the window.
+// It records the pauses awa announces for the rescue sweep (it overran its tick on a loaded
+// machine), so the judge can tell a paused rescue from a stalled one; it does not wait one
+// out: 120 sweeps is longer than a cell. Only a Rust rescuer can announce one: awa-pg
+// forwards none of its Rust core's logs to Python (findings #41).
 func awaitRescue(ctx context.Context, o *oracle.Oracle, rescuer *probes.Proc, ids []int64, done func([]oracle.Job) bool) (rescueWait, error) {
 	window := rescueStaleness + rescueSweeps*rescueSweep
 	rw, start := rescueWait{end: rescuerExited}, time.Now()
@@ -281,12 +282,7 @@ func awaitRescue(ctx context.Context, o *oracle.Oracle, rescuer *probes.Proc, id
 		if rw.leaderAt.IsZero() {
 			rw.leaderAt = firstLeader(rescuer.All())
 		}
-		if b := sweepBackoffs(rescuer.Stderr()); len(b) > len(rw.backoffs) {
-			for _, ticks := range b[len(rw.backoffs):] {
-				lastMove = later(lastMove, time.Now().Add(time.Duration(ticks)*rescueSweep))
-			}
-			rw.backoffs = b
-		}
+		rw.backoffs = sweepBackoffs(rescuer.Stderr())
 		switch {
 		case rw.leaderAt.IsZero() && time.Since(start) > window:
 			rw.end = neverLed
@@ -318,6 +314,12 @@ type rescueWait struct {
 	backoffs []int
 }
 
+// pausedText says why a stalled rescue with an announced pause is not judged.
+func pausedText(backoffs []int) string {
+	return fmt.Sprintf("awa's maintenance paused its stale-heartbeat rescue (%s of %v ticks announced: the sweep overran 1.5x its %s tick three times running on this machine) and no job moved for %s; the machine was too loaded for this cell's evidence, not judged",
+		plural(len(backoffs), "a pause", "pauses"), backoffs, rescueSweep, rescueStaleness+rescueSweeps*rescueSweep)
+}
+
 // awaBranchCooldown is awa's longest pause for an overrunning maintenance branch
 // (BRANCH_COOLDOWN_TICKS), assumed when a backoff line does not say its own.
 const awaBranchCooldown = 120
@@ -341,13 +343,6 @@ func sweepBackoffs(stderr string) []int {
 		out = append(out, ticks)
 	}
 	return out
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 // firstLeader is when a health event first said the client led maintenance.
@@ -471,15 +466,14 @@ func judgeCrash(env Env, cc *crashCase, jobs []oracle.Job) Outcome {
 		// awa paused the rescue sweep for load and may have re-armed the pause silently: the
 		// quiet is the machine's, not evidence about the release.
 		out.Verdict = matrix.Error
-		out.Detail = fmt.Sprintf("%s: awa's maintenance backed off its stale-heartbeat rescue %d time(s) (the sweep overran its %s tick on this machine; cooldowns %v ticks) and no job moved for %s after the announced pause; the machine was too loaded for this cell's evidence, not judged; jobs: %s",
-			who, len(cc.backoffs), rescueSweep, cc.backoffs, rescueStaleness+rescueSweeps*rescueSweep, stateCounts(jobs))
+		out.Detail = fmt.Sprintf("%s: %s; jobs: %s", who, pausedText(cc.backoffs), stateCounts(jobs))
 	case cc.rescue != rescued && len(doneBy) == 0 && untouchedControl(stored[cc.ids["control"]]):
 		// The rescuer never ran a handler, not even for the control job it enqueued itself.
 		out.Verdict = matrix.Inert
 		out.Detail = fmt.Sprintf("%s was live but never claimed anything, not even its own control job: %s; jobs: %s", who, rescueEndText(cc, len(cc.held)), stateCounts(jobs))
 	default:
 		out.Verdict = matrix.Fail
-		out.Detail = fmt.Sprintf("%s: %s; jobs: %s", who, rescueEndText(cc, len(cc.held)), stateCounts(jobs))
+		out.Detail = fmt.Sprintf("%s: %s%s; jobs: %s", who, rescueEndText(cc, len(cc.held)), silentPause(cc.rescue, r.Kind), stateCounts(jobs))
 	}
 	return out
 }
@@ -512,6 +506,14 @@ func since(from, to time.Time) string {
 		return "(never)"
 	}
 	return to.Sub(from).Round(10 * time.Millisecond).String()
+}
+
+// silentPause qualifies a stall by a rescuer of kind (python, rust) that announced no pause.
+func silentPause(end rescueEnd, kind string) string {
+	if end != stalled || kind != "python" {
+		return ""
+	}
+	return "; a Python rescuer cannot announce a pause of awa's rescue (awa-pg forwards none of its core's logs)"
 }
 
 func rescueEndText(cc *crashCase, held int) string {

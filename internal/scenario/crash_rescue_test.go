@@ -157,7 +157,7 @@ func TestJudgeCrashLostCompletion(t *testing.T) {
 }
 
 // The pause awa announces for an overrunning rescue sweep, as a 0.6.9 Rust rescuer logged it
-// in CI and as the Python SDK's pyo3-log bridge words it.
+// in CI, and in Python logging's words should awa-pg ever bridge its core's logs (0.6.9 does not).
 func TestSweepBackoffs(t *testing.T) {
 	stderr := `2026-12-02T15:50:33.227642Z  WARN awa_worker::maintenance: maintenance branch overran tick interval branch="rescue_stale_heartbeats" last_duration_ms=382 tick_interval_ms=250 upper_threshold_ms=375 consecutive_overrun=3 cooldown_ticks=120
 2026-12-02T15:50:34.1Z  WARN awa_worker::maintenance: maintenance branch overran tick interval branch="promote_scheduled" cooldown_ticks=4

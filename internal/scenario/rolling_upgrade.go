@@ -503,16 +503,6 @@ func judgeRoll(env Env, rc *rollCase, jobs, inQueue []oracle.Job) Outcome {
 	if len(lost) > 0 {
 		out.find("%d accepted %s missing from the database (lost): %s", len(lost), plural(len(lost), "job is", "jobs are"), idRanges(lost))
 	}
-	if len(wrongEnd) > 0 {
-		rows := make([]oracle.Job, 0, len(wrongEnd))
-		for _, id := range wrongEnd {
-			rows = append(rows, stored[id][0])
-		}
-		out.find("%d accepted %s not completed: %s", len(wrongEnd), plural(len(wrongEnd), "job is", "jobs are"), stateCounts(rows))
-		for _, id := range wrongEnd[:min(len(wrongEnd), 5)] {
-			out.find("job %d: %s", id, rc.stuckText(stored[id][0], runs[id]))
-		}
-	}
 	var unaccepted []int64
 	for _, j := range inQueue {
 		if _, ok := rc.sent[j.ID]; !ok && j.Kind == probes.JobKind {
@@ -537,6 +527,19 @@ func judgeRoll(env Env, rc *rollCase, jobs, inQueue []oracle.Job) Outcome {
 			out.find("the successor (awa %s) started on the pending, older schema; awa documents that a 0.7 worker refuses a schema older than its own", rc.successorVersion)
 		}
 	}
+	// Jobs not completed come last: when nothing above was found, a rescue awa announced it had
+	// paused explains them.
+	otherFindings := len(out.Findings)
+	if len(wrongEnd) > 0 {
+		rows := make([]oracle.Job, 0, len(wrongEnd))
+		for _, id := range wrongEnd {
+			rows = append(rows, stored[id][0])
+		}
+		out.find("%d accepted %s not completed: %s", len(wrongEnd), plural(len(wrongEnd), "job is", "jobs are"), stateCounts(rows))
+		for _, id := range wrongEnd[:min(len(wrongEnd), 5)] {
+			out.find("job %d: %s", id, rc.stuckText(stored[id][0], runs[id]))
+		}
+	}
 	if len(dup) == 0 && len(lost) == 0 && len(wrongEnd) == 0 && len(out.Findings) == 0 && rc.rescue.end == rescued {
 		out.Verdict = matrix.Pass
 		var rerun []string
@@ -553,8 +556,14 @@ func judgeRoll(env Env, rc *rollCase, jobs, inQueue []oracle.Job) Outcome {
 		out.Detail = fmt.Sprintf("%d accepted enqueues, %d completed, args intact, none lost, none run twice by workers that kept running%s; %s", len(rc.sent), len(rc.sent), note, rc.phaseText())
 		return out
 	}
+	if otherFindings == 0 && rc.rescue.end == stalled && len(rc.rescue.backoffs) > 0 {
+		// The only trouble is jobs not completed while awa had paused its rescue for load.
+		out.Verdict = matrix.Error
+		out.Detail = fmt.Sprintf("%d accepted enqueues: none lost or duplicated, %d not completed: %s; %s", len(rc.sent), len(wrongEnd), pausedText(rc.rescue.backoffs), rc.phaseText())
+		return out
+	}
 	out.Verdict = matrix.Fail
-	out.Detail = fmt.Sprintf("%d accepted enqueues: %d lost, %d duplicated, %d not completed (%s); %s", len(rc.sent), len(lost), len(dup), len(wrongEnd), rescueEndText(&crashCase{rescue: rc.rescue.end, killedAt: rc.killedAt, leaderAt: rc.rescue.leaderAt}, len(rc.heldAtKill)), rc.phaseText())
+	out.Detail = fmt.Sprintf("%d accepted enqueues: %d lost, %d duplicated, %d not completed (%s); %s", len(rc.sent), len(lost), len(dup), len(wrongEnd), rescueEndText(&crashCase{rescue: rc.rescue.end, killedAt: rc.killedAt, leaderAt: rc.rescue.leaderAt}, len(rc.heldAtKill))+silentPause(rc.rescue.end, env.Probes["successor"].Kind), rc.phaseText())
 	return out
 }
 

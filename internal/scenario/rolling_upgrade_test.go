@@ -106,6 +106,29 @@ func TestJudgeRoll(t *testing.T) {
 	}
 }
 
+// A job the killed worker held, left running while the successor announced that awa paused its
+// rescue sweep for load (findings #41), is not judged: error, naming the pause. The pause
+// explains nothing else: a duplicate beside it is still a failure.
+func TestJudgeRollPausedRescue(t *testing.T) {
+	env, rc, jobs := rollFixture()
+	jobs[3].State, jobs[3].Receipt = oracle.JobStateRunning, true
+	rc.heldAtKill = []int64{4}
+	rc.rescue.end, rc.rescue.backoffs = stalled, []int{120}
+	out := judgeRoll(env, rc, jobs, jobs)
+	if out.Verdict != matrix.Error || !strings.Contains(out.Detail, "paused its stale-heartbeat rescue (a pause of [120] ticks announced") {
+		t.Fatalf("verdict %s, want error naming the pause: %s %v", out.Verdict, out.Detail, out.Findings)
+	}
+
+	env, rc, jobs = rollFixture()
+	jobs[3].State, jobs[3].Receipt = oracle.JobStateRunning, true
+	rc.rescue.end, rc.rescue.backoffs = stalled, []int{120}
+	id := int64(2)
+	rc.procs[0].evs = append(rc.procs[0].evs, probes.Event{Event: probes.EventHandled, JobID: &id, Attempt: 1, Args: mustJSON(rc.sent[2]), Result: probes.ResultCompleted})
+	if out := judgeRoll(env, rc, jobs, jobs); out.Verdict != matrix.Fail {
+		t.Fatalf("verdict %s, want fail for the duplicate beside the pause: %s %v", out.Verdict, out.Detail, out.Findings)
+	}
+}
+
 // A run the graceful stop interrupted (the probe said so) may run again: awa's shutdown
 // signals in-flight handlers to cancel, and the job is rescued at its next attempt.
 func TestJudgeRollInterruptedRun(t *testing.T) {

@@ -725,8 +725,9 @@ def awa_version(awa) -> str:
 
 def main(argv) -> None:
     _setup_streams()
-    # awa's Rust core logs through pyo3-log into Python logging: its warnings (for example a
-    # maintenance branch backing off under load) go to stderr, as they do for the Rust probe.
+    # Python logging, for this probe's own use. awa-pg (0.5.7 to 0.6.9) bridges none of its Rust
+    # core's logs into it: a warning such as a maintenance branch backing off under load, which
+    # the Rust probe prints, never reaches a Python probe's stderr (findings #41).
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if len(argv) != 2:
