@@ -76,6 +76,8 @@ type crashCase struct {
 	leaderAt time.Time
 	// backoffs are the pauses (in sweeps) awa announced for the rescuer's rescue sweep.
 	backoffs []int
+	// inert is the evidence that the rescuer, live, left its own due control job alone.
+	inert inertEvidence
 	// notes are the rescuer's notes (a knob its release ignores).
 	notes []string
 }
@@ -158,7 +160,7 @@ func rescueAfterCrash(ctx context.Context, env Env, plan crashPlan) (Outcome, er
 	// 4. The rescuer: a control job, then work with rescue timing it controls.
 	cc.sent["control"] = cellArgs(env, plan.scenario+"/control", tag, 0)
 	rescuerSteps := []probes.Step{{Op: probes.OpEnqueue, Ref: "control", Queue: rescueQueue, Args: cc.sent["control"]}, rescuerWork(ctx)}
-	rescuer, _, err := startReady(ctx, env, "rescuer", "rescuer", rescuerSteps)
+	rescuer, rescuerReady, err := startReady(ctx, env, "rescuer", "rescuer", rescuerSteps)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -173,11 +175,16 @@ func rescueAfterCrash(ctx context.Context, env Env, plan crashPlan) (Outcome, er
 		return Outcome{Verdict: matrix.Error, Detail: fmt.Sprintf("the rescuer's release cannot set its rescue timing through its public API (%s), so the cell cannot bound the wait for a rescue; not judged", strings.Join(cc.notes, "; "))}, nil
 	}
 	all := cc.idsOf(slices.Sorted(maps.Keys(cc.ids)))
-	rw, err := awaitRescue(ctx, o, rescuer, all, cc.done)
+	// The control job is due at once: a rescuer that is provably live and leaves it alone
+	// through the inert window will not claim anything, so the wait for a rescue ends there.
+	ctl := watch{o: o, env: env, role: "rescuer", worker: rescuer, readyAt: rescuerReady}
+	rw, err := awaitRescue(ctx, o, rescuer, all, cc.done, func(jobs []oracle.Job) (bool, inertEvidence, error) {
+		return ctl.inert(ctx, byID(jobs)[cc.ids["control"]])
+	})
 	if err != nil {
 		return Outcome{}, err
 	}
-	cc.rescue, cc.leaderAt, cc.backoffs = rw.end, rw.leaderAt, rw.backoffs
+	cc.rescue, cc.leaderAt, cc.backoffs, cc.inert = rw.end, rw.leaderAt, rw.backoffs, rw.inert
 	jobs := rw.jobs
 	cc.rescuer = stopProbe(ctx, rescuer)
 	if j, err := o.Jobs(context.WithoutCancel(ctx), all); err == nil {
@@ -254,6 +261,9 @@ const (
 	rescuerExited
 	// rescueOutOfTime: the cell's budget ended.
 	rescueOutOfTime
+	// rescuerInert: the rescuer was provably live and left its own due control job alone
+	// through the inert window.
+	rescuerInert
 )
 
 // awaitRescue reads jobs ids until done holds for them, or the evidence says the rescue will
@@ -262,8 +272,10 @@ const (
 // It records the pauses awa announces for the rescue sweep (it overran its tick on a loaded
 // machine), so the judge can tell a paused rescue from a stalled one; it does not wait one
 // out: 120 sweeps is longer than a cell. Only a Rust rescuer can announce one: awa-pg
-// forwards none of its Rust core's logs to Python (findings #41).
-func awaitRescue(ctx context.Context, o *oracle.Oracle, rescuer *probes.Proc, ids []int64, done func([]oracle.Job) bool) (rescueWait, error) {
+// forwards none of its Rust core's logs to Python (findings #41). inert, when not nil, is the
+// evidence check that ends the wait early for a rescuer that will never claim anything.
+func awaitRescue(ctx context.Context, o *oracle.Oracle, rescuer *probes.Proc, ids []int64, done func([]oracle.Job) bool,
+	inert func([]oracle.Job) (bool, inertEvidence, error)) (rescueWait, error) {
 	window := rescueStaleness + rescueSweeps*rescueSweep
 	rw, start := rescueWait{end: rescuerExited}, time.Now()
 	lastMove, last := start, ""
@@ -283,6 +295,15 @@ func awaitRescue(ctx context.Context, o *oracle.Oracle, rescuer *probes.Proc, id
 			rw.leaderAt = firstLeader(rescuer.All())
 		}
 		rw.backoffs = sweepBackoffs(rescuer.Stderr())
+		if inert != nil {
+			ok, ev, err := inert(rw.jobs)
+			if ok {
+				rw.end, rw.inert = rescuerInert, ev
+			}
+			if ok || err != nil {
+				return ok, err
+			}
+		}
 		switch {
 		case rw.leaderAt.IsZero() && time.Since(start) > window:
 			rw.end = neverLed
@@ -312,6 +333,8 @@ type rescueWait struct {
 	leaderAt time.Time
 	// backoffs are the cooldowns (in ticks) awa announced for the rescuer's rescue sweep.
 	backoffs []int
+	// inert is the evidence for rescuerInert.
+	inert inertEvidence
 }
 
 // pausedText says why a stalled rescue with an announced pause is not judged.
@@ -444,7 +467,8 @@ func judgeCrash(env Env, cc *crashCase, jobs []oracle.Job) Outcome {
 		out.find("%s %s ended %s, want %s", plural(len(wrong[k]), "job", "jobs"), idRanges(wrong[k]), k.got, k.want)
 	}
 	w, r := env.Probes["worker"], env.Probes["rescuer"]
-	who := fmt.Sprintf("worker %s %s SIGKILLed holding %d jobs; rescuer %s %s", w.Kind, w.Version, len(cc.held), r.Kind, r.Version)
+	killed := fmt.Sprintf("worker %s %s SIGKILLed holding %d jobs", w.Kind, w.Version, len(cc.held))
+	who := fmt.Sprintf("%s; rescuer %s %s", killed, r.Kind, r.Version)
 	switch {
 	case cc.rescue == rescued && len(out.Findings) == 0:
 		out.Verdict = matrix.Pass
@@ -459,6 +483,10 @@ func judgeCrash(env Env, cc *crashCase, jobs []oracle.Job) Outcome {
 		}
 		out.Detail = fmt.Sprintf("%s led maintenance %s after the kill and rescued every held job (heartbeat staleness %s, sweeps every %s): %s by the rescuer, args intact, none lost or duplicated, the control job at attempt 1%s; in %s",
 			who, since(cc.killedAt, cc.leaderAt), rescueStaleness, rescueSweep, completed, unique, env.Engine)
+	case cc.rescue == rescuerInert:
+		in := inertOutcome(env, "rescuer", 1, cc.inert)
+		out.Verdict, out.Detail = in.Verdict, fmt.Sprintf("%s; %s (its own control job); jobs: %s", killed, in.Detail, stateCounts(jobs))
+		out.Findings = append(in.Findings, out.Findings...)
 	case cc.rescue == rescueOutOfTime:
 		out.Verdict = matrix.Timeout
 		out.Detail = fmt.Sprintf("%s: the cell's time ran out; jobs: %s", who, stateCounts(jobs))

@@ -3,6 +3,7 @@ package scenario
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
 	"github.com/awacompat/awacompat/matrix"
@@ -110,6 +111,17 @@ func TestJudgeCrash(t *testing.T) {
 			}
 			return jobs
 		}, matrix.Inert, ""},
+		{"rescuer live and idle through the inert window, its own control job untouched", func(cc *crashCase, jobs []oracle.Job) []oracle.Job {
+			cc.rescue, cc.rescuer = rescuerInert, nil
+			cc.inert = inertEvidence{checks: 7, span: 1500 * time.Millisecond, sawAvailable: -1}
+			for i := range jobs {
+				jobs[i].State, jobs[i].Attempt = oracle.JobStateRunning, 1
+				if jobs[i].ID >= 4 {
+					jobs[i].State, jobs[i].Attempt = oracle.JobStateAvailable, 0
+				}
+			}
+			return jobs
+		}, matrix.Inert, "live runtimes:"},
 		{"rescue stalled after awa paused its sweep for load: not judged", func(cc *crashCase, jobs []oracle.Job) []oracle.Job {
 			cc.rescue, cc.backoffs = stalled, []int{120}
 			for i := range jobs {
