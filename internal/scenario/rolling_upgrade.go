@@ -38,6 +38,11 @@ const (
 	// of their work) while the successor completes fewer than rollJoin, with a backlog
 	// waiting, before the successor counts as not taking part.
 	rollIgnored = 40
+	// rollWave is how many more jobs the old producer enqueues when the successor joins, so
+	// the mixed fleet has work to share however long the migrate took (with six cells at once
+	// on 2 cores a migrate from 0.5.7 took 37 s, and the old workers had drained every job):
+	// more than rollJoin+rollIgnored, so the wait for the successor's share always ends.
+	rollWave = 60
 )
 
 // rollStartWithin bounds a worker's start: one that neither says ready nor refuses in that
@@ -104,7 +109,8 @@ type rollCase struct {
 //  2. binary-first: the successor starts before the target's migrate; a release that checks
 //     the schema must refuse with awa's message, one that does not runs on the pending schema;
 //  3. the target's migrate, in the cell, during the traffic;
-//  4. the successor joins (or keeps running) and runs jobs beside the old workers;
+//  4. the successor joins (or keeps running) and runs jobs beside the old workers, while the
+//     old producer enqueues a second wave of rollWave jobs;
 //  5. the old fleet retires: one worker is SIGKILLed mid-job (the successor, leading
 //     maintenance with a short staleness, rescues its jobs), the other stops gracefully and
 //     leaves the way an application does (a normal interpreter exit);
@@ -174,17 +180,28 @@ func rollingUpgrade(ctx context.Context, env Env) (Outcome, error) {
 		}
 		old = append(old, w)
 	}
+	// produce starts the old producer enqueuing jobs from..to, one every rollGap.
 	var steps []probes.Step
-	for n := 1; n <= rollJobs; n++ {
-		steps = append(steps, probes.Step{Op: probes.OpEnqueue, Ref: fmt.Sprintf("r%d", n), Queue: rollQueue, Args: cellArgs(env, "rolling_upgrade", tag, n)},
-			probes.Step{Op: probes.OpSleep, MS: int(rollGap.Milliseconds())})
+	var producers []*rollProc
+	produce := func(name string, from, to int) (*probes.Proc, error) {
+		var wave []probes.Step
+		for n := from; n <= to; n++ {
+			wave = append(wave, probes.Step{Op: probes.OpEnqueue, Ref: fmt.Sprintf("r%d", n), Queue: rollQueue, Args: cellArgs(env, "rolling_upgrade", tag, n)},
+				probes.Step{Op: probes.OpSleep, MS: int(rollGap.Milliseconds())})
+		}
+		steps = append(steps, wave...)
+		p, err := startProbeSpec(ctx, env, "producer", name, probes.Spec{Steps: wave})
+		if err != nil {
+			return nil, err
+		}
+		rp := &rollProc{name: name, role: "producer", artifact: artifactOf(env, "producer"), p: p}
+		rc.procs, producers = append(rc.procs, rp), append(producers, rp)
+		return p, nil
 	}
-	pp, err := startProbeSpec(ctx, env, "producer", "producer", probes.Spec{Steps: steps})
+	pp, err := produce("producer", 1, rollJobs)
 	if err != nil {
 		return Outcome{}, err
 	}
-	producer := &rollProc{name: "producer", role: "producer", artifact: artifactOf(env, "producer"), p: pp}
-	rc.procs = append(rc.procs, producer)
 	// The old workers are running the producer's jobs.
 	if err := rc.await(ctx, pp.Done(), func() bool {
 		return countEvents(pp.All(), probes.EventEnqueued) >= 20 && completedBy(old) >= 10
@@ -243,6 +260,10 @@ func rollingUpgrade(ctx context.Context, env Env) (Outcome, error) {
 		if e != nil {
 			return Outcome{Verdict: matrix.Refused, Error: e, Detail: fmt.Sprintf("the successor refused to start after the target's migrate: %s: %s", e.Class, e.Message)}, nil
 		}
+	}
+	// The old producer's second wave: work for the mixed fleet to share.
+	if _, err := produce("producer-2", rollJobs+1, rollJobs+rollWave); err != nil {
+		return Outcome{}, err
 	}
 	// It shares the queue, or the old workers' progress shows it had the jobs to take and did
 	// not: they ran rollIgnored jobs since it joined while it, live, ran fewer than rollJoin.
@@ -335,13 +356,15 @@ func rollingUpgrade(ctx context.Context, env Env) (Outcome, error) {
 
 	// 7. Drain: the producer finishes, the successor completes and rescues the rest.
 	phase("drain")
-	producer.evs, producer.exitErr = pp.Wait(ctx)
-	for _, e := range producer.evs {
-		switch {
-		case e.Event == probes.EventEnqueued && e.JobID != nil:
-			rc.sent[*e.JobID] = sentArgs(steps, e.Ref)
-		case e.Event == probes.EventError:
-			rc.refusedEnqueues = append(rc.refusedEnqueues, e)
+	for _, producer := range producers {
+		producer.evs, producer.exitErr = producer.p.Wait(ctx)
+		for _, e := range producer.evs {
+			switch {
+			case e.Event == probes.EventEnqueued && e.JobID != nil:
+				rc.sent[*e.JobID] = sentArgs(steps, e.Ref)
+			case e.Event == probes.EventError:
+				rc.refusedEnqueues = append(rc.refusedEnqueues, e)
+			}
 		}
 	}
 	ids := slices.Sorted(maps.Keys(rc.sent))
@@ -514,7 +537,7 @@ func judgeRoll(env Env, rc *rollCase, jobs, inQueue []oracle.Job) Outcome {
 	}
 	if n := len(rc.refusedEnqueues); n > 0 {
 		e := rc.refusedEnqueues[0]
-		out.find("the old producer's enqueue failed %d of %d times during the upgrade, first in %s: %s: %s", n, rollJobs, rc.phaseAt(e.At), e.Class, e.Message)
+		out.find("the old producer's enqueue failed %d of %d times during the upgrade, first in %s: %s: %s", n, rollJobs+rollWave, rc.phaseAt(e.At), e.Class, e.Message)
 	}
 	if rc.hungEarly != "" {
 		out.find("the successor started before the migrate %s (a release that checks the schema should refuse with awa's message)", strings.TrimPrefix(rc.hungEarly, "successor-early "))
