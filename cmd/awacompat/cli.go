@@ -284,12 +284,11 @@ type runOptions struct {
 	keep, verbose, rebuild           bool
 }
 
-// parallelism is --parallel as runner.Config.Parallel: 0 (the default), N, or runner.AutoParallel.
+// parallelism is --parallel as runner.Config.Parallel: N, or runner.AutoParallel (auto, the
+// default).
 func (o runOptions) parallelism() (int, error) {
 	switch o.parallel {
-	case "":
-		return 0, nil
-	case "auto":
+	case "", "auto":
 		return runner.AutoParallel, nil
 	}
 	n, err := strconv.Atoi(o.parallel)
@@ -347,7 +346,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	m, p, _, code := planCommand("run", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&o.out, "out", "awacompat-out", "results `DIR` (results.json and per-cell logs)")
 		fs.StringVar(&o.pgURL, "pg-url", "", "use the existing server at `URL` instead of the embedded one (creates and drops only awacompat_* databases)")
-		fs.StringVar(&o.parallel, "parallel", "", "`N` cells run at once (default: the number of CPUs), or auto: admitted by the CPU they leave free (one per CPU, more while the CPUs are idle, at most 4 per CPU)")
+		fs.StringVar(&o.parallel, "parallel", "", "`N` cells run at once, or auto (the default): admitted by the CPU they leave free (one per CPU, more while the CPUs are idle, at most 4 per CPU)")
 		fs.BoolVar(&o.keep, "keep-failed", false, "keep the database of every cell that did not match, and print how to connect")
 		fs.StringVar(&o.unexpected, "unexpected-pass", "fail", "how a pass where another verdict was expected counts: `fail` (exit 1) or warn (reported, exit 0)")
 		fs.StringVar(&o.cacheDir, "cache", "", "artifact cache `DIR` (default $XDG_CACHE_HOME/awacompat or ~/.cache/awacompat)")
