@@ -103,24 +103,12 @@ func TestJudgeCrash(t *testing.T) {
 		}, matrix.Fail, "jobs 1-2 ended running/attempt 1, want completed"},
 		{"rescuer never claimed anything", func(cc *crashCase, jobs []oracle.Job) []oracle.Job {
 			cc.rescue, cc.rescuer = stalled, nil
-			for i := range jobs {
-				jobs[i].State, jobs[i].Attempt = oracle.JobStateRunning, 1
-				if jobs[i].ID >= 4 {
-					jobs[i].State, jobs[i].Attempt = oracle.JobStateAvailable, 0
-				}
-			}
-			return jobs
+			return heldStillRunning(jobs)
 		}, matrix.Inert, ""},
 		{"rescuer live and idle through the inert window, its own control job untouched", func(cc *crashCase, jobs []oracle.Job) []oracle.Job {
 			cc.rescue, cc.rescuer = rescuerInert, nil
 			cc.inert = inertEvidence{checks: 7, span: 1500 * time.Millisecond, sawAvailable: -1}
-			for i := range jobs {
-				jobs[i].State, jobs[i].Attempt = oracle.JobStateRunning, 1
-				if jobs[i].ID >= 4 {
-					jobs[i].State, jobs[i].Attempt = oracle.JobStateAvailable, 0
-				}
-			}
-			return jobs
+			return heldStillRunning(jobs)
 		}, matrix.Inert, "live runtimes:"},
 		{"rescue stalled after awa paused its sweep for load: not judged", func(cc *crashCase, jobs []oracle.Job) []oracle.Job {
 			cc.rescue, cc.backoffs = stalled, []int{120}
@@ -182,4 +170,16 @@ func TestSweepBackoffs(t *testing.T) {
 	if got := sweepBackoffs("nothing here\n"); len(got) != 0 {
 		t.Fatalf("sweepBackoffs on a quiet log = %v", got)
 	}
+}
+
+// heldStillRunning is the fixture's jobs after a rescuer that never claimed anything: the held
+// jobs (1-3) still running at attempt 1, the duplicate and the control job untouched.
+func heldStillRunning(jobs []oracle.Job) []oracle.Job {
+	for i := range jobs {
+		jobs[i].State, jobs[i].Attempt = oracle.JobStateRunning, 1
+		if jobs[i].ID >= 4 {
+			jobs[i].State, jobs[i].Attempt = oracle.JobStateAvailable, 0
+		}
+	}
+	return jobs
 }

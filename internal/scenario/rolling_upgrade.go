@@ -182,7 +182,6 @@ func rollingUpgrade(ctx context.Context, env Env) (Outcome, error) {
 	}
 	// produce starts the old producer enqueuing jobs from..to, one every rollGap.
 	var steps []probes.Step
-	var producers []*rollProc
 	produce := func(name string, from, to int) (*probes.Proc, error) {
 		var wave []probes.Step
 		for n := from; n <= to; n++ {
@@ -195,7 +194,7 @@ func rollingUpgrade(ctx context.Context, env Env) (Outcome, error) {
 			return nil, err
 		}
 		rp := &rollProc{name: name, role: "producer", artifact: artifactOf(env, "producer"), p: p}
-		rc.procs, producers = append(rc.procs, rp), append(producers, rp)
+		rc.procs = append(rc.procs, rp)
 		return p, nil
 	}
 	pp, err := produce("producer", 1, rollJobs)
@@ -356,7 +355,10 @@ func rollingUpgrade(ctx context.Context, env Env) (Outcome, error) {
 
 	// 7. Drain: the producer finishes, the successor completes and rescues the rest.
 	phase("drain")
-	for _, producer := range producers {
+	for _, producer := range rc.procs {
+		if producer.role != "producer" {
+			continue
+		}
 		producer.evs, producer.exitErr = producer.p.Wait(ctx)
 		for _, e := range producer.evs {
 			switch {
