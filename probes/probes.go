@@ -129,6 +129,7 @@ type Proc struct {
 
 	mu          sync.Mutex
 	all         []Event
+	activeAt    time.Time
 	waitErr     error
 	stdinClosed bool
 }
@@ -207,6 +208,9 @@ func Start(ctx context.Context, argv []string, spec Spec, dir, name string) (*Pr
 			ev.At = time.Now()
 			p.mu.Lock()
 			p.all = append(p.all, ev)
+			if ev.Event != EventHealth {
+				p.activeAt = ev.At
+			}
 			p.mu.Unlock()
 			select {
 			case p.events <- ev:
@@ -227,6 +231,13 @@ func (p *Proc) Events() <-chan Event { return p.events }
 
 // Done is closed when the process has exited and its output is read.
 func (p *Proc) Done() <-chan struct{} { return p.done }
+
+// ActiveAt is when the probe last reported something other than a health check (zero: never).
+func (p *Proc) ActiveAt() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.activeAt
+}
 
 // Stop asks a worker step to end (a "stop" line, then end of file on stdin).
 func (p *Proc) Stop() {

@@ -627,6 +627,18 @@ func (f *fixture) testPin(t *testing.T) {
 	if !slices.Equal(modes, []string{"AccessShareLock"}) || xid != nil {
 		t.Errorf("the pin holds relation locks %v and transaction id %v; want only AccessShareLock and none", modes, xid)
 	}
+	// Every partition of every ring (the prune truncates partitions), not only the one above.
+	var parts, unlocked int
+	if err := other.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (
+			SELECT 1 FROM pg_locks l WHERE l.pid = $1 AND l.relation = c.oid AND l.mode = 'AccessShareLock'))
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'awa' AND c.relispartition AND c.relkind IN ('r', 'p')
+		  AND 'awa.queue_terminal_count_deltas'::regclass NOT IN (SELECT relid FROM pg_partition_ancestors(c.oid))`, pid).Scan(&parts, &unlocked); err != nil {
+		t.Fatal(err)
+	}
+	if parts == 0 || unlocked != 0 {
+		t.Errorf("the pin leaves %d of queue storage's %d partitions unlocked; want all locked", unlocked, parts)
+	}
 
 	if err := o.Close(ctx); err != nil {
 		t.Fatal(err)

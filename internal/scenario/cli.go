@@ -62,7 +62,7 @@ func runCLI(ctx context.Context, env Env, role, name string, args ...string) cli
 	}
 	ctx, cancel := context.WithTimeout(ctx, cliTimeout)
 	defer cancel()
-	stdout, stderr, err := migrate.CLI{Bin: p.AwaBin, Prefix: p.AwaPrefix, Version: p.Version}.RunKept(ctx, env.URL, env.Dir, name, args...)
+	stdout, stderr, err := migrate.CLI{Bin: p.AwaBin, Prefix: p.AwaPrefix, Version: p.Version}.RunKept(ctx, clientURL(env.URL, name), env.Dir, name, args...)
 	res := cliResult{Stdout: stdout, Stderr: stderr}
 	var ce *migrate.CommandError
 	switch {

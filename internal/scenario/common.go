@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
@@ -61,12 +62,26 @@ func startProbeSpec(ctx context.Context, env Env, role, name string, spec probes
 	if len(p.Argv) == 0 {
 		return nil, fmt.Errorf("role %s is bound to a %s artifact, which has no probe", role, p.Kind)
 	}
-	spec.DatabaseURL, spec.Kind = env.URL, probes.JobKind
+	spec.DatabaseURL, spec.Kind = clientURL(env.URL, name), probes.JobKind
 	proc, err := probes.Start(ctx, p.Argv, spec, env.Dir, name)
 	if err == nil {
 		traceOf(ctx).started(role, proc)
 	}
 	return proc, err
+}
+
+// clientURL is url with the PostgreSQL application_name "awacompat <name>" (a probe's process
+// name), so that a kept database's pg_stat_activity and the server's log say which of a cell's
+// processes holds each connection. A url that is not a URL is returned as it is.
+func clientURL(dbURL, name string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil || u.Scheme == "" {
+		return dbURL
+	}
+	q := u.Query()
+	q.Set("application_name", "awacompat "+name)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // stopProbe asks a probe to stop (stdin) and waits a bounded time for it, killing it after

@@ -177,10 +177,8 @@ func rescueAfterCrash(ctx context.Context, env Env, plan crashPlan) (Outcome, er
 	all := cc.idsOf(slices.Sorted(maps.Keys(cc.ids)))
 	// The control job is due at once: a rescuer that is provably live and leaves it alone
 	// through the inert window will not claim anything, so the wait for a rescue ends there.
-	ctl := watch{o: o, env: env, role: "rescuer", worker: rescuer, readyAt: rescuerReady}
-	rw, err := awaitRescue(ctx, o, rescuer, all, cc.done, func(jobs []oracle.Job) (bool, inertEvidence, error) {
-		return ctl.inert(ctx, byID(jobs)[cc.ids["control"]])
-	})
+	ctl := &rescueInert{w: watch{o: o, env: env, role: "rescuer", worker: rescuer, readyAt: rescuerReady}, control: cc.ids["control"]}
+	rw, err := awaitRescue(ctx, o, rescuer, all, cc.done, ctl)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -275,11 +273,15 @@ const (
 // forwards none of its Rust core's logs to Python (findings #41). inert, when not nil, is the
 // evidence check that ends the wait early for a rescuer that will never claim anything.
 func awaitRescue(ctx context.Context, o *oracle.Oracle, rescuer *probes.Proc, ids []int64, done func([]oracle.Job) bool,
-	inert func([]oracle.Job) (bool, inertEvidence, error)) (rescueWait, error) {
+	inert *rescueInert) (rescueWait, error) {
 	window := rescueStaleness + rescueSweeps*rescueSweep
 	rw, start := rescueWait{end: rescuerExited}, time.Now()
 	lastMove, last := start, ""
+	gate := readGate{procs: []interface{ ActiveAt() time.Time }{rescuer}}
 	err := waitFor(ctx, watchBudget(ctx, time.Hour), pollEvery, rescuer.Done(), func() (bool, error) {
+		if !gate.due(time.Now(), inert != nil && inert.w.inertEvents().held) {
+			return false, nil
+		}
 		var err error
 		if rw.jobs, err = o.Jobs(ctx, ids); err != nil {
 			return false, err
@@ -296,7 +298,7 @@ func awaitRescue(ctx context.Context, o *oracle.Oracle, rescuer *probes.Proc, id
 		}
 		rw.backoffs = sweepBackoffs(rescuer.Stderr())
 		if inert != nil {
-			ok, ev, err := inert(rw.jobs)
+			ok, ev, err := inert.w.inert(ctx, byID(rw.jobs)[inert.control])
 			if ok {
 				rw.end, rw.inert = rescuerInert, ev
 			}
@@ -323,6 +325,13 @@ func awaitRescue(ctx context.Context, o *oracle.Oracle, rescuer *probes.Proc, id
 		return rw, err
 	}
 	return rw, nil
+}
+
+// rescueInert is a crash cell's inert test: the rescuer's watch, on the control job it would
+// claim at once if it could claim anything.
+type rescueInert struct {
+	w       watch
+	control int64
 }
 
 // rescueWait is how the wait for a rescue went.

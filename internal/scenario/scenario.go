@@ -203,7 +203,7 @@ func runSteps(ctx context.Context, env Env, role, name string, steps []probes.St
 	if !ok {
 		return nil, fmt.Errorf("no probe bound to role %s", role)
 	}
-	evs, err := probes.Run(ctx, p.Argv, probes.Spec{DatabaseURL: env.URL, Kind: probes.JobKind, Steps: steps}, env.Dir, name)
+	evs, err := probes.Run(ctx, p.Argv, probes.Spec{DatabaseURL: clientURL(env.URL, name), Kind: probes.JobKind, Steps: steps}, env.Dir, name)
 	if countEvents(evs, probes.EventStart) > 0 {
 		traceOf(ctx).ranRole(role)
 	}

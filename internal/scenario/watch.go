@@ -14,8 +14,37 @@ import (
 	"github.com/awacompat/awacompat/probes"
 )
 
-// pollEvery is how often a watch re-reads the database.
+// pollEvery is how often a watch re-reads the database while something is happening.
 const pollEvery = 200 * time.Millisecond
+
+// quietEvery is how often a watch re-reads the database while the probes it follows are quiet.
+// A read is not free: on queue storage the oracle's job read costs 15-50 ms of server CPU
+// (awa.jobs is a function that plans its query over every ring partition on each call), and
+// most of a wait is quiet: a heartbeat going stale, a run_at coming due, an idle worker
+// proving itself inert. What ends a wait follows a probe's event (a job handled, a step
+// answered) or is due by the probes' own evidence (the inert window), and both make the next
+// read come at once.
+const quietEvery = time.Second
+
+// readGate paces a watch's database reads: every pollEvery tick while one of procs reported
+// something other than a health check within quietEvery, otherwise every quietEvery, and at
+// once when the caller's evidence says a read can end the wait.
+type readGate struct {
+	procs []interface{ ActiveAt() time.Time }
+	last  time.Time
+}
+
+// due reports whether the tick at now reads (and counts it as the last read when it does).
+func (g *readGate) due(now time.Time, urgent bool) bool {
+	read := urgent || g.last.IsZero() || now.Sub(g.last) >= quietEvery
+	for _, p := range g.procs {
+		read = read || now.Sub(p.ActiveAt()) < quietEvery
+	}
+	if read {
+		g.last = now
+	}
+	return read
+}
 
 // stopMargin is the part of the cell's deadline a wait leaves for stopping probes and judging.
 const stopMargin = 10 * time.Second
@@ -110,8 +139,12 @@ func (w watch) until(ctx context.Context, ids []int64, cond func([]oracle.Job) b
 		return watched{}, err
 	}
 	res := watched{end: exited}
+	gate := readGate{procs: []interface{ ActiveAt() time.Time }{w.worker}}
 	// Cells always have a deadline; the hour only bounds a ctx without one.
 	err = waitFor(ctx, watchBudget(ctx, time.Hour), pollEvery, w.worker.Done(), func() (bool, error) {
+		if !gate.due(time.Now(), w.inertEvents().held) {
+			return false, nil
+		}
 		var err error
 		if res.jobs, err = w.o.Jobs(ctx, ids); err != nil {
 			return false, err
@@ -168,6 +201,8 @@ type inertEvidence struct {
 	// sawAvailable is the most jobs the worker's own health check saw available in its queue
 	// (-1 when its release does not report it).
 	sawAvailable int64
+	// held: the worker's events alone make the case (the jobs and its runtime row remain).
+	held bool
 }
 
 // inert reports whether the worker has provably left the jobs alone: it said it was ready; its
@@ -175,22 +210,36 @@ type inertEvidence struct {
 // heartbeat were alive for env.Inert (polling every workPoll: dozens of chances to claim); its
 // runtime row is registered; the jobs are untouched; and not one handler call came.
 func (w watch) inert(ctx context.Context, jobs []oracle.Job) (bool, inertEvidence, error) {
+	ev := w.inertEvents()
+	if !ev.held || !untouched(jobs) {
+		return false, ev, nil
+	}
+	var err error
+	if ev.live, err = w.o.Runtimes(ctx, 30*time.Second); err != nil {
+		return false, ev, err
+	}
+	return hasRuntime(ev.live, w.env.Probes[w.role].Version), ev, nil
+}
+
+// inertEvents is the part of the inert evidence in the worker's own events: ready, no handler
+// call, and health reports all alive over env.Inert since the jobs were due (held).
+func (w watch) inertEvents() inertEvidence {
 	ev := inertEvidence{sawAvailable: -1}
 	since := w.readyAt
 	if w.dueAt.After(since) {
 		since = w.dueAt
 	}
-	if w.readyAt.IsZero() || !untouched(jobs) {
-		return false, ev, nil
+	if w.readyAt.IsZero() {
+		return ev
 	}
 	var last time.Time
 	for _, e := range w.worker.All() {
 		switch {
 		case e.Event == probes.EventHandled:
-			return false, ev, nil
+			return ev
 		case e.Event != probes.EventHealth || e.At.Before(since):
 		case !e.PollLoopAlive || !e.HeartbeatAlive || !e.PostgresConnected || e.ShuttingDown:
-			return false, ev, nil // not provably live: no inert verdict from this worker
+			return ev // not provably live: no inert verdict from this worker
 		default:
 			ev.checks++
 			last = e.At
@@ -200,14 +249,8 @@ func (w watch) inert(ctx context.Context, jobs []oracle.Job) (bool, inertEvidenc
 		}
 	}
 	ev.span = last.Sub(since)
-	if ev.checks < 2 || ev.span < w.env.Inert {
-		return false, ev, nil
-	}
-	var err error
-	if ev.live, err = w.o.Runtimes(ctx, 30*time.Second); err != nil {
-		return false, ev, err
-	}
-	return hasRuntime(ev.live, w.env.Probes[w.role].Version), ev, nil
+	ev.held = ev.checks >= 2 && ev.span >= w.env.Inert
+	return ev
 }
 
 // inertOutcome is the verdict for a provably idle worker, with the evidence.

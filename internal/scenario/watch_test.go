@@ -64,3 +64,42 @@ func TestWatchBudget(t *testing.T) {
 		t.Errorf("budget %s without a deadline", b)
 	}
 }
+
+type activeAt time.Time
+
+func (a *activeAt) ActiveAt() time.Time { return time.Time(*a) }
+
+// A watch reads the database on its first tick, on every tick while a probe it follows has
+// reported something within quietEvery, when the caller's evidence asks for it, and otherwise
+// once every quietEvery.
+func TestReadGate(t *testing.T) {
+	t0 := time.Now()
+	proc := activeAt{}
+	g := readGate{procs: []interface{ ActiveAt() time.Time }{&proc}}
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	for _, step := range []struct {
+		name   string
+		now    time.Duration
+		active time.Duration // the probe's last event, from t0; negative: none yet
+		urgent bool
+		want   bool
+	}{
+		{"first tick", 0, -1, false, true},
+		{"quiet, next tick", pollEvery, -1, false, false},
+		{"quiet, just short of quietEvery", quietEvery - time.Millisecond, -1, false, false},
+		{"quiet, quietEvery since the last read", quietEvery, -1, false, true},
+		{"the probe reported something", quietEvery + pollEvery, quietEvery + pollEvery/2, false, true},
+		{"and a tick later", quietEvery + 2*pollEvery, quietEvery + pollEvery/2, false, true},
+		{"quietEvery after its event", 2*quietEvery + pollEvery, quietEvery + pollEvery/2, false, false},
+		{"evidence asks for a read", 2*quietEvery + 2*pollEvery, quietEvery + pollEvery/2, true, true},
+		{"quiet again", 2*quietEvery + 3*pollEvery, quietEvery + pollEvery/2, false, false},
+	} {
+		proc = activeAt{}
+		if step.active >= 0 {
+			proc = activeAt(at(step.active))
+		}
+		if got := g.due(at(step.now), step.urgent); got != step.want {
+			t.Errorf("%s: due = %v, want %v", step.name, got, step.want)
+		}
+	}
+}
