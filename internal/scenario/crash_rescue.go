@@ -277,7 +277,7 @@ func awaitRescue(ctx context.Context, o *oracle.Oracle, rescuer *probes.Proc, id
 	window := rescueStaleness + rescueSweeps*rescueSweep
 	rw, start := rescueWait{end: rescuerExited}, time.Now()
 	lastMove, last := start, ""
-	gate := readGate{procs: []interface{ ActiveAt() time.Time }{rescuer}}
+	gate := readGate{procs: []active{rescuer}}
 	err := waitFor(ctx, watchBudget(ctx, time.Hour), pollEvery, rescuer.Done(), func() (bool, error) {
 		if !gate.due(time.Now(), inert != nil && inert.w.inertEvents().held) {
 			return false, nil

@@ -30,9 +30,12 @@ const quietEvery = time.Second
 // something other than a health check within quietEvery, otherwise every quietEvery, and at
 // once when the caller's evidence says a read can end the wait.
 type readGate struct {
-	procs []interface{ ActiveAt() time.Time }
+	procs []active
 	last  time.Time
 }
+
+// active is a process whose last sign of activity a readGate follows (a *probes.Proc).
+type active interface{ ActiveAt() time.Time }
 
 // due reports whether the tick at now reads (and counts it as the last read when it does).
 func (g *readGate) due(now time.Time, urgent bool) bool {
@@ -139,7 +142,7 @@ func (w watch) until(ctx context.Context, ids []int64, cond func([]oracle.Job) b
 		return watched{}, err
 	}
 	res := watched{end: exited}
-	gate := readGate{procs: []interface{ ActiveAt() time.Time }{w.worker}}
+	gate := readGate{procs: []active{w.worker}}
 	// Cells always have a deadline; the hour only bounds a ctx without one.
 	err = waitFor(ctx, watchBudget(ctx, time.Hour), pollEvery, w.worker.Done(), func() (bool, error) {
 		if !gate.due(time.Now(), w.inertEvents().held) {

@@ -75,7 +75,7 @@ func (a *activeAt) ActiveAt() time.Time { return time.Time(*a) }
 func TestReadGate(t *testing.T) {
 	t0 := time.Now()
 	proc := activeAt{}
-	g := readGate{procs: []interface{ ActiveAt() time.Time }{&proc}}
+	g := readGate{procs: []active{&proc}}
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	for _, step := range []struct {
 		name   string
