@@ -121,3 +121,26 @@ func atoiAfter(s, prefix string) int {
 	}
 	return n
 }
+
+// ActiveAt is when the probe last reported something other than a health check.
+func TestActiveAtIgnoresHealth(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "probe.sh")
+	body := "#!/bin/sh\necho '{\"event\":\"ready\"}'\nsleep 0.05\necho '{\"event\":\"health\",\"poll_loop_alive\":true}'\necho '{\"event\":\"health\",\"poll_loop_alive\":true}'\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Start(context.Background(), []string{script}, Spec{Kind: "k"}, t.TempDir(), "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := p.Wait(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 3 || evs[0].Event != EventReady || evs[2].Event != EventHealth {
+		t.Fatalf("events %+v", evs)
+	}
+	if got := p.ActiveAt(); !got.Equal(evs[0].At) || !got.Before(evs[2].At) {
+		t.Errorf("ActiveAt %v; want the ready event's %v, not the last health report's %v", got, evs[0].At, evs[2].At)
+	}
+}
