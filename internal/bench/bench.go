@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/awacompat/awacompat/internal/results"
+	"github.com/awacompat/awacompat/matrix"
 )
 
 // Config is one benchmark.
@@ -65,11 +66,20 @@ type Run struct {
 	WaitMS     int64                `json:"wait_ms"`
 	ByScenario map[string]Breakdown `json:"by_scenario"`
 	ByVerdict  map[string]Breakdown `json:"by_verdict"`
+	// Inert counts the inert verdicts and the longest evidence one rested on (a cell's
+	// inert_evidence_ms: the idle worker's health reports from when the jobs were due).
+	Inert InertEvidence `json:"inert"`
 	// Slowest are the ten longest cells.
 	Slowest []string `json:"slowest"`
 	// Verdicts digests every cell's verdict (equal digests: identical verdicts).
 	Verdicts string `json:"verdicts_sha256"`
 	verdicts map[string]string
+}
+
+// InertEvidence sums up a run's inert verdicts.
+type InertEvidence struct {
+	Cells         int   `json:"cells"`
+	MaxEvidenceMS int64 `json:"max_evidence_ms"`
 }
 
 // Breakdown sums cells of one scenario or one verdict.
@@ -155,6 +165,10 @@ func measureOne(ctx context.Context, cfg Config, out string) (Run, error) {
 		run.WaitMS += c.WaitMS
 		add(run.ByScenario, c.Scenario, c)
 		add(run.ByVerdict, c.Actual, c)
+		if c.Actual == string(matrix.Inert) {
+			run.Inert.Cells++
+			run.Inert.MaxEvidenceMS = max(run.Inert.MaxEvidenceMS, c.InertEvidenceMS)
+		}
 		run.verdicts[c.ID] = c.Actual
 		fmt.Fprintf(h, "%s=%s\n", c.ID, c.Actual)
 		durs = append(durs, dur{c.ID, c.DurationMS})

@@ -170,6 +170,9 @@ type Cell struct {
 	// WaitMS is the part of DurationMS the scenario spent waiting for awa (for workers to
 	// claim and complete, for reads to settle), not running probes or the oracle.
 	WaitMS int64 `json:"wait_ms,omitempty"`
+	// InertEvidenceMS is, for an inert verdict, how long the idle worker's own health reports
+	// span from when the jobs were due (the evidence the verdict rests on).
+	InertEvidenceMS int64 `json:"inert_evidence_ms,omitempty"`
 	// Detail says in one sentence why the verdict is what it is.
 	Detail string `json:"detail"`
 	// Findings are the oracle's statements about the database.

@@ -576,6 +576,7 @@ func (r *run) runCell(ctx context.Context, i int, c matrix.Cell, attempt int) re
 	out := r.outcome(ctx, i, c, filepath.Join(r.cfg.OutDir, logDir), &rec)
 	rec.DurationMS = time.Since(start).Milliseconds()
 	rec.WaitMS = out.Waited.Milliseconds()
+	rec.InertEvidenceMS = out.InertEvidence.Milliseconds()
 	rec.Ran = out.Ran
 	rec.Actual = string(out.Verdict)
 	rec.Detail = redact.Printable(out.Detail)

@@ -494,7 +494,8 @@ func judgeCrash(env Env, cc *crashCase, jobs []oracle.Job) Outcome {
 			who, since(cc.killedAt, cc.leaderAt), rescueStaleness, rescueSweep, completed, unique, env.Engine)
 	case cc.rescue == rescuerInert:
 		in := inertOutcome(env, "rescuer", 1, cc.inert)
-		out.Verdict, out.Detail = in.Verdict, fmt.Sprintf("%s; %s (its own control job); jobs: %s", killed, in.Detail, stateCounts(jobs))
+		out.Verdict, out.InertEvidence = in.Verdict, in.InertEvidence
+		out.Detail = fmt.Sprintf("%s; %s (its own control job); jobs: %s", killed, in.Detail, stateCounts(jobs))
 		out.Findings = append(in.Findings, out.Findings...)
 	case cc.rescue == rescueOutOfTime:
 		out.Verdict = matrix.Timeout

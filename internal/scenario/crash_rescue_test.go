@@ -134,6 +134,9 @@ func TestJudgeCrash(t *testing.T) {
 			if c.finding != "" && !strings.Contains(strings.Join(out.Findings, "\n"), c.finding) {
 				t.Fatalf("findings lack %q: %v", c.finding, out.Findings)
 			}
+			if cc.rescue == rescuerInert && out.InertEvidence != cc.inert.span {
+				t.Fatalf("inert evidence %s, want the span of the rescuer's health reports, %s", out.InertEvidence, cc.inert.span)
+			}
 		})
 	}
 }

@@ -73,6 +73,9 @@ type Outcome struct {
 	Error    *results.ErrorInfo
 	// Waited is the time the scenario spent in waitFor: waiting for awa, not working.
 	Waited time.Duration
+	// InertEvidence is, for an inert verdict, how long the idle worker's own health reports
+	// span from when the jobs were due: the evidence the verdict rests on.
+	InertEvidence time.Duration
 	// Ran lists the roles whose artifact really ran (a probe that said it started, an awa
 	// command that executed), in role order; the runner holds it to the cell's bindings.
 	Ran []string

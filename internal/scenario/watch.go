@@ -263,7 +263,7 @@ func inertOutcome(env Env, role string, n int, ev inertEvidence) Outcome {
 	if ev.sawAvailable >= 0 {
 		saw = fmt.Sprintf(", seeing %d job(s) available in its queue,", ev.sawAvailable)
 	}
-	out := Outcome{Verdict: matrix.Inert, Detail: fmt.Sprintf(
+	out := Outcome{Verdict: matrix.Inert, InertEvidence: ev.span, Detail: fmt.Sprintf(
 		"%s %s %s was live and idle: ready, registered with awa, and its own health check reported its poll loop and heartbeat alive %d times over %s (polling every %s: about %d chances to claim)%s while the database held %d due job(s), none claimed",
 		role, w.Kind, w.Version, ev.checks, ev.span.Round(10*time.Millisecond), workPoll, int(ev.span/workPoll), saw, n)}
 	out.find("live runtimes: %s", runtimesString(ev.live))
