@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/awacompat/awacompat/internal/oracle"
+	"github.com/awacompat/awacompat/internal/poll"
 	"github.com/awacompat/awacompat/internal/results"
 	"github.com/awacompat/awacompat/matrix"
 	"github.com/awacompat/awacompat/migrate"
@@ -29,8 +30,10 @@ const (
 	// canonical its counts come from the awa.queue_state_counts cache, which the maintenance
 	// leader refreshes every ~2 s (awa-model admin::queue_overviews).
 	statsBudget = 20 * time.Second
-	// statsEvery spaces the re-reads of queue_stats (each one runs the admin again).
+	// statsEvery spaces the re-reads of queue_stats.
 	statsEvery = 500 * time.Millisecond
+	// statsRereads bounds the re-reads a probe admin is given (more than statsBudget holds).
+	statsRereads = int(statsBudget / statsEvery)
 )
 
 // readJob is a job as an admin read reported it. Pointer and nil fields were not shown by
@@ -309,14 +312,15 @@ func adminReads(ctx context.Context, env Env) (Outcome, error) {
 		return Outcome{Verdict: matrix.Fail, Detail: "the producer's jobs are not as enqueued", Findings: db.findings}, nil
 	}
 
-	ans, err := adminRead(ctx, env, id1, 0)
+	ans, reread, stopAdmin, err := adminRead(ctx, env, id1)
 	if err != nil {
 		return Outcome{}, err
 	}
+	defer stopAdmin()
 	admin := env.Probes["admin"]
 	src := fmt.Sprintf("%s %s", admin.Kind, admin.Version)
 	out := Outcome{Findings: compareReads(ctx, o, src, ans, db)}
-	polls, sd, err := settleStats(ctx, env, src, &ans, countQueue(db.rows), leaderNote, settled)
+	polls, sd, err := settleStats(ctx, src, &ans, reread, countQueue(db.rows), leaderNote, settled)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -397,13 +401,17 @@ func readsInDatabase(ctx context.Context, o *oracle.Oracle, id1, id2 int64) (rea
 	return db, nil
 }
 
-// adminRead runs the admin's reads with its probe or, for a cli artifact, with the awa binary;
-// statsOnly>0 re-reads queue_stats only (the poll number names the process).
-func adminRead(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAnswers, error) {
+// adminRead runs the admin's reads with its probe or, for a cli artifact, with the awa binary,
+// and returns reread, which reads queue_stats again (the n-th time), and stop, which the caller
+// defers. A probe admin is one process: after its first reads it re-reads queue_stats every
+// statsEvery until stopped, and reread takes its next answer; a cli admin runs `awa queue
+// stats` again.
+func adminRead(ctx context.Context, env Env, id1 int64) (ans adminAnswers, reread func(n int) (adminAnswers, error), stop func(), err error) {
 	if env.Probes["admin"].Kind == "cli" {
-		return cliReads(ctx, env, id1, statsOnly)
+		ans, err = cliReads(ctx, env, id1, 0)
+		return ans, func(n int) (adminAnswers, error) { return cliReads(ctx, env, 0, n) }, func() {}, err
 	}
-	return probeReads(ctx, env, id1, statsOnly)
+	return probeReads(ctx, env, id1)
 }
 
 // compareReads holds the job reads (and the CLI's storage status) to the database.
@@ -431,7 +439,7 @@ func compareReads(ctx context.Context, o *oracle.Oracle, src string, ans adminAn
 // statsBudget ends, and returns how many reads it took and the disagreements left (with
 // leaderNote when the queue never showed). A re-read that awa refuses ends it (the refusal
 // joins ans.Errs).
-func settleStats(ctx context.Context, env Env, src string, ans *adminAnswers, want queueCounts, leaderNote string, settled func() bool) (polls int, d []string, err error) {
+func settleStats(ctx context.Context, src string, ans *adminAnswers, reread func(n int) (adminAnswers, error), want queueCounts, leaderNote string, settled func() bool) (polls int, d []string, err error) {
 	polls = 1
 	if ans.Stats == nil {
 		return polls, nil, nil
@@ -439,7 +447,7 @@ func settleStats(ctx context.Context, env Env, src string, ans *adminAnswers, wa
 	first, found := true, false
 	err = waitFor(ctx, watchBudget(ctx, statsBudget), statsEvery, nil, func() (bool, error) {
 		if !first {
-			again, err := adminRead(ctx, env, 0, polls)
+			again, err := reread(polls)
 			if err != nil {
 				return false, err
 			}
@@ -490,28 +498,66 @@ func readsVerdict(out Outcome, src string, ans adminAnswers, polls int, id1, id2
 	return out
 }
 
-// probeReads runs the admin's reads through its probe; statsOnly>0 re-reads queue_stats only
-// (the poll number names the process).
-func probeReads(ctx context.Context, env Env, id1 int64, statsOnly int) (adminAnswers, error) {
-	var ans adminAnswers
+// probeReads starts the admin's probe: get_job(id1), list_jobs twice and queue_stats, then
+// up to statsRereads re-reads of queue_stats statsEvery apart (refs stats-1, stats-2, ...), and
+// returns the first answers, reread (which waits for the n-th re-read's answer) and stop (the
+// probe only reads, so it is killed wherever it is).
+func probeReads(ctx context.Context, env Env, id1 int64) (adminAnswers, func(int) (adminAnswers, error), func(), error) {
 	steps := []probes.Step{
 		{Op: probes.OpGetJob, Ref: "get", JobID: id1},
 		{Op: probes.OpListJobs, Ref: "list", Queue: readsQueue, Limit: 100},
 		{Op: probes.OpListJobs, Ref: "list_available", Queue: readsQueue, State: string(oracle.JobStateAvailable), Limit: 100},
 		{Op: probes.OpQueueStats, Ref: "stats"},
 	}
-	name := "admin"
-	if statsOnly > 0 {
-		steps, name = steps[3:], fmt.Sprintf("admin-stats-%d", statsOnly)
+	for n := 1; n <= statsRereads; n++ {
+		steps = append(steps, probes.Step{Op: probes.OpSleep, MS: int(statsEvery.Milliseconds())},
+			probes.Step{Op: probes.OpQueueStats, Ref: fmt.Sprintf("stats-%d", n)})
 	}
-	evs, err := runSteps(ctx, env, "admin", name, steps)
+	p, err := startProbe(ctx, env, "admin", "admin", steps)
+	if err != nil {
+		return adminAnswers{}, nil, func() {}, err
+	}
+	stop := func() {
+		p.Kill()
+		p.Wait(context.WithoutCancel(ctx))
+	}
+	reread := func(n int) (adminAnswers, error) {
+		return probeAnswers(ctx, p, steps[3:4], fmt.Sprintf("stats-%d", n))
+	}
+	ans, err := probeAnswers(ctx, p, steps[:4], "")
+	return ans, reread, stop, err
+}
+
+// probeAnswers waits until the admin probe p has answered each of steps (the answer to a
+// queue_stats step under ref instead, when ref is set) or exited, and parses the answers.
+func probeAnswers(ctx context.Context, p *probes.Proc, steps []probes.Step, ref string) (adminAnswers, error) {
+	var ans adminAnswers
+	refOf := func(s probes.Step) string {
+		if ref != "" {
+			return ref
+		}
+		return s.Ref
+	}
+	answered := func() bool {
+		evs := p.All()
+		for _, s := range steps {
+			if _, ok := eventFor(evs, refOf(s)); !ok {
+				return false
+			}
+		}
+		return true
+	}
+	// The probe's own step timeouts and the cell's deadline bound the wait; the hour only
+	// bounds a ctx without one.
+	err := poll.Until(ctx, time.Hour, 20*time.Millisecond, p.Done(), func() (bool, error) { return answered(), nil })
 	if err != nil {
 		return ans, err
 	}
+	evs := p.All()
 	for _, s := range steps {
-		e, ok := eventFor(evs, s.Ref)
+		e, ok := eventFor(evs, refOf(s))
 		if !ok {
-			return ans, fmt.Errorf("probe %s gave no answer to %s", name, s.Ref)
+			return ans, fmt.Errorf("probe %s gave no answer to %s", p.Name, refOf(s))
 		}
 		if e.Event == probes.EventError {
 			ans.Errs = append(ans.Errs, errorInfo(e))
