@@ -18,12 +18,12 @@ import (
 const pollEvery = 200 * time.Millisecond
 
 // quietEvery is how often a watch re-reads the database while the probes it follows are quiet.
-// A read is not free: on queue storage the oracle's job read costs 15-50 ms of server CPU
-// (awa.jobs is a function that plans its query over every ring partition on each call), and
-// most of a wait is quiet: a heartbeat going stale, a run_at coming due, an idle worker
-// proving itself inert. What ends a wait follows a probe's event (a job handled, a step
-// answered) or is due by the probes' own evidence (the inert window), and both make the next
-// read come at once.
+// A read is not free: on queue storage the oracle's job read costs tens of milliseconds of
+// server CPU (awa.jobs is a function that plans its query over every ring partition on each
+// call), and most of a wait is quiet: a heartbeat going stale, a run_at coming due, an idle
+// worker proving itself inert. What ends a wait follows a probe's event (a job handled, a
+// step answered) or is due by the probes' own evidence (the inert window), and both make the
+// next read come at once.
 const quietEvery = time.Second
 
 // readGate paces a watch's database reads: every pollEvery tick while one of procs reported
