@@ -279,7 +279,11 @@ func awaitRescue(ctx context.Context, o *oracle.Oracle, rescuer *probes.Proc, id
 	lastMove, last := start, ""
 	gate := readGate{procs: []active{rescuer}}
 	err := waitFor(ctx, watchBudget(ctx, time.Hour), pollEvery, rescuer.Done(), func() (bool, error) {
-		if !gate.due(time.Now(), inert != nil && inert.w.inertEvents().held) {
+		var evidence inertEvidence
+		if inert != nil {
+			evidence = inert.w.inertEvents()
+		}
+		if !gate.due(time.Now(), evidence.held) {
 			return false, nil
 		}
 		var err error
@@ -298,7 +302,7 @@ func awaitRescue(ctx context.Context, o *oracle.Oracle, rescuer *probes.Proc, id
 		}
 		rw.backoffs = sweepBackoffs(rescuer.Stderr())
 		if inert != nil {
-			ok, ev, err := inert.w.inert(ctx, byID(rw.jobs)[inert.control])
+			ok, ev, err := inert.w.inert(ctx, evidence, byID(rw.jobs)[inert.control])
 			if ok {
 				rw.end, rw.inert = rescuerInert, ev
 			}

@@ -145,7 +145,8 @@ func (w watch) until(ctx context.Context, ids []int64, cond func([]oracle.Job) b
 	gate := readGate{procs: []active{w.worker}}
 	// Cells always have a deadline; the hour only bounds a ctx without one.
 	err = waitFor(ctx, watchBudget(ctx, time.Hour), pollEvery, w.worker.Done(), func() (bool, error) {
-		if !gate.due(time.Now(), w.inertEvents().held) {
+		evidence := w.inertEvents()
+		if !gate.due(time.Now(), evidence.held) {
 			return false, nil
 		}
 		var err error
@@ -160,7 +161,7 @@ func (w watch) until(ctx context.Context, ids []int64, cond func([]oracle.Job) b
 			res.end = engineChanged
 			return true, nil
 		}
-		ok, ev, err := w.inert(ctx, res.jobs)
+		ok, ev, err := w.inert(ctx, evidence, res.jobs)
 		if ok {
 			res.end, res.evidence = inert, ev
 		}
@@ -211,9 +212,9 @@ type inertEvidence struct {
 // inert reports whether the worker has provably left the jobs alone: it said it was ready; its
 // own health check, reported at least twice after the jobs were due, says its poll loop and
 // heartbeat were alive for env.Inert (polling every workPoll: dozens of chances to claim); its
-// runtime row is registered; the jobs are untouched; and not one handler call came.
-func (w watch) inert(ctx context.Context, jobs []oracle.Job) (bool, inertEvidence, error) {
-	ev := w.inertEvents()
+// runtime row is registered; the jobs are untouched; and not one handler call came. ev is the
+// worker's events' part of it (inertEvents), read once per tick by the caller.
+func (w watch) inert(ctx context.Context, ev inertEvidence, jobs []oracle.Job) (bool, inertEvidence, error) {
 	if !ev.held || !untouched(jobs) {
 		return false, ev, nil
 	}
