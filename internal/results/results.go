@@ -48,9 +48,10 @@ type Results struct {
 type Phases struct {
 	// Server is provisioning PostgreSQL (starting the embedded server, or connecting).
 	Server int64 `json:"server_ms"`
-	// Installs is installing (or finding in the cache) every artifact.
+	// Installs is installing (or finding in the cache) every artifact. The Rust probe builds
+	// no template needs go on while the templates are built, so the two can overlap.
 	Installs int64 `json:"installs_ms"`
-	// Templates is building every template database.
+	// Templates is building every template database (from when what they need is installed).
 	Templates int64 `json:"templates_ms"`
 	// Cells is running every cell, from the first start to the last end.
 	Cells int64 `json:"cells_ms"`

@@ -123,6 +123,7 @@ type run struct {
 	installed map[string]*pinned.Installed // by artifact name
 	suites    map[string]*suite.Built      // built suite artifacts, by name
 	failed    map[string]error             // install failures by artifact name
+	records   map[string]results.Artifact  // finished installs by name, as results.json records them
 	templates map[string]*template         // by template name
 	// releases are what template steps run, by matrix.BuildStep.By: the target (its CLI,
 	// and its probe when a staged transition needs its workers) and each upgraded-from
@@ -172,6 +173,7 @@ func newRun(cfg Config) *run {
 		installed:  map[string]*pinned.Installed{},
 		suites:     map[string]*suite.Built{},
 		failed:     map[string]error{},
+		records:    map[string]results.Artifact{},
 		templates:  map[string]*template{},
 		releases:   map[string]migrate.Release{},
 		releaseErr: map[string]error{},
@@ -229,15 +231,16 @@ func (r *run) run(ctx context.Context) (res *results.Results, err error) {
 		return nil, &InfraError{perr}
 	}
 
-	phase = time.Now()
-	err = r.installAll(ctx)
-	r.res.Phases.Installs = time.Since(phase).Milliseconds()
+	rest, err := r.installAll(ctx)
 	if err != nil {
 		return nil, err
 	}
 	phase = time.Now()
 	err = r.buildTemplates(ctx)
 	r.res.Phases.Templates = time.Since(phase).Milliseconds()
+	if rerr := rest(err != nil); err == nil {
+		err = rerr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -257,18 +260,80 @@ func (r *run) run(ctx context.Context) (res *results.Results, err error) {
 
 // installAll installs the target CLI (a failure is fatal: nothing can run), every artifact
 // the plan's cells need and what the templates' steps need of other releases (a failure marks
-// the cells or templates that need it), two at a time.
-func (r *run) installAll(ctx context.Context) error {
-	t := r.cfg.Plan.Target
+// the cells or templates that need it). The Rust probe builds are the slowest installs (minutes
+// from cold) and share one cargo target directory, so two at once only wait on each other:
+// they run one at a time in a lane of their own, started first, while everything else installs
+// two at a time beside them. installAll returns once what the templates need is installed;
+// rest waits for the other installs (the Rust builds no template step runs), so the templates
+// are built while those finish. abandon stops them first (the run is ending on an error).
+func (r *run) installAll(ctx context.Context) (rest func(abandon bool) error, err error) {
 	start := time.Now()
+	jobs := r.installJobs()
+	recs := make([]results.Artifact, len(jobs))
+	var slow, quick []int
+	for i, j := range jobs {
+		if j.spec.Kind == pinned.Rust {
+			slow = append(slow, i)
+		} else {
+			quick = append(quick, i)
+		}
+	}
+	slowCtx, stopSlow := context.WithCancel(ctx)
+	slowDone := r.installLane(slowCtx, jobs, slow, 1, recs)
+	rest = func(abandon bool) error {
+		if abandon {
+			stopSlow()
+		}
+		<-slowDone
+		stopSlow()
+		// In plan order, not completion order: a run's record is deterministic.
+		r.res.Artifacts = append(r.res.Artifacts, recs...)
+		r.res.Phases.Installs = time.Since(start).Milliseconds()
+		return ctx.Err()
+	}
+
+	t := r.cfg.Plan.Target
 	tgt, err := r.cfg.Installer.Install(ctx, TargetCLISpec(r.cfg.Plan))
 	if err != nil {
-		return &InfraError{fmt.Errorf("install the target's awa CLI %s: %w", t.Awa, err)}
+		stopSlow() // nothing can run: the Rust builds stop unrecorded
+		<-slowDone
+		return nil, &InfraError{fmt.Errorf("install the target's awa CLI %s: %w", t.Awa, err)}
 	}
 	r.cfg.Log.Info("target ready", "awa", t.Awa, "origin", tgt.Origin, "reused", tgt.Reused, "took", time.Since(start).Round(time.Millisecond))
+	r.mu.Lock()
 	r.res.Target.Origin, r.res.Target.Checksum = tgt.Origin, tgt.Checksum
 	r.releases[matrix.TargetRelease] = migrate.Release{Name: matrix.TargetRelease, Version: t.Awa, CLI: r.cli(tgt.AwaBin, t.Awa)}
+	r.mu.Unlock()
 
+	<-r.installLane(ctx, jobs, quick, 2, recs)
+	if r.templatesNeedSlow(jobs, slow) {
+		<-slowDone
+	}
+	if ctx.Err() != nil {
+		_ = rest(true)
+		return nil, ctx.Err()
+	}
+	// An upgraded-from artifact's own probe runs its templates' old-release steps (and the
+	// workers of its staged transition).
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range r.cfg.Plan.Templates {
+		if from := t.SchemaPath.From; from != "" {
+			rel := r.releases[from]
+			rel.Name, rel.Version = from, r.cfg.Matrix.Artifacts[from].Version
+			if in, ok := r.installed[from]; ok {
+				rel.Probe = in.Probe
+			}
+			r.releases[from] = rel
+		}
+	}
+	return rest, nil
+}
+
+// installJobs lists what installAll installs besides the target CLI, in plan order: the
+// plan's artifacts (suites built, images checked), then what the templates' steps need of
+// other releases.
+func (r *run) installJobs() []job {
 	var jobs []job
 	for _, a := range r.cfg.Plan.Artifacts {
 		if a.Kind == matrix.KindSuite {
@@ -302,10 +367,32 @@ func (r *run) installAll(ctx context.Context) error {
 			r.releases[rs.Release] = rel
 		}})
 	}
-	sem := make(chan struct{}, 2)
+	return jobs
+}
+
+// templatesNeedSlow is true when a template step runs an artifact of the slow lane (a Rust
+// probe as an upgraded-from release): then the templates wait for every install.
+func (r *run) templatesNeedSlow(jobs []job, slow []int) bool {
+	for _, i := range slow {
+		for _, t := range r.cfg.Plan.Templates {
+			for _, s := range t.Steps {
+				if s.By == jobs[i].name {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// installLane installs jobs[idx], width at a time, recording each in recs[i] and, as it
+// finishes, in r.records (templateKey reads it). The channel closes when all are done.
+func (r *run) installLane(ctx context.Context, jobs []job, idx []int, width int, recs []results.Artifact) <-chan struct{} {
+	done := make(chan struct{})
+	sem := make(chan struct{}, width)
 	var wg sync.WaitGroup
-	recs := make([]results.Artifact, len(jobs))
-	for i, j := range jobs {
+	for _, i := range idx {
+		j := jobs[i]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -331,27 +418,14 @@ func (r *run) installAll(ctx context.Context) error {
 			defer r.mu.Unlock()
 			j.done(in, err)
 			recs[i] = rec
+			r.records[j.name] = rec
 		}()
 	}
-	wg.Wait()
-	// In plan order, not completion order: a run's record is deterministic.
-	r.res.Artifacts = append(r.res.Artifacts, recs...)
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	// An upgraded-from artifact's own probe runs its templates' old-release steps (and the
-	// workers of its staged transition).
-	for _, t := range r.cfg.Plan.Templates {
-		if from := t.SchemaPath.From; from != "" {
-			rel := r.releases[from]
-			rel.Name, rel.Version = from, r.cfg.Matrix.Artifacts[from].Version
-			if in, ok := r.installed[from]; ok {
-				rel.Probe = in.Probe
-			}
-			r.releases[from] = rel
-		}
-	}
-	return nil
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	return done
 }
 
 func (r *run) cli(bin string, v version.Version) migrate.CLI {

@@ -406,3 +406,89 @@ func TestAdaptiveParallelismFollowsIdleCPU(t *testing.T) {
 		}
 	}
 }
+
+// gatedInstaller holds every Rust build until release closes (or a second passes), counting
+// how many run at once; other kinds install at once.
+type gatedInstaller struct {
+	release          chan struct{}
+	mu               sync.Mutex
+	running, maxRust int
+	built            int
+	heldTooLong      bool
+}
+
+func (g *gatedInstaller) Install(ctx context.Context, spec pinned.Spec) (*pinned.Installed, error) {
+	if spec.Kind == pinned.Rust {
+		g.mu.Lock()
+		g.running++
+		g.maxRust = max(g.maxRust, g.running)
+		g.mu.Unlock()
+		select {
+		case <-g.release:
+		case <-time.After(time.Second):
+			g.mu.Lock()
+			g.heldTooLong = true
+			g.mu.Unlock()
+		}
+		g.mu.Lock()
+		g.running--
+		g.built++
+		g.mu.Unlock()
+	}
+	return &pinned.Installed{Spec: spec, Probe: []string{"probe"}, AwaBin: "awa", Origin: "stub:" + spec.Version.String()}, nil
+}
+
+func TestRustBuildsOverlapTheTemplates(t *testing.T) {
+	m, err := matrix.Parse("m.yaml", []byte(`version: 1
+target: {awa: "0.6.9"}
+artifacts:
+  a1: {kind: python, version: "0.6.1"}
+  r2: {kind: rust, version: "0.6.2"}
+  r3: {kind: rust, version: "0.6.3"}
+schema_paths: [fresh, "upgraded-from a1"]
+scenarios: [lifecycle]
+cross: {producer: [a1], worker: [r2, r3]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := matrix.NewPlan(m, matrix.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedInstaller{release: make(chan struct{})}
+	r := newRun(Config{
+		Matrix: m, Plan: p, OutDir: t.TempDir(), Parallel: 2,
+		Provisioner: stubProvisioner{stubServer{alive: func() error { return nil }}},
+		Installer:   g,
+	})
+	var once sync.Once
+	r.build = func(ctx context.Context, i int, tpl matrix.Template) *template {
+		// The templates need only a1 and the target: they are built while the Rust builds run.
+		once.Do(func() { close(g.release) })
+		return &template{db: "tpl", res: migrate.Result{State: migrate.State{SchemaVersion: 40, Engine: oracle.Engine{State: "canonical", CurrentEngine: "canonical"}}}}
+	}
+	var early bool
+	r.exec = func(_ context.Context, _ int, c matrix.Cell, _ scenario.Env, _ *template, _ *results.Cell) scenario.Outcome {
+		g.mu.Lock()
+		early = early || g.built < 2
+		g.mu.Unlock()
+		return scenario.Outcome{Verdict: matrix.Pass, Ran: c.RoleNames()}
+	}
+	res, err := r.run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.heldTooLong {
+		t.Error("a Rust build waited for the templates, which did not start until the Rust builds were done")
+	}
+	if g.maxRust != 1 {
+		t.Errorf("%d Rust builds ran at once; they share a cargo target directory, want one at a time", g.maxRust)
+	}
+	if early {
+		t.Error("a cell started before every install was done")
+	}
+	if want := len(p.Artifacts) + len(ReleaseSpecs(p)); res.Summary.OK != len(p.Cells) || len(res.Artifacts) != want {
+		t.Errorf("%d of %d cells as expected, %d artifacts recorded; want all and %d", res.Summary.OK, len(p.Cells), len(res.Artifacts), want)
+	}
+}

@@ -109,15 +109,8 @@ func templateRecord(t matrix.Template, tpl *template, took time.Duration) result
 // template's steps, after which the cache keeps a copy.
 func (r *run) buildTemplate(ctx context.Context, i int, t matrix.Template) *template {
 	tpl := &template{}
-	for _, s := range t.Steps {
-		if err, bad := r.releaseErr[s.By]; bad {
-			tpl.err = fmt.Errorf("step %s needs %w", s.Op, err)
-			return tpl
-		}
-		if err, bad := r.failed[s.By]; bad {
-			tpl.err = fmt.Errorf("step %s needs artifact %s, which did not install: %w", s.Op, s.By, err)
-			return tpl
-		}
+	if tpl.err = r.stepsInstalled(t); tpl.err != nil {
+		return tpl
 	}
 	name := fmt.Sprintf("tpl%d", i+1)
 	sv := r.server(t.Postgres)
@@ -159,6 +152,22 @@ func (r *run) buildTemplate(ctx context.Context, i int, t matrix.Template) *temp
 	return tpl
 }
 
+// stepsInstalled says which install a template step needs failed, if one did. (The Rust
+// builds no template needs may still be installing: installAll.)
+func (r *run) stepsInstalled(t matrix.Template) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range t.Steps {
+		if err, bad := r.releaseErr[s.By]; bad {
+			return fmt.Errorf("step %s needs %w", s.Op, err)
+		}
+		if err, bad := r.failed[s.By]; bad {
+			return fmt.Errorf("step %s needs artifact %s, which did not install: %w", s.Op, s.By, err)
+		}
+	}
+	return nil
+}
+
 // templateCache is the cache of this run's server, or nil when there is none (no folder, no
 // pg_dump for the server).
 func (r *run) templateCache(sv *server) *templateCache {
@@ -177,10 +186,8 @@ func (r *run) templateKey(t matrix.Template, sv *server) (string, bool) {
 	if r.res.Target.Checksum == "" || sv.version == "" {
 		return "", false
 	}
-	records := map[string]results.Artifact{}
-	for _, a := range r.res.Artifacts {
-		records[a.Name] = a
-	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, s := range t.Steps {
 		fmt.Fprintf(h, "step %s by %s\x00", s.Op, s.By)
 		if s.By == matrix.TargetRelease {
@@ -191,7 +198,7 @@ func (r *run) templateKey(t matrix.Template, sv *server) (string, bool) {
 			names = append(names, s.By+"-cli")
 		}
 		for _, n := range names {
-			a, ok := records[n]
+			a, ok := r.records[n]
 			if !ok || a.Checksum == "" {
 				return "", false
 			}
