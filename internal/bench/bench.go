@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -43,7 +44,8 @@ type Report struct {
 	Matrix string   `json:"matrix"`
 	Args   []string `json:"args,omitempty"`
 	Runs   []Run    `json:"runs"`
-	// IdenticalVerdicts is true when every run gave every cell the same verdict.
+	// IdenticalVerdicts is true when every run gave every cell the same verdict (the runs that
+	// completed, when the benchmark stopped early; false when none did).
 	IdenticalVerdicts bool `json:"identical_verdicts"`
 	// VerdictChanges lists the cells whose verdict differed between runs.
 	VerdictChanges []string `json:"verdict_changes,omitempty"`
@@ -96,12 +98,18 @@ func Measure(ctx context.Context, cfg Config) (*Report, error) {
 		cfg.Runs = 1
 	}
 	rep := &Report{Matrix: cfg.Matrix, Args: cfg.Args, IdenticalVerdicts: true}
+	var err error
 	for i := 1; i <= cfg.Runs; i++ {
-		run, err := measureOne(ctx, cfg, filepath.Join(cfg.Dir, "run-"+strconv.Itoa(i)))
-		if err != nil {
-			return rep, fmt.Errorf("run %d: %w", i, err)
+		run, rerr := measureOne(ctx, cfg, filepath.Join(cfg.Dir, "run-"+strconv.Itoa(i)))
+		if rerr != nil {
+			err = fmt.Errorf("run %d: %w", i, rerr)
+			break
 		}
 		rep.Runs = append(rep.Runs, run)
+	}
+	if len(rep.Runs) == 0 {
+		rep.IdenticalVerdicts = false
+		return rep, err
 	}
 	first := rep.Runs[0].verdicts
 	changed := map[string]bool{}
@@ -120,18 +128,32 @@ func Measure(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	sort.Strings(rep.VerdictChanges)
 	rep.IdenticalVerdicts = rep.IdenticalVerdicts && len(changed) == 0
-	return rep, nil
+	return rep, err
 }
 
+// stopGrace is how long an interrupted run gets to stop its cells, drop its databases and stop
+// its server before it is killed.
+const stopGrace = 2 * time.Minute
+
 func measureOne(ctx context.Context, cfg Config, out string) (Run, error) {
+	// A run that ends early must not leave the record of an earlier benchmark to be read as its own.
+	if err := os.RemoveAll(out); err != nil {
+		return Run{}, err
+	}
 	args := append([]string{"run", cfg.Matrix, "--out", out}, cfg.Args...)
 	cmd := exec.CommandContext(ctx, cfg.Awacompat, args...)
+	// Interrupted, the run is asked to stop as at a Ctrl-C (it cleans up after itself), not killed.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = stopGrace
 	if cfg.Log != nil {
 		cmd.Stderr = cfg.Log
 	}
 	start := time.Now()
 	err := cmd.Run()
 	run := Run{WallMS: time.Since(start).Milliseconds()}
+	if ctx.Err() != nil {
+		return run, fmt.Errorf("interrupted: %w", ctx.Err())
+	}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
