@@ -30,6 +30,20 @@ func (c *Cache) pythonExe() string {
 	return "python3"
 }
 
+// pipInstallsInto is whether the interpreter's own pip can install into a virtualenv that has
+// none (pip --python: pip 22.3 and later).
+func (c *Cache) pipInstallsInto(ctx context.Context) bool {
+	out, err := proc.Output(ctx, queryDeadline, c.pythonExe(), "-c", "import pip;print(pip.__version__)")
+	if err != nil {
+		return false
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 22 || major == 22 && minor >= 3
+}
+
 // venv creates (or reuses) a virtualenv in dir holding the pip requirements. Virtualenvs are
 // not relocatable, so it is built in place; the "ok" marker is written last, and a directory
 // without it is removed and rebuilt.
@@ -41,12 +55,24 @@ func (c *Cache) venv(ctx context.Context, s Spec, dir string, req ...string) (re
 	logPath := dir + ".log"
 	_ = os.Remove(logPath)
 	c.log().Info("installing", "artifact", s.String(), "dir", dir)
-	if err := runLogged(ctx, s, logPath, pipDeadline, "", nil, c.pythonExe(), "-m", "venv", dir); err != nil {
+	// A virtualenv's own pip (ensurepip) costs about 6 CPU-s, most of an install: when the
+	// interpreter's pip can install into another interpreter (pip --python, 22.3 and later),
+	// the virtualenv is made without one and that pip installs into it.
+	outer := c.pipInstallsInto(ctx)
+	venvArgs := []string{"-m", "venv", dir}
+	if outer {
+		venvArgs = []string{"-m", "venv", "--without-pip", dir}
+	}
+	if err := runLogged(ctx, s, logPath, pipDeadline, "", nil, c.pythonExe(), venvArgs...); err != nil {
 		_ = os.RemoveAll(dir)
 		return false, err
 	}
 	py := filepath.Join(dir, "bin", "python")
 	args := append([]string{"-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--quiet"}, req...)
+	if outer {
+		args = append([]string{"-m", "pip", "--python", py, "install", "--disable-pip-version-check", "--no-input", "--quiet"}, req...)
+		py = c.pythonExe()
+	}
 	// A checkout is built by its PEP 517 backend (maturin, cargo); builds of successive
 	// commits share one cargo target directory, so only what changed is compiled again.
 	env := append(os.Environ(), "CARGO_TARGET_DIR="+filepath.Join(c.Root, "python", "cargo-target"), "CARGO_TERM_COLOR=never")
