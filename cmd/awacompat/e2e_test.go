@@ -145,7 +145,8 @@ func TestRunInstallFailureIsCellError(t *testing.T) {
 			if c.Actual != "error" || c.OK {
 				t.Errorf("%s: actual %s, want error", id, c.Actual)
 			}
-			for _, s := range []string{"pip install", "awa-pg==0.0.1", "No matching distribution"} {
+			// The failing command: the interpreter's pip installing into the artifact's virtualenv.
+			for _, s := range []string{"-m pip --python ", " install ", "awa-pg==0.0.1", "No matching distribution"} {
 				if !strings.Contains(c.Detail, s) {
 					t.Errorf("%s: detail lacks %q:\n%s", id, s, c.Detail)
 				}
