@@ -297,6 +297,7 @@ func (r *run) installAll(ctx context.Context) (rest func(abandon bool) error, er
 	if err != nil {
 		stopSlow() // nothing can run: the Rust builds stop unrecorded
 		<-slowDone
+		r.res.Phases.Installs = time.Since(start).Milliseconds()
 		return nil, &InfraError{fmt.Errorf("install the target's awa CLI %s: %w", t.Awa, err)}
 	}
 	r.cfg.Log.Info("target ready", "awa", t.Awa, "origin", tgt.Origin, "reused", tgt.Reused, "took", time.Since(start).Round(time.Millisecond))
