@@ -386,40 +386,24 @@ func (r *run) templatesNeedSlow(jobs []job, slow []int) bool {
 	return false
 }
 
-// installLane installs jobs[idx], width at a time, recording each in recs[i] and, as it
-// finishes, in r.records (templateKey reads it). The channel closes when all are done.
+// installLane installs jobs[idx] in that order, width at a time, recording each in recs[i]
+// and, as it finishes, in r.records (templateKey reads it). The channel closes when all are
+// done.
 func (r *run) installLane(ctx context.Context, jobs []job, idx []int, width int, recs []results.Artifact) <-chan struct{} {
-	done := make(chan struct{})
-	sem := make(chan struct{}, width)
-	var wg sync.WaitGroup
+	next := make(chan int, len(idx))
 	for _, i := range idx {
-		j := jobs[i]
+		next <- i
+	}
+	close(next)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range width {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			start := time.Now()
-			var in *pinned.Installed
-			var err error
-			if j.install != nil {
-				in, err = j.install(ctx)
-			} else {
-				in, err = r.cfg.Installer.Install(ctx, j.spec)
+			for i := range next {
+				r.installOne(ctx, i, jobs[i], recs)
 			}
-			rec := results.Artifact{Name: j.name, Kind: string(j.spec.Kind), Version: j.spec.Version.String(), InstallMS: time.Since(start).Milliseconds()}
-			if err != nil {
-				rec.Error = redact.Printable(err.Error())
-				r.cfg.Log.Error("install failed", "artifact", j.name, "err", err)
-			} else {
-				rec.Origin, rec.Checksum, rec.Reused = in.Origin, in.Checksum, in.Reused
-				r.cfg.Log.Info("artifact ready", "artifact", j.name, "origin", in.Origin, "reused", in.Reused, "took", time.Since(start).Round(time.Millisecond))
-			}
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			j.done(in, err)
-			recs[i] = rec
-			r.records[j.name] = rec
 		}()
 	}
 	go func() {
@@ -427,6 +411,31 @@ func (r *run) installLane(ctx context.Context, jobs []job, idx []int, width int,
 		close(done)
 	}()
 	return done
+}
+
+// installOne installs job j (jobs[i]) and records it.
+func (r *run) installOne(ctx context.Context, i int, j job, recs []results.Artifact) {
+	start := time.Now()
+	var in *pinned.Installed
+	var err error
+	if j.install != nil {
+		in, err = j.install(ctx)
+	} else {
+		in, err = r.cfg.Installer.Install(ctx, j.spec)
+	}
+	rec := results.Artifact{Name: j.name, Kind: string(j.spec.Kind), Version: j.spec.Version.String(), InstallMS: time.Since(start).Milliseconds()}
+	if err != nil {
+		rec.Error = redact.Printable(err.Error())
+		r.cfg.Log.Error("install failed", "artifact", j.name, "err", err)
+	} else {
+		rec.Origin, rec.Checksum, rec.Reused = in.Origin, in.Checksum, in.Reused
+		r.cfg.Log.Info("artifact ready", "artifact", j.name, "origin", in.Origin, "reused", in.Reused, "took", time.Since(start).Round(time.Millisecond))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	j.done(in, err)
+	recs[i] = rec
+	r.records[j.name] = rec
 }
 
 func (r *run) cli(bin string, v version.Version) migrate.CLI {

@@ -415,6 +415,7 @@ type gatedInstaller struct {
 	running, maxRust int
 	built            int
 	heldTooLong      bool
+	order            []string // the Rust builds' versions, as they started
 }
 
 func (g *gatedInstaller) Install(ctx context.Context, spec pinned.Spec) (*pinned.Installed, error) {
@@ -422,6 +423,7 @@ func (g *gatedInstaller) Install(ctx context.Context, spec pinned.Spec) (*pinned
 		g.mu.Lock()
 		g.running++
 		g.maxRust = max(g.maxRust, g.running)
+		g.order = append(g.order, spec.Version.String())
 		g.mu.Unlock()
 		select {
 		case <-g.release:
@@ -484,6 +486,9 @@ cross: {producer: [a1], worker: [r2, r3]}
 	}
 	if g.maxRust != 1 {
 		t.Errorf("%d Rust builds ran at once; they share a cargo target directory, want one at a time", g.maxRust)
+	}
+	if got := strings.Join(g.order, ","); got != "0.6.2,0.6.3" {
+		t.Errorf("Rust builds started in the order %s, want the plan's (0.6.2,0.6.3)", got)
 	}
 	if early {
 		t.Error("a cell started before every install was done")
