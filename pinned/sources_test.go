@@ -56,6 +56,26 @@ func TestInstallWheelFile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("downloads a wheel from PyPI")
 	}
+	wheel := downloadWheel(t)
+	c := testCache(t)
+	ctx := context.Background()
+	in, err := c.Install(ctx, Spec{Kind: Python, Version: version.MustParse("0.6.9"), Source: wheel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Origin != "file:"+wheel || !strings.HasPrefix(in.Checksum, "record:") {
+		t.Errorf("origin %q checksum %q", in.Origin, in.Checksum)
+	}
+	probeReports(t, in, "0.6.9")
+	_, err = c.Install(ctx, Spec{Kind: Python, Version: version.MustParse("0.6.8"), Source: wheel})
+	if err == nil || !strings.Contains(err.Error(), "awa-pg is 0.6.9, but the matrix says 0.6.8") {
+		t.Fatalf("a mislabelled wheel: %v", err)
+	}
+}
+
+// downloadWheel fetches awa-pg 0.6.9's wheel from PyPI into a folder of the test's.
+func downloadWheel(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	if out, err := exec.Command("python3", "-m", "pip", "download", "--no-deps", "--quiet", "-d", dir, "awa-pg==0.6.9").CombinedOutput(); err != nil {
 		t.Fatalf("pip download: %v\n%s", err, out)
@@ -64,24 +84,18 @@ func TestInstallWheelFile(t *testing.T) {
 	if len(wheels) != 1 {
 		t.Fatalf("downloaded %v", wheels)
 	}
-	c := testCache(t)
-	ctx := context.Background()
-	in, err := c.Install(ctx, Spec{Kind: Python, Version: version.MustParse("0.6.9"), Source: wheels[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if in.Origin != "file:"+wheels[0] || !strings.HasPrefix(in.Checksum, "record:") {
-		t.Errorf("origin %q checksum %q", in.Origin, in.Checksum)
-	}
-	spec := filepath.Join(dir, "spec.json")
+	return wheels[0]
+}
+
+// probeReports runs the installed probe on a spec without steps and wants its start event to
+// name awa version want.
+func probeReports(t *testing.T, in *Installed, want string) {
+	t.Helper()
+	spec := filepath.Join(t.TempDir(), "spec.json")
 	os.WriteFile(spec, []byte(`{"protocol":1,"database_url":"postgres://nobody@127.0.0.1:1/none","kind":"k","steps":[]}`), 0o644)
 	out, err := exec.Command(in.Probe[0], append(in.Probe[1:], spec)...).Output()
-	if err != nil || !strings.Contains(string(out), `"awa_version": "0.6.9"`) && !strings.Contains(string(out), `"awa_version":"0.6.9"`) {
-		t.Fatalf("probe from the wheel: %v\n%s", err, out)
-	}
-	_, err = c.Install(ctx, Spec{Kind: Python, Version: version.MustParse("0.6.8"), Source: wheels[0]})
-	if err == nil || !strings.Contains(err.Error(), "awa-pg is 0.6.9, but the matrix says 0.6.8") {
-		t.Fatalf("a mislabelled wheel: %v", err)
+	if err != nil || !strings.Contains(string(out), `"awa_version": "`+want+`"`) && !strings.Contains(string(out), `"awa_version":"`+want+`"`) {
+		t.Fatalf("the probe of %s: %v\n%s", in.Dir, err, out)
 	}
 }
 
