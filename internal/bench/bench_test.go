@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/awacompat/awacompat/internal/poll"
 )
 
 // An interrupted benchmark asks its run to stop as a Ctrl-C would (awacompat then drops its
@@ -25,9 +27,7 @@ func TestInterruptStopsTheRunGracefully(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	log := &syncWriter{}
 	go func() {
-		for !log.has("started") {
-			time.Sleep(10 * time.Millisecond)
-		}
+		_ = poll.Until(ctx, time.Minute, 10*time.Millisecond, nil, func() (bool, error) { return log.has("started"), nil })
 		cancel()
 	}()
 	rep, err := Measure(ctx, Config{Awacompat: script, Matrix: "m.yaml", Runs: 2, Dir: filepath.Join(dir, "runs"), Log: log})

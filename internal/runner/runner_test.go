@@ -65,7 +65,13 @@ cross: {producer: [a1, a2, a3], worker: [a3]}
 // builds and every cell passes unless the test replaces build or exec.
 func newStubRun(t *testing.T, only []string, fail map[string]bool) (*run, *matrix.Plan) {
 	t.Helper()
-	m, err := matrix.Parse("m.yaml", []byte(stubMatrix))
+	return newRunOf(t, stubMatrix, only, stubInstaller{fail: fail})
+}
+
+// newRunOf is newStubRun for a matrix and an installer of the test's own.
+func newRunOf(t *testing.T, matrixYAML string, only []string, inst Installer) (*run, *matrix.Plan) {
+	t.Helper()
+	m, err := matrix.Parse("m.yaml", []byte(matrixYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +82,7 @@ func newStubRun(t *testing.T, only []string, fail map[string]bool) (*run, *matri
 	r := newRun(Config{
 		Matrix: m, Plan: p, OutDir: t.TempDir(), Parallel: 2,
 		Provisioner: stubProvisioner{stubServer{alive: func() error { return nil }}},
-		Installer:   stubInstaller{fail: fail},
+		Installer:   inst,
 	})
 	r.build = func(ctx context.Context, i int, tpl matrix.Template) *template {
 		return &template{db: "tpl", res: migrate.Result{State: migrate.State{SchemaVersion: 40, Engine: oracle.Engine{State: "canonical", CurrentEngine: "canonical"}}}}
@@ -407,8 +413,10 @@ func TestAdaptiveParallelismFollowsIdleCPU(t *testing.T) {
 	}
 }
 
-// gatedInstaller holds every Rust build until release closes (or a second passes), counting
-// how many run at once; other kinds install at once.
+// gatedInstaller holds every Rust build until release closes, counting how many run at once;
+// other kinds install at once. The ten seconds are not evidence, only a bound: with the old
+// order (templates after every install) release never closes, and the test fails instead of
+// hanging.
 type gatedInstaller struct {
 	release          chan struct{}
 	mu               sync.Mutex
@@ -427,7 +435,7 @@ func (g *gatedInstaller) Install(ctx context.Context, spec pinned.Spec) (*pinned
 		g.mu.Unlock()
 		select {
 		case <-g.release:
-		case <-time.After(time.Second):
+		case <-time.After(10 * time.Second):
 			g.mu.Lock()
 			g.heldTooLong = true
 			g.mu.Unlock()
@@ -441,7 +449,8 @@ func (g *gatedInstaller) Install(ctx context.Context, spec pinned.Spec) (*pinned
 }
 
 func TestRustBuildsOverlapTheTemplates(t *testing.T) {
-	m, err := matrix.Parse("m.yaml", []byte(`version: 1
+	g := &gatedInstaller{release: make(chan struct{})}
+	r, p := newRunOf(t, `version: 1
 target: {awa: "0.6.9"}
 artifacts:
   a1: {kind: python, version: "0.6.1"}
@@ -450,25 +459,13 @@ artifacts:
 schema_paths: [fresh, "upgraded-from a1"]
 scenarios: [lifecycle]
 cross: {producer: [a1], worker: [r2, r3]}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := matrix.NewPlan(m, matrix.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gatedInstaller{release: make(chan struct{})}
-	r := newRun(Config{
-		Matrix: m, Plan: p, OutDir: t.TempDir(), Parallel: 2,
-		Provisioner: stubProvisioner{stubServer{alive: func() error { return nil }}},
-		Installer:   g,
-	})
+`, nil, g)
+	build := r.build
 	var once sync.Once
 	r.build = func(ctx context.Context, i int, tpl matrix.Template) *template {
 		// The templates need only a1 and the target: they are built while the Rust builds run.
 		once.Do(func() { close(g.release) })
-		return &template{db: "tpl", res: migrate.Result{State: migrate.State{SchemaVersion: 40, Engine: oracle.Engine{State: "canonical", CurrentEngine: "canonical"}}}}
+		return build(ctx, i, tpl)
 	}
 	var early bool
 	r.exec = func(_ context.Context, _ int, c matrix.Cell, _ scenario.Env, _ *template, _ *results.Cell) scenario.Outcome {
