@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/awacompat/awacompat/internal/proc"
@@ -120,7 +121,9 @@ type Event struct {
 // Proc is a running probe.
 type Proc struct {
 	Name string
-	cmd  *exec.Cmd
+	// kill SIGKILLs the probe's process group; wait waits for its exit after its stdout ended.
+	kill func()
+	wait func() error
 	// stderrPath is where the probe's stderr goes (awa's own log lines land there).
 	stderrPath string
 	stdin      io.WriteCloser
@@ -134,6 +137,71 @@ type Proc struct {
 	stdinClosed bool
 }
 
+// ExitError is how a probe that did not exit with status 0 ended.
+type ExitError struct {
+	// Code is the exit status, or minus the signal that ended the process.
+	Code int
+}
+
+func (e *ExitError) Error() string {
+	if e.Code < 0 {
+		return "signal: " + syscall.Signal(-e.Code).String()
+	}
+	return fmt.Sprintf("exit status %d", e.Code)
+}
+
+// exitError turns an exec wait error into an *ExitError where it is one.
+func exitError(err error) error {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return &ExitError{Code: -int(ws.Signal())}
+	}
+	return &ExitError{Code: ee.ExitCode()}
+}
+
+// files are what a starting probe writes: its spec (without the password) and the files its
+// stdout copy and stderr go to.
+type files struct {
+	specPath, stderrPath, realURL string
+	stderr, stdout                *os.File
+}
+
+// prepare writes spec to dir/NAME.spec.json and creates dir/NAME.stdout.jsonl and
+// dir/NAME.stderr.log.
+func prepare(spec Spec, dir, name string) (files, error) {
+	var f files
+	if spec.Protocol == 0 {
+		spec.Protocol = 1
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return f, err
+	}
+	f.specPath = filepath.Join(dir, name+".spec.json")
+	// The spec on disk is kept with the cell's logs, so it carries the connection string
+	// without its password; the probe gets the real one from its environment.
+	f.realURL = spec.DatabaseURL
+	spec.DatabaseURL = redact.URL(spec.DatabaseURL)
+	b, err := json.MarshalIndent(spec, "", "  ")
+	if err != nil {
+		return f, err
+	}
+	if err := os.WriteFile(f.specPath, b, 0o644); err != nil {
+		return f, err
+	}
+	f.stderrPath = filepath.Join(dir, name+".stderr.log")
+	if f.stderr, err = os.Create(f.stderrPath); err != nil {
+		return f, err
+	}
+	if f.stdout, err = os.Create(filepath.Join(dir, name+".stdout.jsonl")); err != nil {
+		f.stderr.Close()
+		return f, err
+	}
+	return f, nil
+}
+
 // Start writes spec to dir/NAME.spec.json and starts argv + that path, with stdout to
 // dir/NAME.stdout.jsonl (and parsed into events) and stderr to dir/NAME.stderr.log. The whole
 // process group is killed when ctx ends.
@@ -141,65 +209,53 @@ func Start(ctx context.Context, argv []string, spec Spec, dir, name string) (*Pr
 	if len(argv) == 0 {
 		return nil, errors.New("start probe: empty command")
 	}
-	if spec.Protocol == 0 {
-		spec.Protocol = 1
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("start probe %s: %w", name, err)
-	}
-	specPath := filepath.Join(dir, name+".spec.json")
-	// The spec on disk is kept with the cell's logs, so it carries the connection string
-	// without its password; the probe gets the real one from its environment.
-	realURL := spec.DatabaseURL
-	spec.DatabaseURL = redact.URL(spec.DatabaseURL)
-	b, err := json.MarshalIndent(spec, "", "  ")
+	f, err := prepare(spec, dir, name)
 	if err != nil {
-		return nil, fmt.Errorf("start probe %s: %w", name, err)
-	}
-	if err := os.WriteFile(specPath, b, 0o644); err != nil {
 		return nil, fmt.Errorf("start probe %s: %w", name, err)
 	}
 	// Its own process group, killed as a group with ctx, and by the kernel if awacompat dies.
-	cmd := proc.Command(ctx, argv[0], append(argv[1:], specPath)...)
-	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1", "NO_COLOR=1", URLEnv+"="+realURL)
-	stderrPath := filepath.Join(dir, name+".stderr.log")
-	stderr, err := os.Create(stderrPath)
-	if err != nil {
-		return nil, fmt.Errorf("start probe %s: %w", name, err)
-	}
-	cmd.Stderr = stderr
-	stdoutFile, err := os.Create(filepath.Join(dir, name+".stdout.jsonl"))
-	if err != nil {
-		stderr.Close()
+	cmd := proc.Command(ctx, argv[0], append(argv[1:], f.specPath)...)
+	cmd.Env = append(os.Environ(), probeEnv(f.realURL)...)
+	cmd.Stderr = f.stderr
+	fail := func(err error) (*Proc, error) {
+		f.stderr.Close()
+		f.stdout.Close()
 		return nil, fmt.Errorf("start probe %s: %w", name, err)
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		stderr.Close()
-		stdoutFile.Close()
-		return nil, fmt.Errorf("start probe %s: %w", name, err)
+		return fail(err)
 	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		stderr.Close()
-		stdoutFile.Close()
-		return nil, fmt.Errorf("start probe %s: %w", name, err)
+		return fail(err)
 	}
 	if err := cmd.Start(); err != nil {
-		stderr.Close()
-		stdoutFile.Close()
-		return nil, fmt.Errorf("start probe %s: %s: %w", name, strings.Join(argv, " "), err)
+		return fail(fmt.Errorf("%s: %w", strings.Join(argv, " "), err))
 	}
-	p := &Proc{Name: name, cmd: cmd, stderrPath: stderrPath, stdin: stdin, events: make(chan Event, 1024), done: make(chan struct{})}
+	kill := func() { _ = proc.KillGroup(cmd) }
+	wait := func() error { return exitError(cmd.Wait()) }
+	return follow(name, f, stdin, out, kill, wait), nil
+}
+
+// probeEnv is what a probe finds in its environment besides awacompat's own.
+func probeEnv(realURL string) []string {
+	return []string{"PYTHONUNBUFFERED=1", "NO_COLOR=1", URLEnv + "=" + realURL}
+}
+
+// follow reads a started probe's stdout into events and f's stdout copy until it ends, then
+// waits for the process.
+func follow(name string, f files, stdin io.WriteCloser, out io.Reader, kill func(), wait func() error) *Proc {
+	p := &Proc{Name: name, kill: kill, wait: wait, stderrPath: f.stderrPath, stdin: stdin, events: make(chan Event, 1024), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		defer stderr.Close()
-		defer stdoutFile.Close()
+		defer f.stderr.Close()
+		defer f.stdout.Close()
 		sc := bufio.NewScanner(out)
 		sc.Buffer(make([]byte, 1<<20), 64<<20)
 		for sc.Scan() {
 			line := sc.Bytes()
-			stdoutFile.Write([]byte(redact.Text(string(line)) + "\n"))
+			f.stdout.Write([]byte(redact.Text(string(line)) + "\n"))
 			var ev Event
 			if err := json.Unmarshal(line, &ev); err != nil || ev.Event == "" {
 				ev = Event{Event: EventGarbage, Message: string(line)}
@@ -217,13 +273,13 @@ func Start(ctx context.Context, argv []string, spec Spec, dir, name string) (*Pr
 			default: // nobody is listening live; the event is still in All()
 			}
 		}
-		err := cmd.Wait()
+		err := p.wait()
 		p.mu.Lock()
 		p.waitErr = err
 		p.mu.Unlock()
 		close(p.events)
 	}()
-	return p, nil
+	return p
 }
 
 // Events delivers events as they arrive; it is closed when the process has exited.
@@ -252,7 +308,7 @@ func (p *Proc) Stop() {
 }
 
 // Kill ends the whole process group now.
-func (p *Proc) Kill() { _ = proc.KillGroup(p.cmd) }
+func (p *Proc) Kill() { p.kill() }
 
 // Wait waits for exit (or ctx) and returns every event and the exit error.
 func (p *Proc) Wait(ctx context.Context) ([]Event, error) {

@@ -17,14 +17,20 @@ func Run(ctx context.Context, argv []string, spec Spec, dir, name string) ([]Eve
 	if err != nil {
 		return nil, err
 	}
+	return Finish(ctx, p, dir)
+}
+
+// Finish is Run's end for a started probe p whose files are in dir: it waits for p and
+// returns its events, with an error when p did not finish its steps.
+func Finish(ctx context.Context, p *Proc, dir string) ([]Event, error) {
 	evs, waitErr := p.Wait(ctx)
 	for _, e := range evs {
 		if e.Event == EventFatal {
-			return evs, fmt.Errorf("probe %s: fatal: %s", name, e.Message)
+			return evs, fmt.Errorf("probe %s: fatal: %s", p.Name, e.Message)
 		}
 	}
 	if len(evs) == 0 || evs[len(evs)-1].Event != EventDone {
-		return evs, fmt.Errorf("probe %s exited (%v) without finishing its steps; stderr: %s", name, waitErr, StderrTail(dir, name, 8))
+		return evs, fmt.Errorf("probe %s exited (%v) without finishing its steps; stderr: %s", p.Name, waitErr, StderrTail(dir, p.Name, 8))
 	}
 	return evs, nil
 }

@@ -124,7 +124,10 @@ type run struct {
 	suites    map[string]*suite.Built      // built suite artifacts, by name
 	failed    map[string]error             // install failures by artifact name
 	records   map[string]results.Artifact  // finished installs by name, as results.json records them
-	templates map[string]*template         // by template name
+	// forks are the Python artifacts' probe fork servers, by name, started at first use (nil:
+	// it did not start, and that artifact's probes start from scratch).
+	forks     map[string]*probes.Forks
+	templates map[string]*template // by template name
 	// releases are what template steps run, by matrix.BuildStep.By: the target (its CLI,
 	// and its probe when a staged transition needs its workers) and each upgraded-from
 	// artifact (its probe, and its CLI when it finalizes queue storage itself).
@@ -174,6 +177,7 @@ func newRun(cfg Config) *run {
 		suites:     map[string]*suite.Built{},
 		failed:     map[string]error{},
 		records:    map[string]results.Artifact{},
+		forks:      map[string]*probes.Forks{},
 		templates:  map[string]*template{},
 		releases:   map[string]migrate.Release{},
 		releaseErr: map[string]error{},
@@ -222,6 +226,7 @@ func (r *run) run(ctx context.Context) (res *results.Results, err error) {
 			}
 		}
 	}()
+	defer r.closeForks()
 	perr := r.provision(ctx)
 	r.res.Phases.Server = time.Since(phase).Milliseconds()
 	if perr != nil {
@@ -744,7 +749,7 @@ func (r *run) outcome(ctx context.Context, i int, c matrix.Cell, dir string, rec
 			env.Probes[role] = r.containerProbe(a, dir, c.ID)
 			continue
 		}
-		env.Probes[role] = scenario.Probe{Argv: in.Probe, AwaBin: in.AwaBin, Kind: a.Kind, Version: a.Version.String()}
+		env.Probes[role] = scenario.Probe{Argv: in.Probe, Forks: r.forksOf(a, in), AwaBin: in.AwaBin, Kind: a.Kind, Version: a.Version.String()}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return scenario.Outcome{Verdict: matrix.Error, Detail: err.Error()}
@@ -896,6 +901,40 @@ func (r *run) fillSkipped(ctx context.Context) {
 var unsafeRE = regexp.MustCompile(`[^A-Za-z0-9._=-]+`)
 
 func safeName(id string) string { return unsafeRE.ReplaceAllString(id, "_") }
+
+// forksOf is the fork server of Python artifact a's probe, started at first use; nil for
+// another kind, and when it does not start (the run's log says why; the artifact's probes then
+// start from scratch, as they would without it).
+func (r *run) forksOf(a matrix.Artifact, in *pinned.Installed) *probes.Forks {
+	if a.Kind != string(pinned.Python) || len(in.Probe) == 0 {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s, ok := r.forks[a.Name]; ok {
+		return s
+	}
+	s, err := probes.ServeForks(in.Probe, filepath.Join(r.cfg.OutDir, "probe-servers", a.Name+".log"))
+	if err != nil {
+		r.cfg.Log.Warn("the Python probe's fork server did not start: its probes start from scratch", "artifact", a.Name, "err", err)
+	}
+	r.forks[a.Name] = s
+	return s
+}
+
+// closeForks ends the fork servers (and any probe they forked that is still running).
+func (r *run) closeForks() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for name, s := range r.forks {
+		if s == nil {
+			continue
+		}
+		if err := s.Close(); err != nil {
+			r.cfg.Log.Warn("cleanup: the Python probe's fork server", "artifact", name, "err", err)
+		}
+	}
+}
 
 // stderrTails gathers the end of every probe stderr log in a cell folder.
 func stderrTails(dir string) string {

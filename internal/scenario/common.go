@@ -63,7 +63,7 @@ func startProbeSpec(ctx context.Context, env Env, role, name string, spec probes
 		return nil, fmt.Errorf("role %s is bound to a %s artifact, which has no probe", role, p.Kind)
 	}
 	spec.DatabaseURL, spec.Kind = clientURL(env.URL, name), probes.JobKind
-	proc, err := probes.Start(ctx, p.Argv, spec, env.Dir, name)
+	proc, err := p.start(ctx, spec, env.Dir, name)
 	if err == nil {
 		traceOf(ctx).started(role, proc)
 	}

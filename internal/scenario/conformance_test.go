@@ -114,7 +114,7 @@ func TestConformance(t *testing.T) {
 						t.Fatalf("the %s probe for awa %s did not install: %v", l.name, conformanceVersion, l.err)
 					}
 					c.run(t, eng, sc, l.name, func(string) Probe {
-						return Probe{Argv: l.art.Probe, Kind: l.name, Version: conformanceVersion}
+						return Probe{Argv: l.art.Probe, Forks: l.forks, Kind: l.name, Version: conformanceVersion}
 					})
 				})
 			}
@@ -134,7 +134,7 @@ func TestConformance(t *testing.T) {
 					if slices.Contains(sc.CLIRoles, role) {
 						return Probe{AwaBin: c.cliBin, Kind: "cli", Version: conformanceVersion}
 					}
-					return Probe{Argv: py.art.Probe, Kind: "python", Version: conformanceVersion}
+					return Probe{Argv: py.art.Probe, Forks: py.forks, Kind: "python", Version: conformanceVersion}
 				})
 			})
 		}
@@ -163,9 +163,10 @@ type conformance struct {
 
 // conformanceLang is one probe language's artifact, or why it did not install.
 type conformanceLang struct {
-	name string
-	art  *pinned.Installed
-	err  error
+	name  string
+	art   *pinned.Installed
+	forks *probes.Forks // the Python probe's fork server
+	err   error
 }
 
 func (c *conformance) startServer(t *testing.T) {
@@ -204,7 +205,15 @@ func (c *conformance) install(t *testing.T) {
 	c.cliBin = cliArt.AwaBin
 	for _, k := range []pinned.Kind{pinned.Python, pinned.Rust} {
 		in, err := cache.Install(ctx, pinned.Spec{Kind: k, Version: version.MustParse(conformanceVersion)})
-		c.langs = append(c.langs, conformanceLang{name: string(k), art: in, err: err})
+		l := conformanceLang{name: string(k), art: in, err: err}
+		if k == pinned.Python && err == nil {
+			// Python probes start as the runner starts them: forked by a server of the release.
+			if l.forks, err = probes.ServeForks(in.Probe, filepath.Join(t.TempDir(), "forks.log")); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { l.forks.Close() })
+		}
+		c.langs = append(c.langs, l)
 	}
 }
 
@@ -371,9 +380,9 @@ func (c *conformance) brokenRescuer(t *testing.T, eng, mode string, want matrix.
 	}
 	sc, _ := matrix.LookupScenario("crash_rescue")
 	out, dir := c.outcome(t, eng, sc, "broken-"+mode, func(role string) Probe {
-		p := Probe{Argv: py.art.Probe, Kind: "python", Version: conformanceVersion}
+		p := Probe{Argv: py.art.Probe, Forks: py.forks, Kind: "python", Version: conformanceVersion}
 		if role == "rescuer" {
-			p.Argv = append([]string{"python3", wrapper, mode}, py.art.Probe...)
+			p.Argv, p.Forks = append([]string{"python3", wrapper, mode}, py.art.Probe...), nil
 		}
 		return p
 	})

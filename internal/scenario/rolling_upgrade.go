@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os/exec"
 	"slices"
 	"strings"
 	"time"
@@ -744,12 +743,12 @@ func artifactOf(env Env, role string) string {
 // exitText says how a process ended: status 0, another status (with a crash's signal), or
 // killed.
 func exitText(err error) string {
-	var ee *exec.ExitError
+	var ee *probes.ExitError
 	switch {
 	case err == nil:
 		return "it exited normally (status 0)"
 	case errors.As(err, &ee):
-		return fmt.Sprintf("it ended with %s", ee.ProcessState)
+		return fmt.Sprintf("it ended with %s", ee)
 	}
 	return "it did not end: " + err.Error()
 }

@@ -22,6 +22,9 @@ import (
 type Probe struct {
 	// Argv starts the probe program (python and rust artifacts); the spec path is appended.
 	Argv []string
+	// Forks, when set, is a fork server of Argv's Python probe: probes start as its children
+	// (their own processes, without the interpreter's start and imports).
+	Forks *probes.Forks
 	// AwaBin is the awa CLI binary (cli artifacts), or what runs it (the docker CLI, for an
 	// image that holds awa) with AwaPrefix before awa's arguments.
 	AwaBin    string
@@ -200,13 +203,25 @@ func outcomeOf(ctx context.Context, err error) Outcome {
 	return Outcome{Verdict: matrix.Error, Detail: err.Error()}
 }
 
+// start starts the probe with spec: forked by its server when it has one.
+func (p Probe) start(ctx context.Context, spec probes.Spec, dir, name string) (*probes.Proc, error) {
+	if p.Forks != nil {
+		return p.Forks.Start(ctx, spec, dir, name)
+	}
+	return probes.Start(ctx, p.Argv, spec, dir, name)
+}
+
 // runSteps runs role's probe to completion and returns its events (see probes.Run).
 func runSteps(ctx context.Context, env Env, role, name string, steps []probes.Step) ([]probes.Event, error) {
 	p, ok := env.Probes[role]
 	if !ok {
 		return nil, fmt.Errorf("no probe bound to role %s", role)
 	}
-	evs, err := probes.Run(ctx, p.Argv, probes.Spec{DatabaseURL: clientURL(env.URL, name), Kind: probes.JobKind, Steps: steps}, env.Dir, name)
+	proc, err := p.start(ctx, probes.Spec{DatabaseURL: clientURL(env.URL, name), Kind: probes.JobKind, Steps: steps}, env.Dir, name)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := probes.Finish(ctx, proc, env.Dir)
 	if countEvents(evs, probes.EventStart) > 0 {
 		traceOf(ctx).ranRole(role)
 	}

@@ -714,13 +714,166 @@ class Probe:
 # ── main ────────────────────────────────────────────────────────────────────────────────────────
 
 
-def awa_version(awa) -> str:
-    try:
-        from importlib import metadata
+_version = None
 
-        return metadata.version("awa-pg")
-    except Exception:
-        return str(getattr(awa, "__version__", "unknown"))
+
+def awa_version(awa) -> str:
+    global _version
+    if _version is None:
+        try:
+            from importlib import metadata
+
+            _version = metadata.version("awa-pg")
+        except Exception:
+            _version = str(getattr(awa, "__version__", "unknown"))
+    return _version
+
+
+# ── Fork server ─────────────────────────────────────────────────────────────────────────────────
+#
+# PROTOCOL.md, Fork server: ``awaprobe.py --serve SOCKET`` imports awa once and forks a child per
+# request. A child is a probe process of its own (its own pid, process group and session, its
+# own stdin, stdout and stderr, its own database connections); it only skips the interpreter's
+# start and the imports. The server itself never connects to a database and starts no thread,
+# so a fork copies a single-threaded process.
+
+def serve(path: str) -> list:
+    """Serve probe requests on the Unix socket at path. Returns only in a forked child, with the
+    argv the child is to run main() with; the server itself leaves through os._exit."""
+    import array
+    import ctypes
+    import selectors
+    import signal
+    import socket
+
+    try:
+        import awa
+    except Exception as e:
+        log("cannot import awa: %s: %s" % (type(e).__name__, e))
+        os._exit(3)
+    version = awa_version(awa)
+    libc = ctypes.CDLL(None, use_errno=True)
+    server_pid = os.getpid()
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(128)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ, "accept")
+    sel.register(wake_r, selectors.EVENT_READ, "reap")
+    sel.register(0, selectors.EVENT_READ, "stdin")
+    conns = {}     # socket -> the pid of its child (None before the request)
+    children = {}  # pid -> its socket (None once the requester has gone)
+
+    def reply(conn, msg: dict) -> None:
+        try:
+            conn.sendall((json.dumps(msg) + "\n").encode())
+        except OSError:
+            pass
+
+    def drop(conn) -> None:
+        sel.unregister(conn)
+        conns.pop(conn, None)
+        conn.close()
+
+    def kill(pid: int) -> None:
+        # Only a child not yet reaped: its pid (and process group) cannot have been reused.
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    os.write(1, (json.dumps({"event": "serving", "probe": PROBE, "awa_version": version,
+                             "pid": server_pid}) + "\n").encode())
+    while True:
+        for key, _ in sel.select():
+            what = key.data
+            if what == "accept":
+                conn, _ = listener.accept()
+                conns[conn] = None
+                sel.register(conn, selectors.EVENT_READ, "conn")
+            elif what == "reap":
+                try:
+                    while os.read(wake_r, 512):
+                        pass
+                except BlockingIOError:
+                    pass
+                while True:
+                    try:
+                        pid, status = os.waitpid(-1, os.WNOHANG)
+                    except ChildProcessError:
+                        break
+                    if pid == 0:
+                        break
+                    conn = children.pop(pid, None)
+                    if conn is not None:
+                        reply(conn, {"exit": os.waitstatus_to_exitcode(status)})
+                        drop(conn)
+            elif what == "stdin":
+                if os.read(0, 512):
+                    continue
+                # The runner closed our stdin (or died): no child outlives the server.
+                for pid in children:
+                    kill(pid)
+                os._exit(0)
+            else:
+                conn = key.fileobj
+                pid = conns.get(conn)
+                if pid is not None:
+                    data = conn.recv(512)
+                    if not data:
+                        # The requester has gone without waiting: its probe goes too.
+                        children[pid] = None
+                        drop(conn)
+                    if not data or b"kill" in data:
+                        kill(pid)
+                    continue
+                fds = array.array("i")
+                try:
+                    msg, anc, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(3 * fds.itemsize))
+                    for level, kind, data in anc:
+                        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                            fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+                    req = json.loads(msg)
+                    if len(fds) != 3 or not isinstance(req.get("argv"), list):
+                        raise ValueError("want argv and three file descriptors, got %r and %d" % (msg[:200], len(fds)))
+                    pid = os.fork()
+                except Exception as e:
+                    for fd in fds:
+                        os.close(fd)
+                    reply(conn, {"error": "%s: %s" % (type(e).__name__, e)})
+                    drop(conn)
+                    continue
+                if pid == 0:
+                    # The child: a probe process of its own from here on.
+                    signal.set_wakeup_fd(-1)
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    os.setsid()
+                    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: gone with the server
+                    if os.getppid() != server_pid:
+                        os._exit(1)
+                    sel.close()
+                    listener.close()
+                    for c in conns:
+                        c.close()
+                    os.close(wake_r)
+                    os.close(wake_w)
+                    for i, fd in enumerate(fds):
+                        os.dup2(fd, i)
+                        os.close(fd)
+                    os.environ.update(req.get("env") or {})
+                    sys.argv = [str(a) for a in req["argv"]]
+                    return sys.argv
+                for fd in fds:
+                    os.close(fd)
+                conns[conn] = pid
+                children[pid] = conn
+                reply(conn, {"pid": pid})
 
 
 def main(argv) -> None:
@@ -766,4 +919,7 @@ def main(argv) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
+        main(serve(sys.argv[2]))
+    else:
+        main(sys.argv)
