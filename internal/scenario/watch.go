@@ -28,10 +28,13 @@ const quietEvery = time.Second
 
 // readGate paces a watch's database reads: every pollEvery tick while one of procs reported
 // something other than a health check within quietEvery, otherwise every quietEvery, and at
-// once when the caller's evidence says a read can end the wait.
+// once when the caller's evidence says a read can end the wait. Before notBefore, when the
+// awaited state cannot hold yet by awa's own timing (a run_at not yet due, a killed worker's
+// heartbeat not yet stale), only the caller's evidence makes a read.
 type readGate struct {
-	procs []active
-	last  time.Time
+	procs     []active
+	notBefore time.Time
+	last      time.Time
 }
 
 // active is a process whose last sign of activity a readGate follows (a *probes.Proc).
@@ -39,6 +42,9 @@ type active interface{ ActiveAt() time.Time }
 
 // due reports whether the tick at now reads (and counts it as the last read when it does).
 func (g *readGate) due(now time.Time, urgent bool) bool {
+	if !urgent && now.Before(g.notBefore) {
+		return false
+	}
 	read := urgent || g.last.IsZero() || now.Sub(g.last) >= quietEvery
 	for _, p := range g.procs {
 		read = read || now.Sub(p.ActiveAt()) < quietEvery
@@ -142,7 +148,8 @@ func (w watch) until(ctx context.Context, ids []int64, cond func([]oracle.Job) b
 		return watched{}, err
 	}
 	res := watched{end: exited}
-	gate := readGate{procs: []active{w.worker}}
+	// Nothing can be claimed before the jobs are due.
+	gate := readGate{procs: []active{w.worker}, notBefore: w.dueAt}
 	// Cells always have a deadline; the hour only bounds a ctx without one.
 	err = waitFor(ctx, watchBudget(ctx, time.Hour), pollEvery, w.worker.Done(), func() (bool, error) {
 		evidence := w.inertEvents()

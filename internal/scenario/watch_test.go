@@ -103,3 +103,19 @@ func TestReadGate(t *testing.T) {
 		}
 	}
 }
+
+// Before notBefore only the caller's evidence makes a read, however active the probe.
+func TestReadGateNotBefore(t *testing.T) {
+	t0 := time.Now()
+	proc := activeAt(t0)
+	g := readGate{procs: []active{&proc}, notBefore: t0.Add(3 * time.Second)}
+	if g.due(t0, false) || g.due(t0.Add(2*time.Second), false) {
+		t.Error("read before notBefore")
+	}
+	if !g.due(t0.Add(2*time.Second+pollEvery), true) {
+		t.Error("the evidence's read was held back")
+	}
+	if !g.due(t0.Add(3*time.Second+pollEvery), false) {
+		t.Error("no read once notBefore passed")
+	}
+}
