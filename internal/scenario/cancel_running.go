@@ -66,7 +66,7 @@ func cancelByUniqueKeyRunning(ctx context.Context, env Env) (Outcome, error) {
 		}
 		return false
 	}
-	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt}
+	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt, handles: 1}
 	res, err := w.until(ctx, []int64{id}, held)
 	switch {
 	case err != nil:

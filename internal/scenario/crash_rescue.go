@@ -122,7 +122,7 @@ func rescueAfterCrash(ctx context.Context, env Env, plan crashPlan) (Outcome, er
 		return Outcome{}, err
 	}
 	heldIDs := cc.idsOf(cc.held)
-	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt}
+	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt, handles: total}
 	res, err := w.until(ctx, heldIDs, func(jobs []oracle.Job) bool {
 		return allState(jobs, heldIDs, oracle.JobStateRunning) && countEvents(worker.All(), probes.EventHandled) >= total
 	})

@@ -104,7 +104,7 @@ func fidelity(ctx context.Context, env Env) (Outcome, error) {
 		return Outcome{}, err
 	}
 	defer stopProbe(ctx, worker)
-	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt, dueAt: sent.runAt}
+	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt, dueAt: sent.runAt, handles: 1}
 	res, err := w.until(ctx, []int64{id}, func(jobs []oracle.Job) bool { return allState(jobs, []int64{id}, oracle.JobStateCompleted) })
 	if err != nil {
 		return Outcome{}, err

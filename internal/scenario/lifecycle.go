@@ -70,7 +70,7 @@ func lifecycle(ctx context.Context, env Env) (Outcome, error) {
 	}
 	want := []int64{ids["j1"], ids["j2"], ids["j3"]}
 
-	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt}
+	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt, handles: len(want)}
 	res, err := w.until(ctx, want, func(jobs []oracle.Job) bool { return allState(jobs, want, oracle.JobStateCompleted) })
 	if err != nil {
 		return Outcome{}, err

@@ -33,7 +33,8 @@ func retry(ctx context.Context, env Env) (Outcome, error) {
 		return Outcome{}, err
 	}
 	defer stopProbe(ctx, worker)
-	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt}
+	// fail_once: the job completes at its second handler call.
+	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt, handles: 2}
 	res, err := w.until(ctx, []int64{id}, func(jobs []oracle.Job) bool { return allState(jobs, []int64{id}, oracle.JobStateCompleted) })
 	if err != nil {
 		return Outcome{}, err

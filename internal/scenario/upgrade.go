@@ -87,7 +87,7 @@ func workBacklog(ctx context.Context, env Env, o *oracle.Oracle, ids []int64) (w
 		return watched{}, err
 	}
 	defer stopProbe(ctx, worker)
-	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt}
+	w := watch{o: o, env: env, role: "worker", worker: worker, readyAt: readyAt, handles: len(ids)}
 	res, err := w.until(ctx, ids, func(jobs []oracle.Job) bool { return allState(jobs, ids, oracle.JobStateCompleted) })
 	if err != nil {
 		return res, err

@@ -113,6 +113,10 @@ type watch struct {
 	// dueAt is when the jobs became claimable, when that is after readyAt (a run_at ahead):
 	// the inert window starts at the later of the two.
 	dueAt time.Time
+	// handles is how many handler calls the worker must report before the awaited state can
+	// hold (0: no such bound): the jobs are not read before them, unless the inert evidence
+	// asks (a job completes only after its handler returned).
+	handles int
 }
 
 // watchEnd is why a watch ended.
@@ -153,6 +157,9 @@ func (w watch) until(ctx context.Context, ids []int64, cond func([]oracle.Job) b
 	// Cells always have a deadline; the hour only bounds a ctx without one.
 	err = waitFor(ctx, watchBudget(ctx, time.Hour), pollEvery, w.worker.Done(), func() (bool, error) {
 		evidence := w.inertEvents()
+		if !evidence.held && countEvents(w.worker.All(), probes.EventHandled) < w.handles {
+			return false, nil
+		}
 		if !gate.due(time.Now(), evidence.held) {
 			return false, nil
 		}
