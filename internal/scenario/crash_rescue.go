@@ -178,10 +178,7 @@ func rescueAfterCrash(ctx context.Context, env Env, plan crashPlan) (Outcome, er
 	// The control job is due at once: a rescuer that is provably live and leaves it alone
 	// through the inert window will not claim anything, so the wait for a rescue ends there.
 	ctl := &rescueInert{w: watch{o: o, env: env, role: "rescuer", worker: rescuer, readyAt: rescuerReady}, control: cc.ids["control"]}
-	// The held jobs were claimed after the worker started, so no heartbeat of theirs is stale
-	// before readyAt plus the staleness: no rescue can come sooner (a second of margin for a
-	// claim just before the worker said it was ready).
-	rw, err := awaitRescue(ctx, o, rescuer, all, cc.done, ctl, readyAt.Add(rescueStaleness-time.Second))
+	rw, err := awaitRescue(ctx, o, rescuer, all, cc.done, ctl)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -275,14 +272,14 @@ const (
 // out: 120 sweeps is longer than a cell. Only a Rust rescuer can announce one: awa-pg
 // forwards none of its Rust core's logs to Python (findings #41). inert, when not nil, is the
 // evidence check that ends the wait early for a rescuer that will never claim anything.
-// notBefore is when done can first hold (zero: at once); the jobs are not read before then
-// unless the inert evidence asks.
+// (Its reads are not held back until a held job's heartbeat can be stale: the stall window
+// counts from the last read that saw a job move, the control job's completion among them.)
 func awaitRescue(ctx context.Context, o *oracle.Oracle, rescuer *probes.Proc, ids []int64, done func([]oracle.Job) bool,
-	inert *rescueInert, notBefore time.Time) (rescueWait, error) {
+	inert *rescueInert) (rescueWait, error) {
 	window := rescueStaleness + rescueSweeps*rescueSweep
 	rw, start := rescueWait{end: rescuerExited}, time.Now()
 	lastMove, last := start, ""
-	gate := readGate{procs: []active{rescuer}, notBefore: notBefore}
+	gate := readGate{procs: []active{rescuer}}
 	err := waitFor(ctx, watchBudget(ctx, time.Hour), pollEvery, rescuer.Done(), func() (bool, error) {
 		var evidence inertEvidence
 		if inert != nil {

@@ -371,7 +371,7 @@ func rollingUpgrade(ctx context.Context, env Env) (Outcome, error) {
 	ids := slices.Sorted(maps.Keys(rc.sent))
 	rc.rescue, err = awaitRescue(ctx, o, succ.p, ids, func(jobs []oracle.Job) bool {
 		return len(jobs) == len(ids) && allState(jobs, ids, oracle.JobStateCompleted)
-	}, nil, time.Time{})
+	}, nil)
 	if err != nil {
 		return Outcome{}, err
 	}

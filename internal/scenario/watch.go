@@ -29,8 +29,8 @@ const quietEvery = time.Second
 // readGate paces a watch's database reads: every pollEvery tick while one of procs reported
 // something other than a health check within quietEvery, otherwise every quietEvery, and at
 // once when the caller's evidence says a read can end the wait. Before notBefore, when the
-// awaited state cannot hold yet by awa's own timing (a run_at not yet due, a killed worker's
-// heartbeat not yet stale), only the caller's evidence makes a read.
+// awaited state cannot hold yet by awa's own timing (a run_at not yet due), only the caller's
+// evidence makes a read.
 type readGate struct {
 	procs     []active
 	notBefore time.Time
