@@ -48,12 +48,18 @@ func ServeForks(argv []string, logPath string) (*Forks, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("fork server: empty command")
 	}
-	// A short folder: a Unix socket's path has at most 107 bytes.
-	dir, err := os.MkdirTemp("", "awacompat-forks-")
+	// A short folder (a Unix socket's path has at most 107 bytes), only this user's (0700),
+	// with an owner record: the folder of a server whose awacompat was SIGKILLed goes with the
+	// next server's start.
+	sweepForks()
+	dir, err := os.MkdirTemp("", forksPattern)
 	if err != nil {
 		return nil, fmt.Errorf("fork server: %w", err)
 	}
 	s := &Forks{argv: argv, dir: dir, sock: filepath.Join(dir, "s"), log: logPath}
+	if self, err := proc.Self(); err == nil {
+		os.WriteFile(filepath.Join(dir, "owner"), []byte(self.String()+"\n"), 0o600)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	fail := func(err error) (*Forks, error) {
@@ -112,6 +118,20 @@ func ServeForks(argv []string, logPath string) (*Forks, error) {
 		return fail(fmt.Errorf("%w; stderr: %s", err, proc.TailFile(logPath, 8)))
 	}
 	return s, nil
+}
+
+// forksPattern names a fork server's socket folder in the temporary folder.
+const forksPattern = "awacompat-forks-"
+
+// sweepForks removes the socket folders whose owner record names a process that is gone.
+func sweepForks() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), forksPattern+"*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, "owner"))
+		if o, ok := proc.ParseOwner(string(b)); err == nil && ok && o.Gone() {
+			os.RemoveAll(dir)
+		}
+	}
 }
 
 // Close ends the server: it kills any probe it forked that is still running, and exits.

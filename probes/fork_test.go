@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/awacompat/awacompat/internal/poll"
+	"github.com/awacompat/awacompat/internal/proc"
 )
 
 // The fork server's own mechanics, with the real awaprobe.py and a stand-in awa package (the
@@ -154,5 +155,33 @@ func ended(t *testing.T, p *Proc, after string) {
 	case <-p.Done():
 	case <-time.After(30 * time.Second): // only a fault takes this long
 		t.Fatalf("probe %s still running 30 s after %s", p.Name, after)
+	}
+}
+
+// A socket folder whose owner is gone (an awacompat SIGKILLed with its server) goes when the
+// next server starts; a live owner's stays.
+func TestServeForksSweepsAbandonedFolders(t *testing.T) {
+	host, _ := os.Hostname()
+	self, err := proc.Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := proc.Owner{Host: host, PID: self.PID, Start: self.Start + "0"} // this pid, another start: gone
+	mk := func(o proc.Owner) string {
+		dir, err := os.MkdirTemp("", forksPattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		os.WriteFile(filepath.Join(dir, "owner"), []byte(o.String()+"\n"), 0o600)
+		return dir
+	}
+	abandoned, live := mk(dead), mk(self)
+	serveStandIn(t)
+	if _, err := os.Stat(abandoned); !os.IsNotExist(err) {
+		t.Errorf("the abandoned folder %s is still there (%v)", abandoned, err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("the live owner's folder went: %v", err)
 	}
 }
