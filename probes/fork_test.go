@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -183,5 +185,28 @@ func TestServeForksSweepsAbandonedFolders(t *testing.T) {
 	}
 	if _, err := os.Stat(live); err != nil {
 		t.Errorf("the live owner's folder went: %v", err)
+	}
+}
+
+// A bad request gets an error and leaves the server serving.
+func TestForkServerSurvivesABadRequest(t *testing.T) {
+	s := serveStandIn(t)
+	conn, err := net.Dial("unix", s.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Write([]byte("{\"argv\": 1}\n"))
+	reply, _ := io.ReadAll(conn)
+	conn.Close()
+	if !strings.Contains(string(reply), `"error"`) {
+		t.Errorf("reply %q, want an error", reply)
+	}
+	dir := t.TempDir()
+	p, err := s.Start(context.Background(), Spec{DatabaseURL: "postgres://x@127.0.0.1:1/db", Kind: "k", Steps: []Step{{Op: OpSleep, MS: 1}}}, dir, "after")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Finish(context.Background(), p, dir); err != nil {
+		t.Fatalf("the probe after a bad request: %v", err)
 	}
 }

@@ -790,90 +790,107 @@ def serve(path: str) -> list:
 
     os.write(1, (json.dumps({"event": "serving", "probe": PROBE, "awa_version": version,
                              "pid": server_pid}) + "\n").encode())
-    while True:
-        for key, _ in sel.select():
-            what = key.data
-            if what == "accept":
-                conn, _ = listener.accept()
-                conns[conn] = None
-                sel.register(conn, selectors.EVENT_READ, "conn")
-            elif what == "reap":
-                try:
-                    while os.read(wake_r, 512):
-                        pass
-                except BlockingIOError:
+
+    def handle(key):
+        """One ready file: returns the argv to run, in a forked child only."""
+        what = key.data
+        if what == "accept":
+            conn, _ = listener.accept()
+            conns[conn] = None
+            sel.register(conn, selectors.EVENT_READ, "conn")
+        elif what == "reap":
+            try:
+                while os.read(wake_r, 512):
                     pass
-                while True:
-                    try:
-                        pid, status = os.waitpid(-1, os.WNOHANG)
-                    except ChildProcessError:
-                        break
-                    if pid == 0:
-                        break
-                    conn = children.pop(pid, None)
-                    if conn is not None:
-                        reply(conn, {"exit": os.waitstatus_to_exitcode(status)})
-                        drop(conn)
-            elif what == "stdin":
-                if os.read(0, 512):
-                    continue
-                # The runner closed our stdin (or died): no child outlives the server.
-                for pid in children:
-                    kill(pid)
-                os._exit(0)
-            else:
-                conn = key.fileobj
-                pid = conns.get(conn)
-                if pid is not None:
-                    data = conn.recv(512)
-                    if not data:
-                        # The requester has gone without waiting: its probe goes too.
-                        children[pid] = None
-                        drop(conn)
-                    if not data or b"kill" in data:
-                        kill(pid)
-                    continue
-                fds = array.array("i")
+            except BlockingIOError:
+                pass
+            while True:
                 try:
-                    msg, anc, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(3 * fds.itemsize))
-                    for level, kind, data in anc:
-                        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                            fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
-                    req = json.loads(msg)
-                    if len(fds) != 3 or not isinstance(req.get("argv"), list):
-                        raise ValueError("want argv and three file descriptors, got %r and %d" % (msg[:200], len(fds)))
-                    pid = os.fork()
-                except Exception as e:
-                    for fd in fds:
-                        os.close(fd)
-                    reply(conn, {"error": "%s: %s" % (type(e).__name__, e)})
-                    drop(conn)
-                    continue
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
                 if pid == 0:
-                    # The child: a probe process of its own from here on.
-                    signal.set_wakeup_fd(-1)
-                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                    os.setsid()
-                    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: gone with the server
-                    if os.getppid() != server_pid:
-                        os._exit(1)
-                    sel.close()
-                    listener.close()
-                    for c in conns:
-                        c.close()
-                    os.close(wake_r)
-                    os.close(wake_w)
-                    for i, fd in enumerate(fds):
-                        os.dup2(fd, i)
-                        os.close(fd)
-                    os.environ.update(req.get("env") or {})
-                    sys.argv = [str(a) for a in req["argv"]]
-                    return sys.argv
+                    break
+                conn = children.pop(pid, None)
+                if conn is not None:
+                    reply(conn, {"exit": os.waitstatus_to_exitcode(status)})
+                    drop(conn)
+        elif what == "stdin":
+            if os.read(0, 512):
+                return None
+            # The runner closed our stdin (or died): no child outlives the server.
+            for pid in children:
+                kill(pid)
+            os._exit(0)
+        else:
+            conn = key.fileobj
+            pid = conns.get(conn)
+            if pid is not None:
+                try:
+                    data = conn.recv(512)
+                except OSError:
+                    data = b""
+                if not data:
+                    # The requester has gone without waiting: its probe goes too.
+                    children[pid] = None
+                    drop(conn)
+                if not data or b"kill" in data:
+                    kill(pid)
+                return None
+            fds = array.array("i")
+            try:
+                msg, anc, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(3 * fds.itemsize))
+                for level, kind, data in anc:
+                    if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                        fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+                req = json.loads(msg)
+                if len(fds) != 3 or not isinstance(req.get("argv"), list):
+                    raise ValueError("want argv and three file descriptors, got %r and %d" % (msg[:200], len(fds)))
+                pid = os.fork()
+            except Exception as e:
                 for fd in fds:
                     os.close(fd)
-                conns[conn] = pid
-                children[pid] = conn
-                reply(conn, {"pid": pid})
+                reply(conn, {"error": "%s: %s" % (type(e).__name__, e)})
+                drop(conn)
+                return None
+            if pid == 0:
+                # The child: a probe process of its own from here on.
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                os.setsid()
+                libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: gone with the server
+                if os.getppid() != server_pid:
+                    os._exit(1)
+                sel.close()
+                listener.close()
+                for c in conns:
+                    c.close()
+                os.close(wake_r)
+                os.close(wake_w)
+                for i, fd in enumerate(fds):
+                    os.dup2(fd, i)
+                    os.close(fd)
+                os.environ.update(req.get("env") or {})
+                sys.argv = [str(a) for a in req["argv"]]
+                return sys.argv
+            for fd in fds:
+                os.close(fd)
+            conns[conn] = pid
+            children[pid] = conn
+            reply(conn, {"pid": pid})
+        return None
+
+    while True:
+        for key, _ in sel.select():
+            try:
+                argv = handle(key)
+            except Exception as e:  # one bad request or connection must not end every probe
+                if os.getpid() != server_pid:
+                    os._exit(1)  # a child that could not set itself up
+                log("fork server: %s: %s" % (type(e).__name__, e))
+                continue
+            if argv is not None:
+                return argv
 
 
 def main(argv) -> None:
