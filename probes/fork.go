@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,7 +31,7 @@ const serveDeadline = 60 * time.Second
 // about 0.1 CPU-s a process.
 type Forks struct {
 	argv   []string // the probe's command, as Start takes it
-	cmd    interface{ Wait() error }
+	cmd    *exec.Cmd
 	cancel context.CancelFunc
 	stdin  io.WriteCloser
 	dir    string // holds the socket

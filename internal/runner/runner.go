@@ -124,9 +124,8 @@ type run struct {
 	suites    map[string]*suite.Built      // built suite artifacts, by name
 	failed    map[string]error             // install failures by artifact name
 	records   map[string]results.Artifact  // finished installs by name, as results.json records them
-	// forks are the Python artifacts' probe fork servers, by name, started at first use (nil:
-	// it did not start, and that artifact's probes start from scratch).
-	forks     map[string]*probes.Forks
+	// forks are the Python artifacts' probe fork servers, by name, started at first use.
+	forks     map[string]*forkServer
 	templates map[string]*template // by template name
 	// releases are what template steps run, by matrix.BuildStep.By: the target (its CLI,
 	// and its probe when a staged transition needs its workers) and each upgraded-from
@@ -177,7 +176,7 @@ func newRun(cfg Config) *run {
 		suites:     map[string]*suite.Built{},
 		failed:     map[string]error{},
 		records:    map[string]results.Artifact{},
-		forks:      map[string]*probes.Forks{},
+		forks:      map[string]*forkServer{},
 		templates:  map[string]*template{},
 		releases:   map[string]migrate.Release{},
 		releaseErr: map[string]error{},
@@ -910,27 +909,38 @@ func (r *run) forksOf(a matrix.Artifact, in *pinned.Installed) *probes.Forks {
 		return nil
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if s, ok := r.forks[a.Name]; ok {
-		return s
+	f := r.forks[a.Name]
+	if f == nil {
+		f = &forkServer{}
+		r.forks[a.Name] = f
 	}
-	s, err := probes.ServeForks(in.Probe, filepath.Join(r.cfg.OutDir, "probe-servers", a.Name+".log"))
-	if err != nil {
-		r.cfg.Log.Warn("the Python probe's fork server did not start: its probes start from scratch", "artifact", a.Name, "err", err)
-	}
-	r.forks[a.Name] = s
-	return s
+	r.mu.Unlock()
+	f.once.Do(func() {
+		var err error
+		f.s, err = probes.ServeForks(in.Probe, filepath.Join(r.cfg.OutDir, "probe-servers", a.Name+".log"))
+		if err != nil {
+			r.cfg.Log.Warn("the Python probe's fork server did not start: its probes start from scratch", "artifact", a.Name, "err", err)
+		}
+	})
+	return f.s
 }
 
-// closeForks ends the fork servers (and any probe they forked that is still running).
+// forkServer is one artifact's fork server, started once (s is nil when it did not start).
+type forkServer struct {
+	once sync.Once
+	s    *probes.Forks
+}
+
+// closeForks ends the fork servers (and any probe they forked that is still running). The
+// cells are done: no forksOf runs beside it.
 func (r *run) closeForks() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for name, s := range r.forks {
-		if s == nil {
+	for name, f := range r.forks {
+		if f.s == nil {
 			continue
 		}
-		if err := s.Close(); err != nil {
+		if err := f.s.Close(); err != nil {
 			r.cfg.Log.Warn("cleanup: the Python probe's fork server", "artifact", name, "err", err)
 		}
 	}
