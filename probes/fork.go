@@ -2,6 +2,7 @@ package probes
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/awacompat/awacompat/internal/proc"
+	"golang.org/x/sys/unix"
 )
 
 // serveDeadline bounds a fork server's start (an interpreter importing awa) and its answer to
@@ -192,34 +194,47 @@ func (s *Forks) Start(ctx context.Context, spec Spec, dir, name string) (*Proc, 
 	// The server holds its own copies now (or none, on an error).
 	stdinR.Close()
 	outW.Close()
-	r := bufio.NewReader(conn)
 	var started struct {
 		PID   int    `json:"pid"`
 		Error string `json:"error"`
 	}
+	pidfd, rest := -1, []byte(nil)
 	if err == nil {
 		conn.SetReadDeadline(time.Now().Add(serveDeadline))
-		err = readJSONLine(r, &started)
+		pidfd, rest, err = readStarted(conn, &started)
 		conn.SetReadDeadline(time.Time{})
 	}
-	if err == nil && started.PID <= 0 {
+	if err == nil && (started.PID <= 0 || pidfd < 0) {
 		err = fmt.Errorf("the server did not fork: %s", started.Error)
 	}
 	if err != nil {
+		if pidfd >= 0 {
+			syscall.Close(pidfd)
+		}
 		conn.Close()
 		stdinW.Close()
 		outR.Close()
 		return fail(err)
 	}
+	r := bufio.NewReader(io.MultiReader(bytes.NewReader(rest), conn))
 	var mu sync.Mutex
 	kill := func() {
-		// The server kills the child's group only while it has not reaped it, so a pid
-		// the kernel has given to another process is never signalled.
+		// Through the child's pidfd: the signal is sent before Kill returns (the probe runs
+		// no further instruction, as when killed by its process group), and a pidfd never
+		// names another process, even after the child was reaped.
 		mu.Lock()
 		defer mu.Unlock()
-		conn.Write([]byte("kill\n"))
+		if pidfd >= 0 {
+			unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+		}
 	}
 	wait := func() error {
+		defer func() {
+			mu.Lock()
+			syscall.Close(pidfd)
+			pidfd = -1
+			mu.Unlock()
+		}()
 		defer conn.Close()
 		var exit struct {
 			Exit *int `json:"exit"`
@@ -241,6 +256,35 @@ func (s *Forks) Start(ctx context.Context, spec Spec, dir, name string) (*Proc, 
 		}
 	}()
 	return p, nil
+}
+
+// readStarted reads the server's first answer to a request: a line of JSON into v and, with a
+// fork, the child's pidfd (-1 without one); rest is what came after the line.
+func readStarted(conn *net.UnixConn, v any) (pidfd int, rest []byte, err error) {
+	pidfd = -1
+	var line []byte
+	buf, oob := make([]byte, 4096), make([]byte, syscall.CmsgSpace(4))
+	for !bytes.Contains(line, []byte("\n")) {
+		n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+		if oobn > 0 {
+			if msgs, perr := syscall.ParseSocketControlMessage(oob[:oobn]); perr == nil {
+				for _, m := range msgs {
+					if fds, ferr := syscall.ParseUnixRights(&m); ferr == nil && len(fds) > 0 && pidfd < 0 {
+						pidfd = fds[0]
+					}
+				}
+			}
+		}
+		line = append(line, buf[:n]...)
+		if err != nil {
+			return pidfd, nil, err
+		}
+		if n == 0 {
+			return pidfd, nil, io.ErrUnexpectedEOF
+		}
+	}
+	i := bytes.IndexByte(line, '\n')
+	return pidfd, line[i+1:], json.Unmarshal(line[:i], v)
 }
 
 func readJSONLine(r *bufio.Reader, v any) error {

@@ -61,6 +61,31 @@ func startPID(t *testing.T, p *Proc) int {
 	return 0
 }
 
+// dying reports whether pid is gone, a zombie, exiting, or has SIGKILL pending.
+func dying(pid int) bool {
+	if gone(pid) {
+		return true
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	f := strings.Fields(string(stat)[strings.LastIndexByte(string(stat), ')')+1:])
+	if flags, err := strconv.ParseUint(f[6], 10, 64); err == nil && flags&0x4 != 0 { // PF_EXITING
+		return true
+	}
+	status, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	for _, line := range strings.Split(string(status), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		if k == "SigPnd" || k == "ShdPnd" {
+			if mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64); err == nil && mask&(1<<(syscall.SIGKILL-1)) != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func gone(pid int) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	// A zombie has exited; only its parent's wait is missing.
@@ -120,8 +145,11 @@ func TestForkedProbeKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startPID(t, p)
+	pid := startPID(t, p)
 	p.Kill()
+	if !dying(pid) {
+		t.Fatalf("probe %d neither gone nor dying when Kill returned: the kill must be sent before it returns (a probe killed mid-job must not run on)", pid)
+	}
 	ended(t, p, "its Kill")
 	var ee *ExitError
 	if _, err := p.Wait(context.Background()); !errors.As(err, &ee) || ee.Code != -int(syscall.SIGKILL) || err.Error() != "signal: killed" {
@@ -141,7 +169,7 @@ func TestForkedProbeKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := startPID(t, p)
+	pid = startPID(t, p)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

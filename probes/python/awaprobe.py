@@ -834,7 +834,6 @@ def serve(path: str) -> list:
                     # The requester has gone without waiting: its probe goes too.
                     children[pid] = None
                     drop(conn)
-                if not data or b"kill" in data:
                     kill(pid)
                 return None
             fds = array.array("i")
@@ -877,7 +876,16 @@ def serve(path: str) -> list:
                 os.close(fd)
             conns[conn] = pid
             children[pid] = conn
-            reply(conn, {"pid": pid})
+            # With the pid, a pidfd of the child: the runner signals it directly (at once, as
+            # it kills a probe it started itself), and a pidfd never names another process.
+            pidfd = os.pidfd_open(pid)
+            try:
+                conn.sendmsg([(json.dumps({"pid": pid}) + "\n").encode()],
+                             [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [pidfd]))])
+            except OSError:
+                pass
+            finally:
+                os.close(pidfd)
         return None
 
     while True:
