@@ -79,7 +79,7 @@ func ServeForks(argv []string, logPath string) (*Forks, error) {
 	}
 	defer logf.Close()
 	cmd := proc.Command(ctx, argv[0], append(argv[1:], "--serve", s.sock)...)
-	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1", "NO_COLOR=1")
+	cmd.Env = append(os.Environ(), probeEnv...)
 	cmd.Stderr = logf
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -183,12 +183,8 @@ func (s *Forks) Start(ctx context.Context, spec Spec, dir, name string) (*Proc, 
 		stdinW.Close()
 		return fail(err)
 	}
-	env := map[string]string{}
-	for _, kv := range probeEnv(f.realURL) {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
-	req, _ := json.Marshal(map[string]any{"argv": []string{s.argv[len(s.argv)-1], f.specPath}, "env": env})
+	// The child inherits the server's environment (probeEnv included) and adds its URL.
+	req, _ := json.Marshal(map[string]any{"argv": []string{s.argv[len(s.argv)-1], f.specPath}, "env": map[string]string{URLEnv: f.realURL}})
 	rights := syscall.UnixRights(int(stdinR.Fd()), int(outW.Fd()), int(f.stderr.Fd()))
 	_, _, err = conn.WriteMsgUnix(append(req, '\n'), rights, nil)
 	// The server holds its own copies now (or none, on an error).

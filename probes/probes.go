@@ -215,7 +215,7 @@ func Start(ctx context.Context, argv []string, spec Spec, dir, name string) (*Pr
 	}
 	// Its own process group, killed as a group with ctx, and by the kernel if awacompat dies.
 	cmd := proc.Command(ctx, argv[0], append(argv[1:], f.specPath)...)
-	cmd.Env = append(os.Environ(), probeEnv(f.realURL)...)
+	cmd.Env = append(append(os.Environ(), probeEnv...), URLEnv+"="+f.realURL)
 	cmd.Stderr = f.stderr
 	fail := func(err error) (*Proc, error) {
 		f.stderr.Close()
@@ -238,10 +238,9 @@ func Start(ctx context.Context, argv []string, spec Spec, dir, name string) (*Pr
 	return follow(name, f, stdin, out, kill, wait), nil
 }
 
-// probeEnv is what a probe finds in its environment besides awacompat's own.
-func probeEnv(realURL string) []string {
-	return []string{"PYTHONUNBUFFERED=1", "NO_COLOR=1", URLEnv + "=" + realURL}
-}
+// probeEnv is what a probe (and a fork server, whose children inherit it) finds in its
+// environment besides awacompat's own and the database URL in URLEnv.
+var probeEnv = []string{"PYTHONUNBUFFERED=1", "NO_COLOR=1"}
 
 // follow reads a started probe's stdout into events and f's stdout copy until it ends, then
 // waits for the process.
