@@ -39,8 +39,9 @@ func main() {
 			os.Exit(3)
 		}
 		for i, r := range rep.Runs {
-			fmt.Fprintf(os.Stderr, "run %d: %d cells (%d as expected) in %.1fs, %.1f cells/min, %.2f CPU-s/cell, %d inert (evidence at most %.2fs), exit %d\n",
-				i+1, r.Cells, r.OK, float64(r.WallMS)/1000, r.CellsPerMin, r.CPUPerCellS, r.Inert.Cells, float64(r.Inert.MaxEvidenceMS)/1000, r.ExitCode)
+			fmt.Fprintf(os.Stderr, "run %d: %d cells (%d as expected) in %.1fs, %.1f cells/min, %.2f CPU-s/cell (server %.2f, client %.2f), %d inert (evidence at most %.2fs), exit %d\n",
+				i+1, r.Cells, r.OK, float64(r.WallMS)/1000, r.CellsPerMin, r.CPUPerCellS, r.ServerCPUPerCellS, r.ClientCPUPerCellS,
+				r.Inert.Cells, float64(r.Inert.MaxEvidenceMS)/1000, r.ExitCode)
 		}
 		fmt.Fprintf(os.Stderr, "identical verdicts across runs: %v\n", rep.IdenticalVerdicts)
 	}

@@ -55,13 +55,19 @@ type Report struct {
 type Run struct {
 	ExitCode int   `json:"exit_code"`
 	WallMS   int64 `json:"wall_ms"`
-	// CPUMS is user + system time of awacompat and everything it waited for.
-	CPUMS       int64          `json:"cpu_ms"`
-	Cells       int            `json:"cells"`
-	OK          int            `json:"ok"`
-	CellsPerMin float64        `json:"cells_per_minute"`
-	CPUPerCellS float64        `json:"cpu_seconds_per_cell"`
-	Phases      results.Phases `json:"phases"`
+	// CPUMS is user + system time of awacompat and everything it waited for. ServerCPUMS is
+	// the embedded PostgreSQL's part of it (results.json's server_cpu_ms; 0 for a server the
+	// run did not start), the rest is the client's: awacompat, the probes, awa's commands.
+	CPUMS       int64   `json:"cpu_ms"`
+	ServerCPUMS int64   `json:"server_cpu_ms"`
+	Cells       int     `json:"cells"`
+	OK          int     `json:"ok"`
+	CellsPerMin float64 `json:"cells_per_minute"`
+	CPUPerCellS float64 `json:"cpu_seconds_per_cell"`
+	// ServerCPUPerCellS and ClientCPUPerCellS split CPUPerCellS (server: 0 when not known).
+	ServerCPUPerCellS float64        `json:"server_cpu_seconds_per_cell"`
+	ClientCPUPerCellS float64        `json:"client_cpu_seconds_per_cell"`
+	Phases            results.Phases `json:"phases"`
 	// CellMS sums the cells' durations (cell-seconds, more than the wall with parallel
 	// cells); WaitMS the part of it spent waiting for awa.
 	CellMS     int64                `json:"cell_ms"`
@@ -169,7 +175,7 @@ func measureOne(ctx context.Context, cfg Config, out string) (Run, error) {
 	if err != nil {
 		return run, err
 	}
-	run.Phases = res.Phases
+	run.Phases, run.ServerCPUMS = res.Phases, res.ServerCPUMS
 	run.ByScenario, run.ByVerdict = map[string]Breakdown{}, map[string]Breakdown{}
 	run.verdicts = map[string]string{}
 	h := sha256.New()
@@ -203,6 +209,8 @@ func measureOne(ctx context.Context, cfg Config, out string) (Run, error) {
 	if run.Cells > 0 {
 		run.CellsPerMin = float64(run.Cells) / (float64(run.WallMS) / 60000)
 		run.CPUPerCellS = float64(run.CPUMS) / 1000 / float64(run.Cells)
+		run.ServerCPUPerCellS = float64(run.ServerCPUMS) / 1000 / float64(run.Cells)
+		run.ClientCPUPerCellS = float64(run.CPUMS-run.ServerCPUMS) / 1000 / float64(run.Cells)
 	}
 	return run, nil
 }

@@ -61,3 +61,32 @@ func (w *syncWriter) has(s string) bool {
 	defer w.mu.Unlock()
 	return strings.Contains(w.b.String(), s)
 }
+
+// A run's CPU splits into the server's, from its record (results.json's server_cpu_ms), and the
+// client's, the rest of what the run and its children used.
+func TestServerAndClientCPU(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "awacompat")
+	// The stand-in burns some CPU of its own, then writes a record of two cells whose server
+	// used 300 ms.
+	os.WriteFile(script, []byte(`#!/bin/sh
+out=$4
+i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done
+mkdir -p "$out"
+printf '{"schema":1,"server_cpu_ms":300,"cells":[{"id":"a","actual":"pass","ok":true},{"id":"b","actual":"pass","ok":true}]}' > "$out/results.json"
+`), 0o755)
+	rep, err := Measure(t.Context(), Config{Awacompat: script, Matrix: "m.yaml", Dir: filepath.Join(dir, "runs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Runs[0]
+	if r.ServerCPUMS != 300 || r.ServerCPUPerCellS != 0.15 {
+		t.Errorf("server %d ms, %.3f s a cell; want 300 and 0.150", r.ServerCPUMS, r.ServerCPUPerCellS)
+	}
+	if r.CPUMS <= 0 {
+		t.Fatalf("the run's CPU was not measured (%d ms)", r.CPUMS)
+	}
+	if want := float64(r.CPUMS-300) / 1000 / 2; r.ClientCPUPerCellS != want {
+		t.Errorf("client %.3f s a cell; want the run's %d ms less the server's, a cell: %.3f", r.ClientCPUPerCellS, r.CPUMS, want)
+	}
+}

@@ -548,6 +548,18 @@ func (s *Server) Stop(ctx context.Context) error {
 	return nil
 }
 
+// CPU is the user and system time of the server once it has stopped: the postmaster and every
+// process it reaped (each connection's backend, the checkpointer, autovacuum...), as the
+// kernel reports it for the postmaster's exit. Zero while the server runs, and for a server
+// that never started.
+func (s *Server) CPU() time.Duration {
+	if s == nil || s.proc == nil || !s.proc.exited() || s.proc.cmd.ProcessState == nil {
+		return 0
+	}
+	st := s.proc.cmd.ProcessState
+	return st.UserTime() + st.SystemTime()
+}
+
 // abort undoes a failed Start: immediate shutdown (SIGQUIT makes the postmaster take its
 // children down too), SIGKILL if that stalls, then the directory goes.
 func (s *Server) abort() error {

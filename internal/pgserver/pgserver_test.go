@@ -192,7 +192,14 @@ func TestStartStop(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT version(), current_setting('server_version_num')::int").Scan(&version, &num); err != nil {
 		t.Fatal(err)
 	}
+	// Work for a backend to account for: CPU() must count the backends, not the postmaster alone.
+	if _, err := conn.Exec(ctx, "SELECT count(*) FROM generate_series(1, 5000000)"); err != nil {
+		t.Fatal(err)
+	}
 	conn.Close(ctx)
+	if c := s.CPU(); c != 0 {
+		t.Errorf("CPU() = %v while the server runs; want 0 (known only once it has exited)", c)
+	}
 	if num/10000 != s.Version() {
 		t.Errorf("server_version_num %d; Version() %d", num, s.Version())
 	}
@@ -210,7 +217,12 @@ func TestStartStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopTook := time.Since(t1)
-	t.Logf("Start took %v, Stop took %v", startTook.Round(time.Millisecond), stopTook.Round(time.Millisecond))
+	// The backends' CREATE DATABASE and count take over a CPU-second here; the postmaster's own
+	// share is tens of ms.
+	if c := s.CPU(); c < 100*time.Millisecond {
+		t.Errorf("CPU() = %v after Stop; want the backends' time in it (at least 100ms)", c)
+	}
+	t.Logf("Start took %v, Stop took %v, the server used %v of CPU", startTook.Round(time.Millisecond), stopTook.Round(time.Millisecond), s.CPU().Round(time.Millisecond))
 
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("temp dir %s still there: %v", dir, err)

@@ -68,6 +68,7 @@ func Merge(parts ...*Results) (*Results, error) {
 			}
 		}
 		out.Interrupted = out.Interrupted || p.Interrupted
+		out.ServerCPUMS += p.ServerCPUMS // CPU adds up across shards; their wall times (Phases) do not
 		for _, s := range p.Shards {
 			if s != "" {
 				out.Shards = append(out.Shards, s)

@@ -77,6 +77,7 @@ func writeShard(t *testing.T, p *Results) string {
 func TestMergeShardsEqualsUnsharded(t *testing.T) {
 	full := readFixture(t)
 	parts := split(t, full, 2)
+	parts[0].ServerCPUMS, parts[1].ServerCPUMS = 1200, 800
 	out := filepath.Join(t.TempDir(), "merged")
 	// Shard order on the command line does not matter.
 	merged, err := MergeDirs(out, []string{writeShard(t, parts[1]), writeShard(t, parts[0])})
@@ -102,6 +103,9 @@ func TestMergeShardsEqualsUnsharded(t *testing.T) {
 	}
 	if !merged.Interrupted || merged.Error != "" {
 		t.Errorf("interrupted=%v error=%q, want true and none", merged.Interrupted, merged.Error)
+	}
+	if merged.ServerCPUMS != 2000 {
+		t.Errorf("server CPU %d ms, want the shards' 1200 + 800", merged.ServerCPUMS)
 	}
 	if !reflect.DeepEqual(merged.Target, full.Target) || !reflect.DeepEqual(merged.Artifacts, full.Artifacts) || !reflect.DeepEqual(merged.Templates, full.Templates) {
 		t.Errorf("target, artifacts or templates changed in the merge")

@@ -40,6 +40,10 @@ type Results struct {
 	Summary   Summary    `json:"summary"`
 	// Phases times the run's parts (the benchmark reads them).
 	Phases Phases `json:"phases"`
+	// ServerCPUMS is the CPU time (user and system) of the PostgreSQL servers awacompat
+	// started, their backends included, so the benchmark can tell the server's share of a
+	// run's CPU from the client's. Absent for a server it did not start (--pg-url, a container).
+	ServerCPUMS int64 `json:"server_cpu_ms,omitempty"`
 	// Error is set when the run as a whole failed (infrastructure), with the reason.
 	Error string `json:"error,omitempty"`
 }

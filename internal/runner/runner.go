@@ -223,6 +223,9 @@ func (r *run) run(ctx context.Context) (res *results.Results, err error) {
 			if cerr := sv.srv.Close(cleanup); cerr != nil {
 				cfg.Log.Warn("cleanup: stopping postgres", "err", cerr)
 			}
+			if e, ok := sv.srv.(*embedded); ok {
+				r.res.ServerCPUMS += e.srv.CPU().Milliseconds()
+			}
 		}
 	}()
 	defer r.closeForks()
