@@ -265,8 +265,13 @@ func readStarted(conn *net.UnixConn, v any) (pidfd int, rest []byte, err error) 
 		if oobn > 0 {
 			if msgs, perr := syscall.ParseSocketControlMessage(oob[:oobn]); perr == nil {
 				for _, m := range msgs {
-					if fds, ferr := syscall.ParseUnixRights(&m); ferr == nil && len(fds) > 0 && pidfd < 0 {
-						pidfd = fds[0]
+					fds, _ := syscall.ParseUnixRights(&m)
+					for _, fd := range fds {
+						if pidfd < 0 {
+							pidfd = fd
+						} else {
+							syscall.Close(fd) // one pidfd is expected; never leak another
+						}
 					}
 				}
 			}

@@ -55,12 +55,10 @@ def main(acct, server_log, out):
             cell = cells.get(cell_of_db.get(db, ""))
             if cell is None:
                 key = "own: cells' database copies and removals" if db == "postgres" else "own: templates"
-            elif role in OWN_ROLES:
-                key = "own: oracle backends"
             else:
-                key = "awa: backends of awa's processes"
-            if cell is not None:
-                by_scenario[cell["engine"] + "." + cell["scenario"]][key.split(":")[0]] += cpu
+                side = "own" if role in OWN_ROLES else "awa"
+                key = "own: oracle backends" if side == "own" else "awa: backends of awa's processes"
+                by_scenario[cell["engine"] + "." + cell["scenario"]][side] += cpu
         elif AWA_CLIENTS.match(comm):
             key = "awa: probe and CLI processes"
         elif comm == "awacompat":

@@ -119,6 +119,15 @@ func Origin(s Server) string {
 	return ""
 }
 
+// serverCPU is the CPU a server used, for results.json: known for an embedded server once it
+// has stopped, zero for one awacompat did not start (a URL, a container).
+func serverCPU(s Server) time.Duration {
+	if e, ok := s.(*embedded); ok {
+		return e.srv.CPU()
+	}
+	return 0
+}
+
 type containerServer struct {
 	cs   ContainerServer
 	once sync.Once

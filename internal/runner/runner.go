@@ -223,9 +223,7 @@ func (r *run) run(ctx context.Context) (res *results.Results, err error) {
 			if cerr := sv.srv.Close(cleanup); cerr != nil {
 				cfg.Log.Warn("cleanup: stopping postgres", "err", cerr)
 			}
-			if e, ok := sv.srv.(*embedded); ok {
-				r.res.ServerCPUMS += e.srv.CPU().Milliseconds()
-			}
+			r.res.ServerCPUMS += serverCPU(sv.srv).Milliseconds()
 		}
 	}()
 	defer r.closeForks()
